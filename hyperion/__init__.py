@@ -1,0 +1,49 @@
+"""Hyperion: hyperparameter optimization with plugins. Start with `tune()`; see docs/api-guide.md."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from hyperion_core.context import TrialContext
+from hyperion_core.errors import (
+    ConfigurationError,
+    DuplicatePluginError,
+    HyperionError,
+    ObjectiveError,
+    SpaceError,
+    StorageError,
+    UnknownPluginError,
+)
+from hyperion_core.hookspecs import hookimpl
+from hyperion_core.models import ObjectiveResult, TrialState
+from hyperion_core.protocols import Kill, Policy, Proposal, Reporter, Strategy
+from hyperion_core.space import Bool, Choice, Float, Int
+from hyperion_core.tune import tune
+
+try:
+    __version__ = version("hyperion-tune")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Bool",
+    "Choice",
+    "ConfigurationError",
+    "DuplicatePluginError",
+    "Float",
+    "HyperionError",
+    "Int",
+    "Kill",
+    "ObjectiveError",
+    "ObjectiveResult",
+    "Policy",
+    "Proposal",
+    "Reporter",
+    "SpaceError",
+    "StorageError",
+    "Strategy",
+    "TrialContext",
+    "TrialState",
+    "UnknownPluginError",
+    "hookimpl",
+    "tune",
+    "__version__",
+]

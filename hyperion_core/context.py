@@ -1,0 +1,79 @@
+"""What runs inside a trial: the TrialContext the objective receives, and run_trial(), which every
+executor uses to call the objective and turn its outcome into one message."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from hyperion_core.models import ObjectiveResult
+from hyperion_core.protocols import FAILED, FINISHED, REPORTED, Emit
+
+
+class TrialContext:
+    """Passed to the objective as its first argument."""
+
+    __slots__ = ("trial_id", "number", "params", "_emit", "_stopped", "_step")
+
+    def __init__(self, number: int, trial_id: str, params: dict[str, Any], emit: Emit, stopped: Callable[[], bool]) -> None:
+        self.number = number
+        self.trial_id = trial_id
+        self.params = params
+        self._emit = emit
+        self._stopped = stopped
+        self._step = -1
+
+    def report(self, step: int | None = None, **metrics: Any) -> None:
+        """Record metrics at a step (default: one more than the last). Early stopping reads these."""
+        if step is None:
+            step = self._step + 1
+        elif isinstance(step, bool) or not isinstance(step, int):
+            if isinstance(step, float) and step.is_integer():
+                step = int(step)
+            else:
+                raise TypeError(f"ctx.report(step=...) takes an integer step, got {step!r}")
+        self._step = step
+        self._emit((REPORTED, self.number, step, metrics))
+
+    def should_stop(self) -> bool:
+        """True once the study asks this trial to end (early stopping, time limit, pruning)."""
+        return self._stopped()
+
+
+def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[str, Any]]:
+    """An objective's return value as (score, metrics, artifacts); TypeError/ValueError when unusable."""
+    if isinstance(result, ObjectiveResult):
+        score, metrics, artifacts = result.score, result.metrics, result.artifacts
+    elif isinstance(result, (int, float)) and not isinstance(result, bool):
+        score, metrics, artifacts = float(result), {}, {}
+    elif hasattr(result, "__float__") and not isinstance(result, (str, bytes, bool)):
+        score, metrics, artifacts = float(result), {}, {}  # numpy scalars and the like
+    else:
+        raise TypeError(
+            f"the objective returned {type(result).__name__} {result!r:.80}; "
+            "return ObjectiveResult(score=...) or a number"
+        )
+    if score is not None and math.isnan(score):
+        raise ValueError("the objective returned a NaN score")
+    return score, metrics, artifacts
+
+
+def run_trial(objective: Callable[..., Any], ctx: TrialContext, emit: Emit) -> None:
+    """Call the objective and emit exactly one FINISHED or FAILED message."""
+    try:
+        outcome = normalize_result(objective(ctx, **ctx.params))
+    except (Exception, SystemExit) as exc:  # the objective's failure is the trial's, never the study's
+        emit((FAILED, ctx.number, _describe(exc)))
+        return
+    try:
+        emit((FINISHED, ctx.number, outcome))
+    except Exception as exc:  # e.g. an artifact the process executor cannot pickle
+        emit((FAILED, ctx.number, f"the trial's result could not be sent back: {_describe(exc)}"))
+
+
+def _describe(exc: BaseException) -> str:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    # Keep the error line first so tables can show it; the traceback follows for debugging.
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])

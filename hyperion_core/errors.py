@@ -1,0 +1,31 @@
+"""The one exception hierarchy: every error Hyperion raises on purpose is a HyperionError."""
+
+from __future__ import annotations
+
+
+class HyperionError(Exception):
+    """Base of every error Hyperion raises on purpose."""
+
+
+class SpaceError(HyperionError, ValueError):
+    """A search space definition is invalid; the message names the parameter's dotted path."""
+
+
+class ConfigurationError(HyperionError, ValueError):
+    """An argument of tune() (or of a plugin) is invalid; the message says what to change."""
+
+
+class UnknownPluginError(HyperionError, LookupError):
+    """A name was not found in the plugin registry; the message lists the installed names."""
+
+
+class DuplicatePluginError(HyperionError):
+    """Two plugins registered the same name for the same kind."""
+
+
+class StorageError(HyperionError):
+    """A storage could not open, read or write a study."""
+
+
+class ObjectiveError(HyperionError):
+    """The objective cannot be run by the chosen executor (for example, it cannot be pickled)."""

@@ -1,0 +1,129 @@
+"""Records of a study: the objective's result (pydantic, a user boundary) and the loop's own
+trial, report and event records (slotted dataclasses: they live on the hot path)."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ObjectiveResult(BaseModel):
+    """What an objective returns: a score, and optionally more metrics and artifacts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    artifacts: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrialState(str, enum.Enum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    KILLED = "killed"
+    INTERRUPTED = "interrupted"  # left running by a process that died; run again on resume
+
+    @property
+    def finished(self) -> bool:
+        return self in (TrialState.COMPLETED, TrialState.FAILED, TrialState.KILLED)
+
+
+@dataclass(slots=True, eq=False)
+class Trial:
+    """One evaluation of the objective. `params` is flat (dotted paths), fixed values included."""
+
+    number: int
+    params: dict[str, Any]
+    state: TrialState = TrialState.RUNNING
+    value: float | None = None  # the optimised metric (tune's `metric`), what strategies rank by
+    score: float | None = None  # ObjectiveResult.score as returned
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    parent_id: str | None = None
+    depth: int = 0
+    rationale: str | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    last_step: int | None = None
+    last_report: dict[str, Any] | None = None
+    kill_reason: str | None = None
+    stop_requested: bool = False
+
+    @property
+    def trial_id(self) -> str:
+        return f"trial_{self.number:04d}"
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished is None else self.finished - self.started
+
+    def to_dict(self, nested_params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "trial_id": self.trial_id,
+            "number": self.number,
+            "state": self.state.value,
+            "params": self.params if nested_params is None else nested_params,
+            "value": self.value,
+            "score": self.score,
+            "metrics": self.metrics,
+            "artifacts": self.artifacts,
+            "parent_id": self.parent_id,
+            "depth": self.depth,
+            "rationale": self.rationale,
+            "error": self.error,
+            "kill_reason": self.kill_reason,
+            "last_step": self.last_step,
+            "started": self.started,
+            "finished": self.finished,
+            "duration_s": self.duration,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    """One ctx.report() call: a trial's metrics at a step."""
+
+    trial_number: int
+    step: int
+    metrics: dict[str, Any]
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(slots=True)
+class Event:
+    """Something the study loop decided or saw; reporters render these, storages keep them."""
+
+    kind: str  # study_started, trial_started, trial_completed, trial_failed, trial_killed, decision, ...
+    trial_number: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+
+@dataclass
+class StudyRecord:
+    """What a storage returns when it opens a study: its identity and the trials it already has."""
+
+    name: str
+    space: dict[str, Any]
+    metric: str
+    mode: str
+    trials: list[Trial] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+
+
+@dataclass
+class Changes:
+    """One loop tick's changes, written by the storage in one transaction."""
+
+    trials: list[Trial] = field(default_factory=list)  # new or changed (upserted by number)
+    reports: list[Report] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.trials or self.reports or self.events)

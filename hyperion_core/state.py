@@ -1,0 +1,86 @@
+"""The study as the loop keeps it: every trial, the running ones, the running best and per-trial
+report histories. The loop alone changes it; strategies, policies and reporters only read it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import Any
+
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.space import Space
+
+
+class StudyState:
+    def __init__(self, name: str, space: Space, metric: str, mode: str, seed: int | None) -> None:
+        self.name = name
+        self.space = space
+        self.metric = metric
+        self.mode = mode
+        self.seed = seed
+        self.trials: list[Trial] = []  # index == trial number
+        self.running: dict[int, Trial] = {}
+        self.best: Trial | None = None
+        self.counts: Counter[str] = Counter()
+        # trial number -> [(step, metrics)] in arrival order (steps ascend per trial)
+        self.history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+        self.started = time.time()
+        self.resumed = 0  # finished trials loaded from storage
+        self.notes: list[str] = []  # user-facing remarks the summary shows (e.g. how the run ended)
+        self.duration: float | None = None
+        self.max_trials: int | None = None  # the cap in force, for progress displays
+        self.storage_url = ""
+
+    def wake(self) -> None:
+        """Wake the loop (set by the loop; for strategies that think off-thread)."""
+
+    # -- ranking -----------------------------------------------------------------------------------
+    def better(self, a: float, b: float) -> bool:
+        """True when value a is strictly better than b in this study's direction."""
+        return a > b if self.mode == "max" else a < b
+
+    def sort_key(self, trial: Trial) -> float:
+        """Sort key putting the best trial first (completed trials only have a value)."""
+        value = trial.value if trial.value is not None else math.inf * (-1 if self.mode == "min" else 1)
+        return -value if self.mode == "max" else value
+
+    def top(self, k: int | None = None) -> list[Trial]:
+        done = [t for t in self.trials if t.state is TrialState.COMPLETED and t.value is not None]
+        done.sort(key=self.sort_key)
+        return done if k is None else done[:k]
+
+    @property
+    def completed(self) -> list[Trial]:
+        return [t for t in self.trials if t.state is TrialState.COMPLETED]
+
+    @property
+    def finished_count(self) -> int:
+        return self.counts["completed"] + self.counts["failed"] + self.counts["killed"]
+
+    # -- the loop's bookkeeping ---------------------------------------------------------------------
+    def add(self, trial: Trial) -> None:
+        if trial.number == len(self.trials):
+            self.trials.append(trial)
+        else:  # a re-run of an interrupted trial keeps its number
+            self.trials[trial.number] = trial
+        if trial.state is TrialState.RUNNING:
+            self.running[trial.number] = trial
+
+    def finish(self, trial: Trial) -> None:
+        self.running.pop(trial.number, None)
+        self.counts[trial.state.value] += 1
+        if trial.state is TrialState.COMPLETED and trial.value is not None:
+            if self.best is None or self.better(trial.value, self.best.value):  # type: ignore[arg-type]
+                self.best = trial
+
+    def metric_value(self, trial_number: int, step: int, metric: str | None = None) -> float | None:
+        """The trial's value of `metric` at `step`, or its latest value reported before it."""
+        metric = metric or self.metric
+        found = None
+        for s, metrics in self.history.get(trial_number, ()):
+            if s > step:
+                break
+            if metric in metrics:
+                found = metrics[metric]
+        return found

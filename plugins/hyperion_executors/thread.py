@@ -1,0 +1,63 @@
+"""The thread executor: a fixed pool of daemon threads; good for I/O-bound objectives and
+objectives that release the GIL (numpy, torch)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hyperion_core.context import TrialContext, run_trial
+from hyperion_core.protocols import Emit
+
+
+class ThreadExecutor:
+    #: A thread cannot be killed: an abandoned trial finishes in the background, unheard.
+    terminates = False
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._stopped: set[int] = set()
+        self._abandoned: set[int] = set()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit) -> None:
+        self._objective = objective
+        self._emit = emit
+        for _ in range(max_workers):
+            self._add_thread()
+
+    def _add_thread(self) -> None:
+        thread = threading.Thread(target=self._work, name=f"hyperion-trial-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        jobs, stopped, emit, objective = self._jobs, self._stopped, self._emit, self._objective
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            number, trial_id, params = job
+            ctx = TrialContext(number, trial_id, params, emit, lambda n=number: n in stopped)  # type: ignore[misc]
+            run_trial(objective, ctx, emit)
+            stopped.discard(number)
+            if number in self._abandoned:
+                return  # a replacement thread took this one's place when it was abandoned
+
+    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
+        self._jobs.put((trial_number, trial_id, params))
+
+    def stop(self, trial_number: int) -> None:
+        self._stopped.add(trial_number)
+
+    def abandon(self, trial_number: int) -> None:
+        self._abandoned.add(trial_number)
+        self._add_thread()  # keep the pool's capacity while the abandoned trial runs on
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        # Daemon threads still inside a trial (abandoned, or a study that was interrupted) are not
+        # waited for: they end with the trial, or with the interpreter.

@@ -1,0 +1,62 @@
+"""A summary at the end of a study (rich): counts, time, the best trial and a table of the top ones."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from hyperion_core.models import TrialState
+from hyperion_core.protocols import Reporter
+from hyperion_core.state import StudyState
+from hyperion_reporters._format import number, params, seconds
+
+
+class SummaryReporter(Reporter):
+    def __init__(self, top: int = 10, console: Console | None = None) -> None:
+        self.top = top
+        self.console = console or Console()
+
+    def close(self, study: StudyState) -> None:
+        c = study.counts
+        interrupted = sum(1 for t in study.trials if t.state is TrialState.INTERRUPTED)
+        line = (
+            f"[bold]{study.name}[/bold]: {len(study.trials)} trials: {c['completed']} completed, "
+            f"{c['failed']} failed, {c['killed']} killed"
+        )
+        if interrupted:
+            line += f", {interrupted} interrupted"
+        line += f" in {seconds(study.duration)}"
+        if study.resumed:
+            line += f" (resumed, {study.resumed} trials loaded)"
+        self.console.print(line)
+        for note in study.notes:
+            self.console.print(f"  note: {note}")
+        best = study.best
+        if best is None:
+            self.console.print("[red]no trial completed[/red]")
+            errors = [t for t in study.trials if t.state is TrialState.FAILED and t.error]
+            if errors:
+                self.console.print(f"  first error ({errors[0].trial_id}): {errors[0].error.splitlines()[0]}")
+            return
+        arrow = "max" if study.mode == "max" else "min"
+        self.console.print(f"best {study.metric} ({arrow}) = [bold cyan]{number(best.value)}[/bold cyan] at {best.trial_id}")
+        self.console.print(f"  params: {params(best.params, limit=400)}")
+        if best.rationale:
+            self.console.print(f"  rationale: {best.rationale}")
+        table = Table(title=f"top {min(self.top, c['completed'])} trials", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("trial")
+        table.add_column(study.metric, justify="right")
+        show_depth = any(t.depth for t in study.trials)
+        if show_depth:
+            table.add_column("depth", justify="right")
+            table.add_column("parent")
+        table.add_column("params")
+        table.add_column("time", justify="right")
+        for rank, trial in enumerate(study.top(self.top), 1):
+            row = [str(rank), trial.trial_id, number(trial.value)]
+            if show_depth:
+                row += [str(trial.depth), trial.parent_id or "-"]
+            row += [params(trial.params), seconds(trial.duration)]
+            table.add_row(*row)
+        self.console.print(table)
