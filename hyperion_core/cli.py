@@ -36,8 +36,12 @@ def _plugins_list(as_json: bool) -> int:
     infos = sorted(registry().plugins.values(), key=lambda p: p.name)
     if as_json:
         rows = [
-            {"name": p.name, "distribution": p.distribution, "version": p.version,
-             **{kind: sorted(p.names.get(kind, [])) for kind in KINDS}}
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                **{kind: sorted(p.names.get(kind, [])) for kind in KINDS},
+            }
             for p in infos
         ]
         json.dump(rows, sys.stdout, indent=2)

@@ -17,7 +17,9 @@ class TrialContext:
 
     __slots__ = ("trial_id", "number", "params", "_emit", "_stopped", "_step")
 
-    def __init__(self, number: int, trial_id: str, params: dict[str, Any], emit: Emit, stopped: Callable[[], bool]) -> None:
+    def __init__(
+        self, number: int, trial_id: str, params: dict[str, Any], emit: Emit, stopped: Callable[[], bool]
+    ) -> None:
         self.number = number
         self.trial_id = trial_id
         self.params = params

@@ -71,7 +71,9 @@ class Registry:
         for plugin_name, plugin in pm.list_name_plugin():
             if plugin is not None and plugin_name not in self.plugins:
                 dist = dists.get(id(plugin))
-                self.plugins[plugin_name] = PluginInfo(plugin_name, dist.project_name if dist else None, dist.version if dist else None)
+                self.plugins[plugin_name] = PluginInfo(
+                    plugin_name, dist.project_name if dist else None, dist.version if dist else None
+                )
 
     def _registrar(self, kind: str, info: PluginInfo) -> Callable[[str, Callable[..., Any]], None]:
         def register(name: str, factory: Callable[..., Any]) -> None:
@@ -110,7 +112,9 @@ class Registry:
         return registration.factory(*args, **kwargs)
 
 
-def check_arguments(factory: Callable[..., Any], kwargs: dict[str, Any], what: str, where: str, positional: int = 0) -> None:
+def check_arguments(
+    factory: Callable[..., Any], kwargs: dict[str, Any], what: str, where: str, positional: int = 0
+) -> None:
     """Fail with the accepted names when `kwargs` does not fit the factory's signature."""
     try:
         signature = inspect.signature(factory)
@@ -127,7 +131,8 @@ def check_arguments(factory: Callable[..., Any], kwargs: dict[str, Any], what: s
             f"it accepts: {', '.join(accepted) or 'no arguments'}"
         )
     missing = [
-        p.name for p in params[positional:]
+        p.name
+        for p in params[positional:]
         if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in kwargs
     ]
     if missing:

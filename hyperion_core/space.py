@@ -65,8 +65,7 @@ class _Range(Parameter):
 
     def __eq__(self, other: object) -> bool:
         return (
-            type(other) is type(self)
-            and (self.low, self.high, self.log) == (other.low, other.high, other.log)  # type: ignore[attr-defined]
+            type(other) is type(self) and (self.low, self.high, self.log) == (other.low, other.high, other.log)  # type: ignore[attr-defined]
         )
 
     def __hash__(self) -> int:
@@ -264,7 +263,9 @@ class Space:
         if isinstance(definition, Space):
             definition = definition.definition
         if not isinstance(definition, Mapping):
-            raise SpaceError(f"the space must be a dict of parameter names to parameters, got {type(definition).__name__}")
+            raise SpaceError(
+                f"the space must be a dict of parameter names to parameters, got {type(definition).__name__}"
+            )
         self.definition = definition
         self.params: dict[str, Parameter] = {}
         self.fixed: dict[str, Any] = {}
@@ -279,7 +280,9 @@ class Space:
             if not isinstance(key, str) or not key:
                 raise SpaceError(f"space key {key!r} under '{prefix or '<root>'}' must be a non-empty string")
             if "." in key:
-                raise SpaceError(f"space key '{prefix}{key}' contains '.', which Hyperion uses for nesting; nest a dict instead")
+                raise SpaceError(
+                    f"space key '{prefix}{key}' contains '.', which Hyperion uses for nesting; nest a dict instead"
+                )
             path = prefix + key
             if isinstance(value, Parameter):
                 value.check(path)
@@ -329,7 +332,9 @@ class Space:
             out[name] = value
         unknown = [name for name in values if name not in out]
         if unknown:
-            raise SpaceError(f"unknown parameter(s) {', '.join(sorted(unknown))}; the space has {', '.join(self._order)}")
+            raise SpaceError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))}; the space has {', '.join(self._order)}"
+            )
         return out
 
     def contains(self, values: Mapping[str, Any]) -> bool:
@@ -373,5 +378,7 @@ class Space:
         """A JSON-compatible description (stored with a study; compared on resume)."""
         out: dict[str, Any] = {}
         for path in self._order:
-            out[path] = self.params[path].describe() if path in self.params else {"type": "fixed", "value": self.fixed[path]}
+            out[path] = (
+                self.params[path].describe() if path in self.params else {"type": "fixed", "value": self.fixed[path]}
+            )
         return out

@@ -58,12 +58,18 @@ class StudyLoop:
         self.abandon_at: dict[int, float] = {}  # trial number -> when to give up waiting for it
         self.terminates = bool(getattr(executor, "terminates", False))
         self.stopping = False
+        self._noted_score_as_metric = False
 
     # -- public ------------------------------------------------------------------------------------
     def run(self) -> None:
         state = self.state
         state.wake = lambda: self.queue.put((WAKE,))  # type: ignore[method-assign]
-        self.executor.start(self.objective, self.max_concurrent, self.queue.put)
+        # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
+        self.inline = self.max_concurrent == 1 and self.max_time_s is None and hasattr(self.executor, "run_queued")
+        if self.inline:
+            self.executor.start(self.objective, self.max_concurrent, self._apply, inline=True)  # type: ignore[call-arg]
+        else:
+            self.executor.start(self.objective, self.max_concurrent, self.queue.put)
         completed_normally = False
         try:
             self._loop()
@@ -99,6 +105,9 @@ class StudyLoop:
             if not state.running and (self.stopping or self._done()):
                 break
             self._flush()
+            if self.inline and self.executor.run_queued(self._apply):  # type: ignore[attr-defined]
+                self._after_messages()
+                continue
             timeouts = [t - now for t in self.abandon_at.values()]
             if deadline is not None and not self.stopping:
                 timeouts.append(deadline - now)
@@ -114,13 +123,16 @@ class StudyLoop:
                         self._apply(self.queue.get_nowait())
                     except queue.Empty:
                         break
-            if self.abandon_at:
-                self._abandon_overdue()
-            if not self.stopping:
-                for kill in self.strategy.kills(state):
-                    trial = state.running.get(kill.trial_number)
-                    if trial is not None and not trial.stop_requested:
-                        self._request_stop(trial, kill.reason, by="strategy")
+            self._after_messages()
+
+    def _after_messages(self) -> None:
+        if self.abandon_at:
+            self._abandon_overdue()
+        if not self.stopping:
+            for kill in self.strategy.kills(self.state):
+                trial = self.state.running.get(kill.trial_number)
+                if trial is not None and not trial.stop_requested:
+                    self._request_stop(trial, kill.reason, by="strategy")
 
     def _done(self) -> bool:
         if self.reruns:
@@ -136,8 +148,15 @@ class StudyLoop:
         started = 0
         while slots > 0 and self.reruns:
             old = self.reruns.pop(0)
-            self._start(Trial(number=old.number, params=old.params, parent_id=old.parent_id, depth=old.depth,
-                              rationale=old.rationale))
+            self._start(
+                Trial(
+                    number=old.number,
+                    params=old.params,
+                    parent_id=old.parent_id,
+                    depth=old.depth,
+                    rationale=old.rationale,
+                )
+            )
             slots -= 1
             started += 1
         if self.max_trials is not None:
@@ -149,17 +168,30 @@ class StudyLoop:
             try:
                 params = state.space.validate(proposal.params)
             except SpaceError as exc:
-                raise HyperionError(f"strategy {type(self.strategy).__name__} proposed a point outside the space: {exc}") from None
+                raise HyperionError(
+                    f"strategy {type(self.strategy).__name__} proposed a point outside the space: {exc}"
+                ) from None
             depth = proposal.depth
             if depth is None:
                 depth = 0
                 if proposal.parent_id is not None:
                     parent = _trial_by_id(state, proposal.parent_id)
                     depth = parent.depth + 1 if parent is not None else 1
-            self._start(Trial(number=len(state.trials), params=params, parent_id=proposal.parent_id, depth=depth,
-                              rationale=proposal.rationale))
+            self._start(
+                Trial(
+                    number=len(state.trials),
+                    params=params,
+                    parent_id=proposal.parent_id,
+                    depth=depth,
+                    rationale=proposal.rationale,
+                )
+            )
             if proposal.rationale:
-                self._event("decision", state.trials[-1].number, {"rationale": proposal.rationale, "parent_id": proposal.parent_id})
+                self._event(
+                    "decision",
+                    state.trials[-1].number,
+                    {"rationale": proposal.rationale, "parent_id": proposal.parent_id},
+                )
             started += 1
         return started
 
@@ -180,6 +212,8 @@ class StudyLoop:
             return  # an abandoned trial speaking after we gave up on it
         if kind == REPORTED:
             self._reported(trial, message[2], message[3])
+            if self.inline:  # the trial runs on this thread: strategy kills cannot wait for it to end
+                self._after_messages()
         elif kind == FINISHED:
             self._finished(trial, *message[2])
         elif kind == FAILED:
@@ -208,14 +242,27 @@ class StudyLoop:
             value = score
         elif metric in metrics:
             value = metrics[metric]
+        elif trial.last_report and metric in trial.last_report:
+            value = trial.last_report[metric]
         else:
-            value = (trial.last_report or {}).get(metric)
+            # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is that metric.
+            value = score
+            if score is not None and not self._noted_score_as_metric:
+                self._noted_score_as_metric = True
+                self.state.notes.append(
+                    f"metric '{metric}' was not in the trials' metrics or reports; their score was used"
+                )
+                logger.warning(self.state.notes[-1])
         if trial.stop_requested:
             self._end(trial, TrialState.KILLED)
             return
         error = None
         if value is None:
-            where = "ObjectiveResult(score=...)" if metric == "score" else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
+            where = (
+                "ObjectiveResult(score=...)"
+                if metric == "score"
+                else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
+            )
             error = f"the objective gave no value for metric '{metric}'; return it in {where}"
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             error = f"metric '{metric}' is {value!r} ({type(value).__name__}), not a number"
@@ -265,7 +312,9 @@ class StudyLoop:
             if when <= now:
                 trial = self.state.running[number]
                 self.executor.abandon(number)
-                trial.kill_reason = f"{trial.kill_reason}; did not stop within the {self.grace_period_s:g}s grace period"
+                trial.kill_reason = (
+                    f"{trial.kill_reason}; did not stop within the {self.grace_period_s:g}s grace period"
+                )
                 self._end(trial, TrialState.KILLED)
 
     def _interrupt_running(self) -> None:

@@ -63,11 +63,13 @@ def tune(
     if early_stopping not in (None, "none"):
         policies.append(_resolve(reg, "policy", early_stopping, early_stopping_kwargs, "early_stopping_kwargs", Policy))
     elif early_stopping_kwargs:
-        raise ConfigurationError("early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'")
+        raise ConfigurationError(
+            "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
+        )
     executor_obj = _resolve(reg, "executor", executor, None, "", object)
-    reporter_names: list[str | Reporter] = list(reporters or [])
     if not isinstance(reporters, (list, tuple, type(None))):
         raise ConfigurationError(f"reporters must be a list of reporter names or objects, got {reporters!r}")
+    reporter_names: list[str | Reporter] = list(reporters or [])
     if show_progress and "progress" not in reporter_names:
         reporter_names.insert(0, "progress")
     if show_summary and "summary" not in reporter_names:
@@ -87,9 +89,18 @@ def tune(
             max_trials = DEFAULT_MAX_TRIALS
         state.max_trials = max_trials if max_trials is not None else getattr(strategy_obj, "size", None)
         loop = StudyLoop(
-            objective=objective, state=state, strategy=strategy_obj, executor=executor_obj, storage=storage_obj,
-            policies=policies, reporters=reporter_objs, max_trials=max_trials, max_concurrent=max_concurrent,
-            max_time_s=max_time_s, grace_period_s=grace_period_s, reruns=reruns,
+            objective=objective,
+            state=state,
+            strategy=strategy_obj,
+            executor=executor_obj,
+            storage=storage_obj,
+            policies=policies,
+            reporters=reporter_objs,
+            max_trials=max_trials,
+            max_concurrent=max_concurrent,
+            max_time_s=max_time_s,
+            grace_period_s=grace_period_s,
+            reruns=reruns,
         )
         try:
             for reporter in reporter_objs:
@@ -116,8 +127,14 @@ def _check_signature(objective: Callable[..., Any], space: Space) -> None:
         params = list(inspect.signature(objective).parameters.values())
     except (TypeError, ValueError):
         return
-    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD, params[0].VAR_POSITIONAL):
-        raise ConfigurationError("the objective's first argument must be the trial context: def objective(ctx, **params)")
+    if not params or params[0].kind not in (
+        params[0].POSITIONAL_ONLY,
+        params[0].POSITIONAL_OR_KEYWORD,
+        params[0].VAR_POSITIONAL,
+    ):
+        raise ConfigurationError(
+            "the objective's first argument must be the trial context: def objective(ctx, **params)"
+        )
     rest = params[1:] if params[0].kind is not params[0].VAR_POSITIONAL else params
     if any(p.kind is p.VAR_KEYWORD for p in rest):
         return
@@ -137,7 +154,9 @@ def _check_signature(objective: Callable[..., Any], space: Space) -> None:
         )
 
 
-def _check_options(max_trials: Any, max_concurrent: Any, max_time_s: Any, metric: Any, mode: Any, grace: Any, seed: Any) -> None:
+def _check_options(
+    max_trials: Any, max_concurrent: Any, max_time_s: Any, metric: Any, mode: Any, grace: Any, seed: Any
+) -> None:
     def whole(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
@@ -172,7 +191,9 @@ def _resolve(reg: Any, kind: str, spec: Any, kwargs: Mapping[str, Any] | None, k
             f"{kind} must be a registered name ({', '.join(reg.names(kind))}) or an instance, got {spec!r}"
         )
     if kwargs:
-        raise ConfigurationError(f"{kwargs_name} only applies to a {kind} given by name; configure the instance instead")
+        raise ConfigurationError(
+            f"{kwargs_name} only applies to a {kind} given by name; configure the instance instead"
+        )
     if base is Strategy and not callable(getattr(spec, "propose", None)):
         raise ConfigurationError(f"strategy object {spec!r} has no propose(study, slots) method")
     return spec
@@ -217,7 +238,9 @@ def _result(state: StudyState, storage_url: str, strategy: Any, duration: float)
     unflatten = state.space.unflatten
     best = state.best
     return {
-        "best": None if best is None else {
+        "best": None
+        if best is None
+        else {
             "trial_id": best.trial_id,
             "params": unflatten(best.params),
             "score": best.score if best.score is not None else best.value,

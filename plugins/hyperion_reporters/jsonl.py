@@ -18,7 +18,13 @@ class JsonlReporter(Reporter):
     def on_event(self, event: Event, study: StudyState) -> None:
         if self._file is None:
             self._file = self.path.open("a", encoding="utf-8")
-        record = {"time": event.time, "study": study.name, "kind": event.kind, "trial": event.trial_number, **event.data}
+        record = {
+            "time": event.time,
+            "study": study.name,
+            "kind": event.kind,
+            "trial": event.trial_number,
+            **event.data,
+        }
         if event.trial_number is not None and event.kind.startswith("trial_") and event.kind != "trial_started":
             trial = study.trials[event.trial_number]
             record.update(value=trial.value, params=trial.params, error=trial.error, kill_reason=trial.kill_reason)

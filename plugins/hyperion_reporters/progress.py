@@ -63,3 +63,5 @@ class ProgressReporter(Reporter):
             self._live.refresh()
             self._live.stop()
             self._live = None
+            if not self.console.is_terminal:
+                self.console.line()  # off a terminal rich leaves the last render unterminated

@@ -10,6 +10,8 @@ from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
 from hyperion_reporters._format import number, params, seconds
 
+_MAX_PARAM_COLUMNS = 6
+
 
 class SummaryReporter(Reporter):
     def __init__(self, top: int = 10, console: Console | None = None) -> None:
@@ -39,24 +41,33 @@ class SummaryReporter(Reporter):
                 self.console.print(f"  first error ({errors[0].trial_id}): {errors[0].error.splitlines()[0]}")
             return
         arrow = "max" if study.mode == "max" else "min"
-        self.console.print(f"best {study.metric} ({arrow}) = [bold cyan]{number(best.value)}[/bold cyan] at {best.trial_id}")
+        self.console.print(
+            f"best {study.metric} ({arrow}) = [bold cyan]{number(best.value)}[/bold cyan] at {best.trial_id}"
+        )
         self.console.print(f"  params: {params(best.params, limit=400)}")
         if best.rationale:
             self.console.print(f"  rationale: {best.rationale}")
         table = Table(title=f"top {min(self.top, c['completed'])} trials", title_justify="left")
-        table.add_column("#", justify="right")
-        table.add_column("trial")
-        table.add_column(study.metric, justify="right")
+        for column in ("#", "trial", study.metric):
+            table.add_column(column, justify="left" if column == "trial" else "right")
         show_depth = any(t.depth for t in study.trials)
         if show_depth:
             table.add_column("depth", justify="right")
             table.add_column("parent")
-        table.add_column("params")
+        # One column per searched parameter while they fit; one compact column beyond that.
+        names = study.space.names
+        wide = len(names) <= _MAX_PARAM_COLUMNS
+        for name in names if wide else ["params"]:
+            table.add_column(name)
         table.add_column("time", justify="right")
         for rank, trial in enumerate(study.top(self.top), 1):
             row = [str(rank), trial.trial_id, number(trial.value)]
             if show_depth:
                 row += [str(trial.depth), trial.parent_id or "-"]
-            row += [params(trial.params), seconds(trial.duration)]
+            if wide:
+                row += [number(trial.params.get(name)) for name in names]
+            else:
+                row.append(params({k: trial.params[k] for k in names}))
+            row.append(seconds(trial.duration))
             table.add_row(*row)
         self.console.print(table)

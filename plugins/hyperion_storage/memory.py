@@ -25,7 +25,9 @@ class MemoryStorage:
             self.reports[name] = []
             self.events[name] = []
         record = self._studies[name]
-        return StudyRecord(record.name, record.space, record.metric, record.mode, self.load_trials(name), record.created)
+        return StudyRecord(
+            record.name, record.space, record.metric, record.mode, self.load_trials(name), record.created
+        )
 
     def write(self, study_name: str, changes: Changes) -> None:
         trials = self._trials[study_name]
@@ -41,7 +43,13 @@ class MemoryStorage:
 
     def list_studies(self) -> list[dict[str, Any]]:
         return [
-            {"name": r.name, "metric": r.metric, "mode": r.mode, "created": r.created, "trials": len(self._trials[r.name])}
+            {
+                "name": r.name,
+                "metric": r.metric,
+                "mode": r.mode,
+                "created": r.created,
+                "trials": len(self._trials[r.name]),
+            }
             for r in self._studies.values()
         ]
 

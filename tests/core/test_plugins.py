@@ -1,0 +1,154 @@
+"""The plugin system: entry points, the registry, errors that list names, disabling, hooks."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import hyperion
+from hyperion import Float, Proposal, Strategy, hookimpl, tune
+from hyperion_core import hookspecs, plugins
+from hyperion_core.errors import DuplicatePluginError, UnknownPluginError
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = {
+    "strategy": {"random", "grid"},
+    "storage": {"memory"},
+    "executor": {"thread", "process"},
+    "reporter": {"progress", "summary", "jsonl"},
+}
+
+
+def test_bundled_plugins_register_through_the_entry_point_group():
+    reg = plugins.registry()
+    for kind, names in BUNDLED.items():
+        assert names <= set(reg.names(kind)), kind
+    registration = reg.get("strategy", "random")
+    assert registration.plugin == "strategies"
+    assert registration.distribution == "hyperion-tune"
+    assert registration.version == hyperion.__version__
+
+
+def test_unknown_name_lists_the_installed_names_of_that_kind():
+    with pytest.raises(UnknownPluginError) as info:
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="nope", max_trials=1)
+    message = str(info.value)
+    assert "unknown strategy 'nope'" in message
+    assert "grid" in message and "random" in message
+    with pytest.raises(UnknownPluginError, match="unknown executor 'gpu'.*process, thread"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, executor="gpu", max_trials=1)
+
+
+class _Constant(Strategy):
+    def __init__(self, value: float = 0.25) -> None:
+        self.value = value
+
+    def propose(self, study, slots):
+        return [Proposal({"x": self.value}, rationale="always the same") for _ in range(slots)]
+
+
+def _plugin(name: str, factory=_Constant):
+    module = types.ModuleType(name)
+
+    @hookimpl
+    def register_strategies(register):
+        register(name, factory)
+
+    module.register_strategies = register_strategies
+    return module
+
+
+def test_a_plugin_registered_at_run_time_is_usable_by_name(register_plugin):
+    register_plugin(_plugin("constant"), name="constant-plugin")
+    result = tune(
+        lambda ctx, x: x, {"x": Float(0, 1)}, strategy="constant", strategy_kwargs={"value": 0.5}, max_trials=3
+    )
+    assert [t["params"]["x"] for t in result["trials"]] == [0.5, 0.5, 0.5]
+    assert plugins.registry().get("strategy", "constant").plugin == "constant-plugin"
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both(register_plugin):
+    register_plugin(_plugin("twin"), name="first-plugin")
+    register_plugin(_plugin("twin"), name="second-plugin")
+    with pytest.raises(DuplicatePluginError) as info:
+        plugins.registry()
+    assert "first-plugin" in str(info.value) and "second-plugin" in str(info.value)
+
+
+def test_kwargs_a_plugin_does_not_accept_fail_before_any_trial(register_plugin):
+    register_plugin(_plugin("constant"), name="constant-plugin")
+    calls = []
+    with pytest.raises(hyperion.ConfigurationError) as info:
+        tune(lambda ctx, x: calls.append(x), {"x": Float(0, 1)}, strategy="constant", strategy_kwargs={"valu": 1})
+    assert "'valu'" in str(info.value) and "accepts: value" in str(info.value)
+    assert calls == []
+
+
+def test_a_strategy_instance_may_be_passed_instead_of_a_name():
+    result = tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy=_Constant(0.75), max_trials=2)
+    assert result["best"]["params"] == {"x": 0.75}
+    assert result["trials"][0]["rationale"] == "always the same"
+
+
+def test_every_hook_is_documented_and_takes_register():
+    specs = [name for name, obj in vars(hookspecs).items() if name.startswith("register_") and callable(obj)]
+    assert sorted(specs) == sorted(plugins.KINDS.values())
+    for name in specs:
+        fn = getattr(hookspecs, name)
+        assert list(inspect.signature(fn).parameters) == ["register"]
+        assert fn.__doc__ and "register(" in fn.__doc__
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    for name in specs:
+        assert f"def {name}(register)" in docs, f"docs/plugins.md does not document {name}"
+
+
+def test_every_hook_is_implemented_by_a_bundled_plugin_with_a_test():
+    reg = plugins.registry()
+    for kind in ("strategy", "storage", "executor", "reporter"):
+        assert reg.names(kind), f"no bundled {kind}"
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+    )
+
+
+def test_disable_plugins_blocks_entry_points_by_name():
+    code = "from hyperion_core.plugins import registry; r = registry(); print(r.names('strategy'), r.names('storage'))"
+    plain = _run(code)
+    blocked = _run(code, HYPERION_DISABLE_PLUGINS="strategies, reporters")
+    assert "'random'" in plain.stdout
+    assert blocked.stdout.strip() == "[] ['memory']", blocked.stderr
+
+
+def test_importing_hyperion_loads_no_plugin_and_no_heavy_dependency():
+    code = (
+        "import sys, hyperion; heavy = [m for m in ('sqlalchemy', 'litellm', 'ray', 'numpy', 'rich', 'cloudpickle') if m in sys.modules];"
+        "import hyperion_core.plugins as p; print(heavy, p._pm is None)"
+    )
+    out = _run(code)
+    assert out.stdout.strip() == "[] True", out.stderr
+
+
+def test_cli_plugins_list_json_and_table():
+    out = _run("from hyperion_core.cli import main; main(['plugins', 'list', '--json'])")
+    rows = {row["name"]: row for row in json.loads(out.stdout)}
+    assert rows["strategies"]["strategy"] == ["grid", "random"]
+    assert rows["executors"]["distribution"] == "hyperion-tune"
+    table = subprocess.run(
+        [sys.executable, "-m", "hyperion", "plugins", "list"], capture_output=True, text=True, timeout=60
+    )
+    assert "executor: process, thread" in table.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "hyperion", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert version.stdout.strip() == f"hyperion {hyperion.__version__}"

@@ -1,0 +1,137 @@
+"""The executor contract, run against every bundled executor: results, reports, stop, crashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperion import Choice, Float, ObjectiveError, ObjectiveResult, tune
+from tests.objectives import cooperative, crash, quadratic, reporting
+
+# (executor, max_concurrent): the thread executor runs inline with one slot and on threads with more.
+MODES = [("thread", 1), ("thread", 3), ("process", 1), ("process", 2)]
+
+
+@pytest.mark.parametrize(("executor", "concurrent"), MODES)
+def test_results_come_back_for_every_trial(executor, concurrent):
+    result = tune(
+        quadratic,
+        {"x": Float(0, 1), "y": Float(0, 1)},
+        max_trials=8,
+        max_concurrent=concurrent,
+        executor=executor,
+        seed=3,
+    )
+    assert result["study"]["completed"] == 8
+    assert all(t["metrics"]["x_seen"] == t["params"]["x"] for t in result["trials"])
+
+
+@pytest.mark.parametrize(("executor", "concurrent"), MODES)
+def test_reports_reach_the_study_and_drive_the_metric(executor, concurrent):
+    result = tune(
+        reporting,
+        {"x": Float(0, 1)},
+        max_trials=4,
+        max_concurrent=concurrent,
+        executor=executor,
+        metric="loss",
+        mode="min",
+        seed=1,
+    )
+    for trial in result["trials"]:
+        assert trial["last_step"] == 4
+    assert result["best"]["value"] == min(t["params"]["x"] for t in result["trials"])
+
+
+@pytest.mark.parametrize(("executor", "concurrent"), MODES)
+def test_a_stop_request_reaches_should_stop(executor, concurrent):
+    from hyperion import Kill, Strategy
+    from hyperion_strategies.random import RandomSearch
+
+    class KillAfterThreeReports(RandomSearch):
+        def kills(self, study):
+            return [
+                Kill(t.number, "pruned by the test")
+                for t in study.running.values()
+                if t.last_step is not None and t.last_step >= 3 and not t.stop_requested
+            ]
+
+    assert issubclass(KillAfterThreeReports, Strategy)
+    result = tune(
+        cooperative,
+        {"x": Float(0, 1)},
+        strategy=KillAfterThreeReports(),
+        max_trials=3,
+        max_concurrent=concurrent,
+        executor=executor,
+        grace_period_s=30,
+    )
+    assert result["study"]["killed"] == 3
+    for trial in result["trials"]:
+        assert trial["state"] == "killed" and trial["kill_reason"] == "pruned by the test"
+        assert 3 <= trial["metrics"]["stopped_at"] < 50  # it saw should_stop() turn true and ended
+
+
+@pytest.mark.parametrize(("executor", "concurrent"), MODES)
+def test_an_exception_fails_only_that_trial(executor, concurrent):
+    result = tune(
+        crash, {"how": Choice(["raise", "ok"])}, strategy="grid", max_concurrent=concurrent, executor=executor
+    )
+    by_how = {t["params"]["how"]: t for t in result["trials"]}
+    assert by_how["raise"]["state"] == "failed"
+    assert by_how["raise"]["error"].startswith("RuntimeError: boom from the objective")
+    assert by_how["ok"]["state"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("how", "code"),
+    [("exit", "exit code 3"), ("sigkill", "exit code -9 (SIGKILL)"), ("segfault", "exit code -11 (SIGSEGV)")],
+)
+def test_a_dying_worker_process_fails_the_trial_with_its_exit_code(how, code):
+    result = tune(
+        crash,
+        {"how": Choice([how, "ok"])},
+        strategy="grid",
+        executor="process",
+        max_trials=4,
+        strategy_kwargs={},
+        max_concurrent=1,
+    )
+    by_how = {t["params"]["how"]: t for t in result["trials"]}
+    assert by_how[how]["state"] == "failed"
+    assert code in by_how[how]["error"] and "worker process died" in by_how[how]["error"]
+    assert by_how["ok"]["state"] == "completed"  # a replacement worker ran the next trial
+
+
+def test_process_executor_runs_closures_and_lambdas():
+    offset = 0.25
+
+    def closure(ctx, x):
+        ctx.report(step=0, seen=x)
+        return ObjectiveResult(score=x + offset)
+
+    result = tune(closure, {"x": Float(0, 1)}, executor="process", max_trials=3, max_concurrent=2, seed=0)
+    assert all(t["score"] == pytest.approx(t["params"]["x"] + offset) for t in result["trials"])
+    result = tune(lambda ctx, x: -x, {"x": Float(0, 1)}, executor="process", max_trials=2)
+    assert result["study"]["completed"] == 2
+
+
+def test_process_executor_refuses_an_unpicklable_objective_up_front():
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(ctx, x):
+        with lock:
+            return x
+
+    with pytest.raises(ObjectiveError, match="cannot send the objective to a worker process.*executor='thread'"):
+        tune(holds_a_lock, {"x": Float(0, 1)}, executor="process", max_trials=1)
+
+
+def test_process_executor_fails_a_trial_whose_result_cannot_be_sent_back():
+    def returns_a_generator(ctx, x):
+        return ObjectiveResult(score=x, artifacts={"gen": (i for i in range(3))})
+
+    result = tune(returns_a_generator, {"x": Float(0, 1)}, executor="process", max_trials=1)
+    assert result["trials"][0]["state"] == "failed"
+    assert "could not be sent back" in result["trials"][0]["error"]
