@@ -62,11 +62,20 @@ def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[st
     return score, metrics, artifacts
 
 
-def run_trial(objective: Callable[..., Any], ctx: TrialContext, emit: Emit) -> None:
-    """Call the objective and emit exactly one FINISHED or FAILED message."""
+def run_trial(objective: Callable[..., Any], ctx: TrialContext, emit: Emit, interruptible: bool = False) -> None:
+    """Call the objective and emit exactly one FINISHED or FAILED message.
+
+    With `interruptible` (the trial runs on the thread that called tune()) a KeyboardInterrupt is the
+    user's Ctrl-C and propagates; anywhere else it would kill a worker silently, so it fails the trial.
+    """
     try:
         outcome = normalize_result(objective(ctx, **ctx.params))
-    except (Exception, SystemExit) as exc:  # the objective's failure is the trial's, never the study's
+    except KeyboardInterrupt as exc:
+        if interruptible:
+            raise
+        emit((FAILED, ctx.number, _describe(exc)))
+        return
+    except BaseException as exc:  # the objective's failure is the trial's, never the study's
         emit((FAILED, ctx.number, _describe(exc)))
         return
     try:

@@ -44,7 +44,7 @@ class ThreadExecutor:
         while self._pending:
             number, trial_id, params = self._pending.popleft()
             ctx = TrialContext(number, trial_id, params, emit, lambda n=number: n in self._stopped)  # type: ignore[misc]
-            run_trial(self._objective, ctx, emit)
+            run_trial(self._objective, ctx, emit, interruptible=True)
             self._stopped.discard(number)
             ran = True
         return ran

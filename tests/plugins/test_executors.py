@@ -135,3 +135,48 @@ def test_process_executor_fails_a_trial_whose_result_cannot_be_sent_back():
     result = tune(returns_a_generator, {"x": Float(0, 1)}, executor="process", max_trials=1)
     assert result["trials"][0]["state"] == "failed"
     assert "could not be sent back" in result["trials"][0]["error"]
+
+
+def test_process_executor_runs_an_objective_defined_in_a_scripts_main(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "from hyperion import tune, Float\n"
+        "def objective(ctx, x):\n"
+        "    ctx.report(step=0, x=x)\n"
+        "    return -(x - 0.5) ** 2\n"
+        "# no __main__ guard on purpose: workers must not re-run this script\n"
+        "r = tune(objective, {'x': Float(0, 1)}, executor='process', max_trials=4, max_concurrent=2)\n"
+        "print(r['study']['completed'], r['study']['failed'])\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.stdout.strip() == "4 0", run.stderr
+
+
+def test_ctrl_c_marks_running_trials_interrupted_and_keeps_finished_ones():
+    from hyperion_storage.memory import MemoryStorage
+
+    def objective(ctx, x):
+        if ctx.number == 2:
+            raise KeyboardInterrupt
+        return x
+
+    storage = MemoryStorage()
+    with pytest.raises(KeyboardInterrupt):
+        tune(objective, {"x": Float(0, 1)}, max_trials=10, storage=storage, max_concurrent=1, seed=0)
+    states = [t.state.value for t in storage.load_trials("objective")]
+    assert states == ["completed", "completed", "interrupted"]
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_keyboard_interrupt_inside_a_worker_fails_only_that_trial(executor):
+    def objective(ctx, x):
+        if ctx.number == 1:
+            raise KeyboardInterrupt
+        return x
+
+    result = tune(objective, {"x": Float(0, 1)}, max_trials=4, max_concurrent=2, executor=executor)
+    assert [t["state"] for t in result["trials"]].count("failed") == 1
+    assert result["trials"][1]["error"].startswith("KeyboardInterrupt")
