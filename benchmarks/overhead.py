@@ -74,7 +74,10 @@ def main() -> None:
             print(f"| {trials} | {concurrency} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1f}x |", flush=True)
             if concurrency == 1:
                 pooled = max(run_hyperion(trials, 1, pool=True) for _ in range(args.repeat))
-                print(f"| {trials} | 1, thread pool | {pooled:,.0f} | {theirs:,.0f} | {pooled / theirs:.1f}x |", flush=True)
+                print(
+                    f"| {trials} | 1, thread pool | {pooled:,.0f} | {theirs:,.0f} | {pooled / theirs:.1f}x |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

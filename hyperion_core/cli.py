@@ -1,4 +1,4 @@
-"""The `hyperion` command: `hyperion plugins list [--json]`, `hyperion --version`."""
+"""The `hyperion` command: `hyperion plugins list [--json]`, `hyperion studies ...`, `hyperion --version`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from hyperion_core import cli_studies
 from hyperion_core.plugins import KINDS, registry
 
 
@@ -24,8 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugin_commands = plugins.add_subparsers(dest="plugins_command", metavar="COMMAND")
     listing = plugin_commands.add_parser("list", help="list installed plugins and the names they register")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cli_studies.add_parser(commands)
     args = parser.parse_args(argv)
 
+    if args.command == "studies":
+        return args.handler(args)
     if args.command == "plugins" and args.plugins_command == "list":
         return _plugins_list(as_json=args.json)
     (plugins if args.command == "plugins" else parser).print_help()

@@ -115,6 +115,8 @@ class StudyRecord:
     mode: str
     trials: list[Trial] = field(default_factory=list)
     created: float = field(default_factory=time.time)
+    # trial number -> [(step, metrics)]: the reports of finished trials, for policies after a resume
+    history: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -92,7 +92,11 @@ class Executor(Protocol):
 
 @runtime_checkable
 class Storage(Protocol):
-    """Keeps studies. `write` persists one loop tick in one transaction."""
+    """Keeps studies. `write` persists one loop tick in one transaction.
+
+    `open_study` creates a study or resumes it: trials a dead process left running come back as
+    INTERRUPTED (the loop runs them again) and their partial reports are dropped.
+    """
 
     url: str
 
@@ -101,6 +105,8 @@ class Storage(Protocol):
     def write(self, study_name: str, changes: Changes) -> None: ...
 
     def load_trials(self, study_name: str) -> list[Trial]: ...
+
+    def load_events(self, study_name: str) -> list[dict[str, Any]]: ...
 
     def list_studies(self) -> list[dict[str, Any]]: ...
 

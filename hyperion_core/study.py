@@ -54,6 +54,7 @@ class StudyLoop:
         self.grace_period_s = grace_period_s
         self.reruns = list(reruns or [])  # interrupted trials to run again, keeping their numbers
         self.changes = Changes()
+        self.unreported: list[Event] = []  # events shown to reporters once the tick is written
         self.queue: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.abandon_at: dict[int, float] = {}  # trial number -> when to give up waiting for it
         self.terminates = bool(getattr(executor, "terminates", False))
@@ -116,6 +117,7 @@ class StudyLoop:
                 message = self.queue.get(timeout=timeout)
             except queue.Empty:
                 message = None
+                self.storage.write(state.name, Changes())  # idle: lets a storage keep its heartbeat
             if message is not None:
                 self._apply(message)
                 while True:  # drain what is already there: a burst costs one tick
@@ -330,13 +332,19 @@ class StudyLoop:
         event = Event(kind, number, data or {})
         if store or kind == "decision":
             self.changes.events.append(event)
-        for reporter in self.reporters:
-            reporter.on_event(event, self.state)
+        if self.reporters:
+            self.unreported.append(event)
 
     def _flush(self) -> None:
+        """Write the tick's changes, then show them: what a reporter shows is already stored."""
         if self.changes:
             changes, self.changes = self.changes, Changes()
             self.storage.write(self.state.name, changes)
+        if self.unreported:
+            events, self.unreported = self.unreported, []
+            for event in events:
+                for reporter in self.reporters:
+                    reporter.on_event(event, self.state)
 
 
 def _trial_by_id(state: StudyState, trial_id: str) -> Trial | None:

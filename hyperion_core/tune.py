@@ -79,12 +79,15 @@ def tune(
 
     try:
         record = storage_obj.open_study(name, compiled.describe(), metric, mode)
-        state = StudyState(name, compiled, metric, mode, seed)
+        _check_resume(record, compiled.describe(), metric, mode, storage_url)
+        # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one again.
+        state = StudyState(name, compiled, metric, mode, _resume_seed(seed, len(record.trials)))
         state.storage_url = storage_url
         strategy_obj.setup(state)
         for policy in policies:
             policy.setup(state)
         reruns = _load(state, record.trials, strategy_obj)
+        state.history.update({n: h for n, h in record.history.items() if n < len(state.trials)})
         if max_trials is None and max_time_s is None and not strategy_obj.finite:
             max_trials = DEFAULT_MAX_TRIALS
         state.max_trials = max_trials if max_trials is not None else getattr(strategy_obj, "size", None)
@@ -212,6 +215,43 @@ def _open_storage(reg: Any, storage: Any) -> tuple[Any, str]:
     if callable(getattr(storage, "open_study", None)):
         return storage, getattr(storage, "url", type(storage).__name__)
     raise ConfigurationError(f"storage must be a URL, None, or a storage object, got {storage!r}")
+
+
+def _resume_seed(seed: int | None, loaded: int) -> int | None:
+    return seed if seed is None or loaded == 0 else (seed * 1_000_003 + loaded) % 2**63
+
+
+def _check_resume(record: Any, space: dict[str, Any], metric: str, mode: str, storage_url: str) -> None:
+    """A resumed study must be the same search: same space, metric and direction."""
+    problems = []
+    for path in sorted(set(record.space) | set(space)):
+        old, new = record.space.get(path), space.get(path)
+        if old is None:
+            problems.append(f"'{path}' is new ({_describe(new)})")
+        elif new is None:
+            problems.append(f"'{path}' was removed (was {_describe(old)})")
+        elif old != new:
+            problems.append(f"'{path}' changed from {_describe(old)} to {_describe(new)}")
+    if record.metric != metric or record.mode != mode:
+        problems.append(f"the goal changed from {record.mode} '{record.metric}' to {mode} '{metric}'")
+    if problems:
+        raise ConfigurationError(
+            f"study '{record.name}' in {storage_url} was created with a different search: {'; '.join(problems)}. "
+            "Use another study_name for the new search, or delete the old study "
+            f"(hyperion studies delete {record.name} --storage {storage_url})"
+        )
+
+
+def _describe(description: dict[str, Any]) -> str:
+    kind = description.get("type")
+    if kind == "fixed":
+        return f"fixed {description['value']!r}"
+    if kind == "Choice":
+        return f"Choice({description['options']!r})"
+    if kind == "Bool":
+        return "Bool()"
+    log = ", log=True" if description.get("log") else ""
+    return f"{kind}({description.get('low')!r}, {description.get('high')!r}{log})"
 
 
 def _load(state: StudyState, trials: list[Trial], strategy: Strategy) -> list[Trial]:

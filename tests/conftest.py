@@ -24,3 +24,19 @@ def register_plugin():
     yield add
     for name in added:
         plugins.unregister(name=name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The URL of a throw-away PostgreSQL server (skips, with how to enable, where none can be had;
+    in CI a missing server is a failure)."""
+    from tests.postgres import HOW_TO_ENABLE, PostgresServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail(HOW_TO_ENABLE + " (.ci/run installs them)")
+        pytest.skip(HOW_TO_ENABLE)
+    server = PostgresServer(bin_dir).start()
+    yield server.url
+    server.stop()

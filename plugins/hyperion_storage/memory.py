@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from hyperion_core.errors import StorageError
-from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial
+from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
 
 
 class MemoryStorage:
@@ -15,49 +15,72 @@ class MemoryStorage:
         self.url = url or "memory"
         self._studies: dict[str, StudyRecord] = {}
         self._trials: dict[str, dict[int, Trial]] = {}
-        self.reports: dict[str, list[Report]] = {}
-        self.events: dict[str, list[Event]] = {}
+        self._reports: dict[str, list[Report]] = {}
+        self._events: dict[str, list[Event]] = {}
 
     def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
         if name not in self._studies:
             self._studies[name] = StudyRecord(name, space, metric, mode, created=time.time())
             self._trials[name] = {}
-            self.reports[name] = []
-            self.events[name] = []
+            self._reports[name] = []
+            self._events[name] = []
         record = self._studies[name]
+        # As in every storage: trials left running are interrupted, and their partial reports dropped.
+        left = {n for n, t in self._trials[name].items() if not t.state.finished}
+        for number in left:
+            self._trials[name][number].state = TrialState.INTERRUPTED
+        self._reports[name] = [r for r in self._reports[name] if r.trial_number not in left]
+        history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+        for report in self._reports[name]:
+            history.setdefault(report.trial_number, []).append((report.step, report.metrics))
         return StudyRecord(
-            record.name, record.space, record.metric, record.mode, self.load_trials(name), record.created
+            record.name, record.space, record.metric, record.mode, self.load_trials(name), record.created, history
         )
 
     def write(self, study_name: str, changes: Changes) -> None:
         trials = self._trials[study_name]
         for trial in changes.trials:
             trials[trial.number] = trial
-        self.reports[study_name].extend(changes.reports)
-        self.events[study_name].extend(changes.events)
+        self._reports[study_name].extend(changes.reports)
+        self._events[study_name].extend(changes.events)
 
     def load_trials(self, study_name: str) -> list[Trial]:
-        if study_name not in self._trials:
-            raise StorageError(f"no study named '{study_name}' in {self.url}")
+        self._check(study_name)
         return [copy.copy(t) for t in sorted(self._trials[study_name].values(), key=lambda t: t.number)]
 
-    def list_studies(self) -> list[dict[str, Any]]:
+    def load_events(self, study_name: str) -> list[dict[str, Any]]:
+        self._check(study_name)
         return [
-            {
-                "name": r.name,
-                "metric": r.metric,
-                "mode": r.mode,
-                "created": r.created,
-                "trials": len(self._trials[r.name]),
-            }
-            for r in self._studies.values()
+            {"trial_number": e.trial_number, "kind": e.kind, "time": e.time, **e.data} for e in self._events[study_name]
         ]
 
+    def list_studies(self) -> list[dict[str, Any]]:
+        out = []
+        for record in self._studies.values():
+            trials = list(self._trials[record.name].values())
+            values = [t.value for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
+            out.append(
+                {
+                    "name": record.name,
+                    "metric": record.metric,
+                    "mode": record.mode,
+                    "created": record.created,
+                    "updated": max((t.finished or t.started for t in trials), default=record.created),
+                    "trials": len(trials),
+                    "best": ((max if record.mode == "max" else min)(values) if values else None),
+                    **{state.value: sum(t.state is state for t in trials) for state in TrialState},
+                }
+            )
+        return out
+
     def delete_study(self, study_name: str) -> None:
-        if study_name not in self._studies:
-            raise StorageError(f"no study named '{study_name}' in {self.url}")
-        for table in (self._studies, self._trials, self.reports, self.events):
+        self._check(study_name)
+        for table in (self._studies, self._trials, self._reports, self._events):
             del table[study_name]
 
     def close(self) -> None:
         return None
+
+    def _check(self, study_name: str) -> None:
+        if study_name not in self._studies:
+            raise StorageError(f"no study named '{study_name}' in {self.url}")

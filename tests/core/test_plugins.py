@@ -19,7 +19,7 @@ from hyperion_core.errors import DuplicatePluginError, UnknownPluginError
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = {
     "strategy": {"random", "grid"},
-    "storage": {"memory"},
+    "storage": {"memory", "sqlite", "postgresql"},
     "executor": {"thread", "process"},
     "reporter": {"progress", "summary", "jsonl"},
 }
@@ -127,7 +127,7 @@ def test_disable_plugins_blocks_entry_points_by_name():
     plain = _run(code)
     blocked = _run(code, HYPERION_DISABLE_PLUGINS="strategies, reporters")
     assert "'random'" in plain.stdout
-    assert blocked.stdout.strip() == "[] ['memory']", blocked.stderr
+    assert blocked.stdout.strip() == "[] ['memory', 'postgres', 'postgresql', 'sqlite']", blocked.stderr
 
 
 def test_importing_hyperion_loads_no_plugin_and_no_heavy_dependency():

@@ -1,0 +1,205 @@
+"""`hyperion studies list|show|export|delete` over any storage URL."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hyperion_core.errors import HyperionError
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.plugins import registry
+
+
+def add_parser(commands: Any) -> None:
+    studies = commands.add_parser("studies", help="inspect, export and delete stored studies")
+    sub = studies.add_subparsers(dest="studies_command", metavar="COMMAND")
+
+    def with_storage(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--storage",
+            default=os.environ.get("HYPERION_STORAGE"),
+            help="storage URL, e.g. sqlite:///experiments.db (default: $HYPERION_STORAGE)",
+        )
+        return p
+
+    listing = with_storage(sub.add_parser("list", help="one line per study"))
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show = with_storage(sub.add_parser("show", help="best trial, counts and the top trials of a study"))
+    show.add_argument("name")
+    show.add_argument("--top", type=int, default=10, help="how many trials to list (default 10)")
+    export = with_storage(sub.add_parser("export", help="every trial of a study as CSV or JSON"))
+    export.add_argument("name")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", "-o", help="write to this file instead of standard output")
+    delete = with_storage(sub.add_parser("delete", help="delete a study and everything recorded for it"))
+    delete.add_argument("name")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    studies.set_defaults(handler=run, studies_parser=studies)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.studies_command:
+        args.studies_parser.print_help()
+        return 2
+    if not args.storage:
+        return _fail("name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)")
+    url = args.storage
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+        return _fail(f"no database at {url[len('sqlite:///') :]!r}")
+    if "://" not in url:
+        return _fail(f"--storage must be a URL such as sqlite:///experiments.db, got {url!r}")
+    try:
+        storage = registry().create("storage", url.split("://", 1)[0].split("+", 1)[0].lower(), url)
+        try:
+            return {"list": _list, "show": _show, "export": _export, "delete": _delete}[args.studies_command](
+                storage, args
+            )
+        finally:
+            storage.close()
+    except HyperionError as exc:
+        return _fail(str(exc))
+
+
+def _fail(message: str) -> int:
+    print(f"hyperion: {message}", file=sys.stderr)
+    return 1
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _list(storage: Any, args: argparse.Namespace) -> int:
+    studies = storage.list_studies()
+    if args.json:
+        print(json.dumps(studies, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"studies in {storage.url}", title_justify="left")
+    for column in ("study", "goal", "trials", "completed", "failed", "killed", "interrupted", "best"):
+        table.add_column(column, justify="left" if column in ("study", "goal") else "right")
+    for s in studies:
+        table.add_row(
+            s["name"],
+            f"{s['mode']} {s['metric']}",
+            str(s["trials"]),
+            str(s["completed"]),
+            str(s["failed"]),
+            str(s["killed"]),
+            str(s["interrupted"] + s["running"]),
+            _number(s["best"]),
+        )
+    _console().print(table)
+    return 0
+
+
+def _study(storage: Any, name: str) -> dict[str, Any]:
+    for study in storage.list_studies():
+        if study["name"] == name:
+            return study
+    names = ", ".join(s["name"] for s in storage.list_studies()) or "none"
+    raise HyperionError(f"no study named '{name}' in {storage.url}; studies there: {names}")
+
+
+def _show(storage: Any, args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    study = _study(storage, args.name)
+    trials = storage.load_trials(args.name)
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
+    done.sort(key=lambda t: t.value if study["mode"] == "min" else -t.value)  # type: ignore[operator]
+    console = _console()
+    console.print(
+        f"[bold]{study['name']}[/bold] ({study['mode']} {study['metric']}): {study['trials']} trials, "
+        f"{study['completed']} completed, {study['failed']} failed, {study['killed']} killed, "
+        f"{study['interrupted'] + study['running']} interrupted"
+    )
+    if not done:
+        console.print("no trial completed")
+        return 0
+    best = done[0]
+    console.print(f"best {study['metric']} = [bold cyan]{_number(best.value)}[/bold cyan] at {best.trial_id}")
+    console.print("  params: " + ", ".join(f"{k}={_number(v)}" for k, v in best.params.items()))
+    names = list(best.params)
+    table = Table(title=f"top {min(args.top, len(done))} trials", title_justify="left")
+    for column in ("#", "trial", study["metric"], *names):
+        table.add_column(column)
+    for rank, trial in enumerate(done[: args.top], 1):
+        table.add_row(str(rank), trial.trial_id, _number(trial.value), *(_number(trial.params.get(n)) for n in names))
+    console.print(table)
+    return 0
+
+
+def _export(storage: Any, args: argparse.Namespace) -> int:
+    _study(storage, args.name)
+    trials = storage.load_trials(args.name)
+    if args.format == "json":
+        text = json.dumps([t.to_dict() for t in trials], indent=2, default=str) + "\n"
+    else:
+        text = _csv(trials)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(trials)} trials to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _csv(trials: list[Trial]) -> str:
+    params = list(dict.fromkeys(k for t in trials for k in t.params))
+    metrics = list(dict.fromkeys(k for t in trials for k in t.metrics))
+    base = [
+        "trial_id",
+        "number",
+        "state",
+        "value",
+        "score",
+        "parent_id",
+        "depth",
+        "started",
+        "finished",
+        "duration_s",
+        "error",
+        "kill_reason",
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(base + [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics])
+    for t in trials:
+        row = t.to_dict()
+        writer.writerow(
+            [row[c] if c != "error" or not row[c] else row[c].splitlines()[0] for c in base]
+            + [t.params.get(p) for p in params]
+            + [t.metrics.get(m) for m in metrics]
+        )
+    return out.getvalue()
+
+
+def _delete(storage: Any, args: argparse.Namespace) -> int:
+    study = _study(storage, args.name)
+    if not args.yes:
+        prompt = f"Delete study '{args.name}' and its {study['trials']} trials from {storage.url}? [y/N] "
+        try:
+            answer = input(prompt)
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return _fail("not deleted (answer y, or pass --yes)")
+    storage.delete_study(args.name)
+    print(f"deleted study '{args.name}' ({study['trials']} trials)", file=sys.stderr)
+    return 0
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
