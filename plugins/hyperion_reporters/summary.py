@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from hyperion_core.models import TrialState
+from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
 from hyperion_reporters._format import number, params, seconds
@@ -47,6 +47,8 @@ class SummaryReporter(Reporter):
         self.console.print(f"  params: {params(best.params, limit=400)}")
         if best.rationale:
             self.console.print(f"  rationale: {best.rationale}")
+        if any(t.depth for t in study.trials):
+            self._tree(study, best)
         table = Table(title=f"top {min(self.top, c['completed'])} trials", title_justify="left")
         for column in ("#", "trial", study.metric):
             table.add_column(column, justify="left" if column == "trial" else "right")
@@ -71,3 +73,21 @@ class SummaryReporter(Reporter):
             row.append(seconds(trial.duration))
             table.add_row(*row)
         self.console.print(table)
+
+    def _tree(self, study: StudyState, best: Trial) -> None:
+        """The search tree in two lines: per depth, how many trials and the best; the best's lineage."""
+        depths: dict[int, list[Trial]] = {}
+        for trial in study.trials:
+            depths.setdefault(trial.depth, []).append(trial)
+        parts = []
+        for depth in sorted(depths):
+            done = [t for t in depths[depth] if t.state is TrialState.COMPLETED and t.value is not None]
+            top = min(done, key=study.sort_key).value if done else None
+            parts.append(f"{depth}: {len(depths[depth])} trials, best {number(top)}")
+        self.console.print("  tree by depth: " + " | ".join(parts))
+        chain, trial = [], best
+        while trial is not None:
+            chain.append(f"{trial.trial_id} ({number(trial.value)})")
+            parent = trial.parent_id
+            trial = study.trials[int(parent.rsplit("_", 1)[1])] if parent else None
+        self.console.print("  lineage of the best: " + " → ".join(reversed(chain)))

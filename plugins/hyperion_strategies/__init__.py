@@ -1,12 +1,16 @@
-"""Bundled search strategies: random and grid (bayesian and beam_search come with the search issue)."""
+"""Bundled search strategies: random, grid, bayesian (TPE) and beam_search."""
 
 from hyperion_core.hookspecs import Register, hookimpl
 
 
 @hookimpl
 def register_strategies(register: Register) -> None:
+    from hyperion_strategies.beam import BeamSearch
     from hyperion_strategies.grid import GridSearch
     from hyperion_strategies.random import RandomSearch
+    from hyperion_strategies.tpe import TPESearch
 
     register("random", RandomSearch)
     register("grid", GridSearch)
+    register("bayesian", TPESearch)
+    register("beam_search", BeamSearch)

@@ -18,7 +18,7 @@ from hyperion_core.errors import DuplicatePluginError, UnknownPluginError
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = {
-    "strategy": {"random", "grid"},
+    "strategy": {"random", "grid", "bayesian", "beam_search"},
     "storage": {"memory", "sqlite", "postgresql"},
     "executor": {"thread", "process"},
     "reporter": {"progress", "summary", "jsonl"},
@@ -142,7 +142,7 @@ def test_importing_hyperion_loads_no_plugin_and_no_heavy_dependency():
 def test_cli_plugins_list_json_and_table():
     out = _run("from hyperion_core.cli import main; main(['plugins', 'list', '--json'])")
     rows = {row["name"]: row for row in json.loads(out.stdout)}
-    assert rows["strategies"]["strategy"] == ["grid", "random"]
+    assert rows["strategies"]["strategy"] == ["bayesian", "beam_search", "grid", "random"]
     assert rows["executors"]["distribution"] == "hyperion-tune"
     table = subprocess.run(
         [sys.executable, "-m", "hyperion", "plugins", "list"], capture_output=True, text=True, timeout=60

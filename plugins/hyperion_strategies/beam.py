@@ -1,0 +1,153 @@
+"""`beam_search`: a tree of trials. Depth 0 samples the space; each further depth perturbs the beam,
+the best `K` trials of the tree so far (`width` children each), with perturbations that shrink with
+depth. With `prune=True`, a running trial that can no longer make its depth's top K is stopped."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.protocols import Kill, Proposal, Strategy
+from hyperion_core.space import Int
+from hyperion_core.state import StudyState
+
+
+class BeamSearch(Strategy):
+    """K: the beam, parents of the next depth (default 3). width: children per parent (default 2).
+    max_depth: depths after the first (default 4). prune: stop hopeless running trials (default True).
+    initial: trials at depth 0 (default K * width). scale: perturbation size at depth 1 as a share of
+    each parameter's range, log-scaled ones in log space (default 0.2); it halves at every depth."""
+
+    finite = True
+
+    def __init__(
+        self,
+        K: int = 3,
+        width: int = 2,
+        max_depth: int = 4,
+        prune: bool = True,
+        initial: int | None = None,
+        scale: float = 0.2,
+    ) -> None:
+        for label, value, low in (("K", K, 1), ("width", width, 1), ("max_depth", max_depth, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigurationError(f"beam_search: {label} must be a whole number >= {low}, got {value!r}")
+        if initial is not None and (not isinstance(initial, int) or initial < 1):
+            raise ConfigurationError(f"beam_search: initial must be a whole number >= 1, got {initial!r}")
+        if not 0 < scale <= 1:
+            raise ConfigurationError(f"beam_search: scale must be in (0, 1], got {scale!r}")
+        self.K, self.width, self.max_depth, self.prune = K, width, max_depth, bool(prune)
+        self.initial = initial if initial is not None else K * width
+        self.scale = scale
+        self.size = self.initial + max_depth * K * width  # the whole tree: tune() runs it to the end
+        self.by_depth: dict[int, list[Trial]] = {}
+        self.depth = 0
+        self.queue: deque[Proposal] = deque()
+        self.seen: set[str] = set()
+        self.opened = False
+
+    def observe(self, trial: Trial) -> None:
+        self.by_depth.setdefault(trial.depth, []).append(trial)
+        self.seen.add(repr(sorted(trial.params.items())))
+        self.depth = max(self.depth, trial.depth)
+        self.opened = True  # a resumed tree goes on from its deepest depth
+
+    def propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        if not self.opened:
+            self.opened = True
+            for _ in range(self.initial):
+                self.queue.append(
+                    Proposal(self._fresh(self.space.sample(self.rng)), depth=0, rationale="depth 0: sampled")
+                )
+        if not self.queue and not any(t.depth == self.depth for t in study.running.values()):
+            self._open_next_depth(study)
+        out = []
+        while self.queue and len(out) < slots:
+            out.append(self.queue.popleft())
+        return out
+
+    def _open_next_depth(self, study: StudyState) -> None:
+        if self.depth >= self.max_depth:
+            self.exhausted = True
+            return
+        parents = study.top(self.K)  # the beam: the best K trials of the tree so far
+        if not parents:
+            study.notes.append(f"beam_search: no trial completed up to depth {self.depth}; the tree ends there")
+            self.exhausted = True
+            return
+        self.depth += 1
+        spread = self.scale * 0.5 ** (self.depth - 1)
+        for rank, parent in enumerate(parents, 1):
+            for child in range(1, self.width + 1):
+                params = self._fresh(self._perturb(parent.params, spread))
+                self.queue.append(
+                    Proposal(
+                        params,
+                        parent_id=parent.trial_id,
+                        depth=self.depth,
+                        rationale=f"depth {self.depth}: child {child}/{self.width} of {parent.trial_id} "
+                        f"(rank {rank} of depth {parent.depth}, {study.metric}={parent.value:.6g})",
+                    )
+                )
+
+    def _ranked(self, study: StudyState, depth: int) -> list[Trial]:
+        done = [t for t in self.by_depth.get(depth, []) if t.state is TrialState.COMPLETED and t.value is not None]
+        return sorted(done, key=study.sort_key)
+
+    def _perturb(self, params: dict[str, Any], spread: float) -> dict[str, Any]:
+        out = {}
+        for name, param in self.space.params.items():
+            value = params[name]
+            if param.categorical:
+                options = param.options  # type: ignore[attr-defined]
+                if len(options) > 1 and self.rng.random() < spread:
+                    value = self.rng.choice([o for o in options if o is not value and o != value] or options)
+            else:
+                u = param.to_unit(value) + self.rng.gauss(0.0, spread)
+                u = abs(u) % 2.0  # reflect into [0, 1]
+                u = 2.0 - u if u > 1.0 else u
+                new = param.from_unit(u)
+                if isinstance(param, Int) and new == value and self.rng.random() < 0.5:
+                    new = min(max(value + self.rng.choice((-1, 1)), param.low), param.high)
+                value = new
+            out[name] = value
+        return out
+
+    def _fresh(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Avoid proposing a point the tree already has (a few tries, then accept it)."""
+        for _ in range(10):
+            key = repr(sorted(params.items()))
+            if key not in self.seen:
+                break
+            params = self._perturb(params, 0.05)
+        self.seen.add(repr(sorted(params.items())))
+        return params
+
+    def kills(self, study: StudyState) -> list[Kill]:
+        if not self.prune:
+            return []
+        kills = []
+        for trial in study.running.values():
+            if trial.stop_requested or trial.last_step is None or trial.depth != self.depth:
+                continue
+            mine = study.metric_value(trial.number, trial.last_step)
+            if mine is None or isinstance(mine, bool) or not isinstance(mine, (int, float)) or math.isnan(mine):
+                continue
+            better = 0
+            for other in self._ranked(study, trial.depth):
+                theirs = study.metric_value(other.number, trial.last_step)
+                theirs = other.value if theirs is None else theirs
+                if study.better(theirs, mine):
+                    better += 1
+            if better >= self.K:
+                kills.append(
+                    Kill(
+                        trial.number,
+                        f"beam pruned: {better} finished trials of depth {trial.depth} beat its "
+                        f"{study.metric}={mine:.6g} at step {trial.last_step} (K={self.K})",
+                    )
+                )
+        return kills

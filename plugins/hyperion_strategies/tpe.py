@@ -1,0 +1,223 @@
+"""`bayesian`: a multivariate Tree-structured Parzen Estimator on numpy.
+
+Completed trials are split into the best `gamma` share ("good") and the rest ("bad"). Each set gets
+a kernel density over the unit cube (Gaussian kernels, truncated to [0, 1], for Float and Int,
+log-scaled ones in log space; categorical kernels for Choice and Bool), jointly over all parameters.
+Candidates drawn from the good density are scored by log good(x) - log bad(x); the best is proposed.
+Trials still running count as bad points while the next ones are proposed (a constant liar), so
+parallel slots spread out. Killed and failed trials count as bad points (an early-stopping policy
+stopped them for being worse, or the objective failed there): they never attract proposals and push
+later ones away from regions that fail.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.state import StudyState
+
+_SQRT2 = math.sqrt(2.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Vectorised erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7): math.erf per element costs
+    a Python call per kernel and dimension, which dominated the proposal time at 1000 trials."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+class _Points:
+    """Encoded observations, grown in place (amortised O(1) per trial, no re-encoding)."""
+
+    def __init__(self, n_num: int, n_cat: int) -> None:
+        self.num = np.empty((64, n_num))
+        self.cat = np.empty((64, n_cat), dtype=np.int64)
+        self.loss = np.empty(64)
+        self.size = 0
+
+    def add(self, num: list[float], cat: list[int], loss: float) -> None:
+        if self.size == len(self.loss):
+            self.num = np.concatenate([self.num, np.empty_like(self.num)])
+            self.cat = np.concatenate([self.cat, np.empty_like(self.cat)])
+            self.loss = np.concatenate([self.loss, np.empty_like(self.loss)])
+        self.num[self.size], self.cat[self.size], self.loss[self.size] = num, cat, loss
+        self.size += 1
+
+
+class _Density:
+    """A weighted mixture of product kernels over the encoded space, plus a uniform prior."""
+
+    def __init__(
+        self, num: np.ndarray, cat: np.ndarray, sizes: list[int], prior_weight: float, bandwidth: float
+    ) -> None:
+        n, d = num.shape
+        self.num, self.cat, self.sizes = num, cat, sizes
+        self.log_w = np.log(np.full(n + 1, 1.0 / (n + prior_weight)))
+        self.log_w[-1] = math.log(prior_weight / (n + prior_weight))  # the last component is the prior
+        # Scott-like width that narrows as the set grows, never below a floor that keeps exploring.
+        self.sigma = np.full(d, min(1.0, max(bandwidth * 0.2 * max(n, 1) ** (-1.0 / (d + 4)), 0.01)))
+        # Mass of each kernel inside [0, 1] (the truncation), computed once per component and dimension.
+        if n and d:
+            lo = (0.0 - num) / (self.sigma * _SQRT2)
+            hi = (1.0 - num) / (self.sigma * _SQRT2)
+            mass = 0.5 * (_erf(hi) - _erf(lo))
+            self.log_mass = np.log(np.maximum(mass, 1e-12)).sum(axis=1)
+        else:
+            self.log_mass = np.zeros(n)
+        # Categorical kernels: most mass on the component's own option, the rest spread evenly.
+        self.cat_keep = [max(0.5, 1.0 - (k - 1) / (k + n)) if k > 1 else 1.0 for k in sizes]
+
+    def sample(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+        n, d = self.num.shape
+        comp = rng.choice(n + 1, size=count, p=np.exp(self.log_w))
+        from_prior = comp == n
+        num = np.empty((count, d))
+        kern = comp[~from_prior]
+        if len(kern):
+            centre = self.num[kern]
+            draw = centre + rng.standard_normal(centre.shape) * self.sigma
+            for _ in range(8):  # resample what fell outside the box (a truncated normal, almost exactly)
+                outside = (draw < 0) | (draw > 1)
+                if not outside.any():
+                    break
+                redraw = centre + rng.standard_normal(centre.shape) * self.sigma
+                draw = np.where(outside, redraw, draw)
+            num[~from_prior] = np.clip(draw, 0.0, 1.0)
+        num[from_prior] = rng.random((int(from_prior.sum()), d))
+        cat = np.empty((count, len(self.sizes)), dtype=np.int64)
+        for j, k in enumerate(self.sizes):
+            own = np.where(from_prior, rng.integers(0, k, count), self.cat[np.minimum(comp, n - 1), j] if n else 0)
+            keep = rng.random(count) < self.cat_keep[j]
+            other = rng.integers(0, k, count)
+            cat[:, j] = np.where(from_prior | keep, own, other)
+        return num, cat
+
+    def log_pdf(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        """Log density at each candidate: a (candidates x components) matrix built with two matrix
+        products (squared distances, categorical matches), then a log-sum-exp over components."""
+        n, d = self.num.shape
+        prior = self.log_w[n] - sum(math.log(k) for k in self.sizes)  # uniform: 1 on the cube, 1/k per option
+        if not n:
+            return np.full(len(num), prior)
+        sigma = float(self.sigma[0]) if d else 1.0  # one width for every numeric dimension
+        sq = (num**2).sum(axis=1)[:, None] + (self.num**2).sum(axis=1)[None, :] - 2.0 * num @ self.num.T
+        terms = -0.5 * np.maximum(sq, 0.0) / sigma**2
+        terms += self.log_w[:n] - self.log_mass - d * (_LOG_SQRT_2PI + math.log(sigma))
+        if self.sizes:
+            mine, theirs, base = self._categorical_codes(cat)
+            terms += base + mine @ theirs.T
+        top = np.maximum(terms.max(axis=1), prior)
+        return top + np.log(np.exp(terms - top[:, None]).sum(axis=1) + np.exp(prior - top))
+
+    def _categorical_codes(self, cat: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """One-hot codes such that mine @ theirs.T adds, per matching option, log(keep) - log(other)."""
+        offsets = np.cumsum([0, *self.sizes[:-1]])
+        total = sum(self.sizes)
+        mine = np.zeros((len(cat), total))
+        theirs = np.zeros((len(self.cat), total))
+        base = 0.0
+        for j, k in enumerate(self.sizes):
+            keep = self.cat_keep[j]
+            other = math.log((1 - keep) / (k - 1)) if k > 1 else 0.0
+            base += other
+            mine[np.arange(len(cat)), offsets[j] + cat[:, j]] = 1.0
+            theirs[np.arange(len(self.cat)), offsets[j] + self.cat[:, j]] = math.log(keep) - other
+        return mine, theirs, base
+
+
+class TPESearch(Strategy):
+    """Tree-structured Parzen Estimator.
+
+    n_startup: random trials before the model is used (default 10).
+    gamma: share of completed trials that form the "good" density (default 0.15; at least 1, at most 25).
+    n_candidates: points drawn from the good density per proposal; more exploits harder (default 64).
+    bandwidth: kernel width factor (default 0.25, tuned on the benchmark problems); smaller is greedier.
+    prior_weight: weight of the uniform prior component in each density (default 1.0).
+    """
+
+    def __init__(
+        self,
+        n_startup: int = 10,
+        gamma: float = 0.15,
+        n_candidates: int = 64,
+        bandwidth: float = 0.25,
+        prior_weight: float = 1.0,
+    ) -> None:
+        if not isinstance(n_startup, int) or n_startup < 1:
+            raise ConfigurationError(f"bayesian: n_startup must be a whole number >= 1, got {n_startup!r}")
+        if not 0 < gamma < 1:
+            raise ConfigurationError(f"bayesian: gamma must be between 0 and 1, got {gamma!r}")
+        if not isinstance(n_candidates, int) or n_candidates < 1:
+            raise ConfigurationError(f"bayesian: n_candidates must be a whole number >= 1, got {n_candidates!r}")
+        if bandwidth <= 0 or prior_weight <= 0:
+            raise ConfigurationError("bayesian: bandwidth and prior_weight must be > 0")
+        self.n_startup, self.gamma, self.n_candidates = n_startup, gamma, n_candidates
+        self.bandwidth, self.prior_weight = bandwidth, prior_weight
+
+    def setup(self, study: StudyState) -> None:
+        super().setup(study)
+        params = self.space.params
+        self.num_names = [n for n, p in params.items() if not p.categorical]
+        self.cat_names = [n for n, p in params.items() if p.categorical]
+        self.cat_sizes = [len(params[n].options) for n in self.cat_names]  # type: ignore[attr-defined]
+        self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
+        self.done = _Points(len(self.num_names), len(self.cat_names))
+        self.rejected = _Points(len(self.num_names), len(self.cat_names))
+        self.sign = 1.0 if study.mode == "min" else -1.0
+
+    def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
+        p = self.space.params
+        num = [p[n].to_unit(params[n]) for n in self.num_names]
+        cat = [p[n].index(params[n]) for n in self.cat_names]  # type: ignore[attr-defined]
+        return num, cat
+
+    def observe(self, trial: Trial) -> None:
+        if trial.state is TrialState.COMPLETED and trial.value is not None:
+            self.done.add(*self._encode(trial.params), self.sign * trial.value)
+        elif trial.state in (TrialState.KILLED, TrialState.FAILED):
+            self.rejected.add(*self._encode(trial.params), math.inf)  # "bad" evidence: steer away
+
+    def propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        pending = [self._encode(t.params) for t in study.running.values()]
+        out = []
+        for _ in range(slots):
+            if self.done.size < self.n_startup:
+                params = self.space.sample(self.rng)
+            else:
+                params = self._suggest(pending)
+            pending.append(self._encode(params))
+            out.append(Proposal(params))
+        return out
+
+    def _suggest(self, pending: list[tuple[list[float], list[int]]]) -> dict[str, Any]:
+        n = self.done.size
+        order = np.argsort(self.done.loss[:n], kind="stable")
+        n_good = min(max(1, math.ceil(self.gamma * n)), 25)
+        good, bad = order[:n_good], order[n_good:]
+        d_num, d_cat = len(self.num_names), len(self.cat_names)
+        bad_num = [self.done.num[bad], self.rejected.num[: self.rejected.size]]
+        bad_cat = [self.done.cat[bad], self.rejected.cat[: self.rejected.size]]
+        if pending:  # the constant liar: running points count as bad ones
+            bad_num.append(np.array([p[0] for p in pending], dtype=float).reshape(len(pending), d_num))
+            bad_cat.append(np.array([p[1] for p in pending], dtype=np.int64).reshape(len(pending), d_cat))
+        l = _Density(self.done.num[good], self.done.cat[good], self.cat_sizes, self.prior_weight, self.bandwidth)
+        g = _Density(
+            np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.prior_weight, self.bandwidth
+        )
+        num, cat = l.sample(self.np_rng, self.n_candidates)
+        best = int(np.argmax(l.log_pdf(num, cat) - g.log_pdf(num, cat)))
+        p = self.space.params
+        params = {name: p[name].from_unit(float(num[best, j])) for j, name in enumerate(self.num_names)}
+        for j, name in enumerate(self.cat_names):
+            params[name] = p[name].options[int(cat[best, j])]  # type: ignore[attr-defined]
+        return {name: params[name] for name in self.space.names}

@@ -1,0 +1,126 @@
+"""The `bayesian` (TPE) strategy: it learns, spreads parallel proposals, handles log scale,
+failures and kills."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from hyperion import ConfigurationError, Float, Int, Choice, ObjectiveResult, tune
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.space import Space
+from hyperion_core.state import StudyState
+from hyperion_strategies.tpe import TPESearch
+
+
+def branin(ctx, x1, x2):
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+BRANIN = {"x1": Float(-5, 10), "x2": Float(0, 15)}
+
+
+def _best(strategy: str, seed: int, trials: int = 80) -> float:
+    result = tune(branin, BRANIN, strategy=strategy, max_trials=trials, mode="min", seed=seed)
+    return result["best"]["value"]
+
+
+def test_bayesian_beats_random_on_branin():
+    seeds = range(7)
+    bayesian = [_best("bayesian", s) for s in seeds]
+    random = [_best("random", s) for s in seeds]
+    assert statistics.median(bayesian) < statistics.median(random)
+    assert sum(b < r for b, r in zip(bayesian, random)) >= 5
+
+
+def _state_with(trials: list[Trial], space: dict, mode: str = "min") -> StudyState:
+    state = StudyState("t", Space(space), "score", mode, seed=0)
+    for trial in trials:
+        state.add(trial)
+        if trial.state.finished:
+            state.finish(trial)
+    return state
+
+
+def test_parallel_proposals_spread_out_with_the_constant_liar():
+    space = {"x": Float(0, 1), "y": Float(0, 1)}
+    done = [
+        Trial(
+            number=i,
+            params={"x": i / 19, "y": (i * 7 % 19) / 19},
+            state=TrialState.COMPLETED,
+            value=(i / 19 - 0.3) ** 2 + ((i * 7 % 19) / 19 - 0.6) ** 2,
+        )
+        for i in range(20)
+    ]
+    state = _state_with(done, space)
+    strategy = TPESearch()
+    strategy.setup(state)
+    for trial in done:
+        strategy.observe(trial)
+    proposals = strategy.propose(state, 6)
+    points = [(p.params["x"], p.params["y"]) for p in proposals]
+    gaps = [math.dist(a, b) for i, a in enumerate(points) for b in points[i + 1 :]]
+    assert len(set(points)) == 6 and min(gaps) > 1e-3
+    # A running trial at the best point repels the next proposal away from it as well.
+    running = Trial(number=20, params=dict(zip(("x", "y"), points[0])))
+    state.add(running)
+    again = strategy.propose(state, 1)[0].params
+    assert math.dist((again["x"], again["y"]), points[0]) > 1e-3
+
+
+def test_log_scale_is_searched_in_log_space():
+    def objective(ctx, lr):
+        return (math.log10(lr) + 4) ** 2  # best at lr = 1e-4
+
+    result = tune(objective, {"lr": Float(1e-7, 1.0, log=True)}, strategy="bayesian", max_trials=50, mode="min", seed=2)
+    assert abs(math.log10(result["best"]["params"]["lr"]) + 4) < 0.3
+    late = [t["params"]["lr"] for t in result["trials"][30:]]
+    assert statistics.median(abs(math.log10(v) + 4) for v in late) < 1.0  # it concentrates around 1e-4
+
+
+def test_mixed_space_values_keep_their_types_and_nesting():
+    space = {"opt": Choice(["sgd", "adam"]), "n": Int(1, 64, log=True), "model": {"drop": Float(0, 0.5), "tag": "x"}}
+
+    def objective(ctx, opt, n, model):
+        assert isinstance(n, int) and opt in ("sgd", "adam") and model["tag"] == "x"
+        return (opt == "adam") + abs(math.log2(n) - 3) + model["drop"]
+
+    result = tune(objective, space, strategy="bayesian", max_trials=40, mode="min", seed=0, max_concurrent=3)
+    assert result["study"]["failed"] == 0
+    assert result["best"]["params"]["opt"] == "sgd"
+
+
+def test_failed_and_killed_trials_repel():
+    def objective(ctx, x):
+        if x > 0.8:
+            raise RuntimeError("diverged")  # the region that fails is also where the score would be best
+        return ObjectiveResult(score=x)
+
+    result = tune(objective, {"x": Float(0, 1)}, strategy="bayesian", max_trials=40, seed=1)
+    late = [t for t in result["trials"][20:]]
+    assert sum(t["state"] == "failed" for t in late) < 10  # it does not keep running into the failures
+    assert 0.7 < result["best"]["params"]["x"] <= 0.8
+
+    strategy = TPESearch(n_startup=2)
+    space = {"x": Float(0, 1)}
+    trials = [Trial(number=i, params={"x": 0.05 * i}, state=TrialState.COMPLETED, value=0.05 * i) for i in range(10)]
+    trials.append(Trial(number=10, params={"x": 0.0}, state=TrialState.KILLED))
+    state = _state_with(trials, space)
+    strategy.setup(state)
+    for trial in trials:
+        strategy.observe(trial)
+    assert strategy.rejected.size == 1 and strategy.done.size == 10
+
+
+def test_bad_arguments_are_named():
+    for kwargs, fragment in (
+        ({"gamma": 1.5}, "gamma"),
+        ({"n_candidates": 0}, "n_candidates"),
+        ({"n_startup": 0}, "n_startup"),
+    ):
+        with pytest.raises(ConfigurationError, match=fragment):
+            tune(branin, BRANIN, strategy="bayesian", strategy_kwargs=kwargs, max_trials=2)
