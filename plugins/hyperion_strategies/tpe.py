@@ -210,12 +210,14 @@ class TPESearch(Strategy):
         if pending:  # the constant liar: running points count as bad ones
             bad_num.append(np.array([p[0] for p in pending], dtype=float).reshape(len(pending), d_num))
             bad_cat.append(np.array([p[1] for p in pending], dtype=np.int64).reshape(len(pending), d_cat))
-        l = _Density(self.done.num[good], self.done.cat[good], self.cat_sizes, self.prior_weight, self.bandwidth)
-        g = _Density(
+        good_density = _Density(
+            self.done.num[good], self.done.cat[good], self.cat_sizes, self.prior_weight, self.bandwidth
+        )
+        bad_density = _Density(
             np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.prior_weight, self.bandwidth
         )
-        num, cat = l.sample(self.np_rng, self.n_candidates)
-        best = int(np.argmax(l.log_pdf(num, cat) - g.log_pdf(num, cat)))
+        num, cat = good_density.sample(self.np_rng, self.n_candidates)
+        best = int(np.argmax(good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)))
         p = self.space.params
         params = {name: p[name].from_unit(float(num[best, j])) for j, name in enumerate(self.num_names)}
         for j, name in enumerate(self.cat_names):

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from hyperion import ConfigurationError, Float, Int, Choice, ObjectiveResult, tune
+from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, tune
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState

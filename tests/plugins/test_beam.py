@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperion import ConfigurationError, Choice, Float, Int, ObjectiveResult, tune
+from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, tune
 
 
 def objective(ctx, x, n, c):
