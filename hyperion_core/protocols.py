@@ -72,6 +72,10 @@ class Policy:
     def should_stop(self, study: StudyState, trial: Trial) -> str | None:
         raise NotImplementedError
 
+    def close(self, study: StudyState) -> None:
+        """At the end of the study (e.g. to leave a note in study.notes)."""
+        return None
+
 
 @runtime_checkable
 class Executor(Protocol):

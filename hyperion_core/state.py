@@ -30,6 +30,7 @@ class StudyState:
         self.notes: list[str] = []  # user-facing remarks the summary shows (e.g. how the run ended)
         self.duration: float | None = None
         self.max_trials: int | None = None  # the cap in force, for progress displays
+        self.rank_killed = False  # tune(rank_killed_trials=True): killed trials rank by their last report
         self.storage_url = ""
 
     def wake(self) -> None:
@@ -45,8 +46,14 @@ class StudyState:
         value = trial.value if trial.value is not None else math.inf * (-1 if self.mode == "min" else 1)
         return -value if self.mode == "max" else value
 
+    def ranks(self, trial: Trial) -> bool:
+        """Whether the trial competes for best: completed ones, and killed ones if asked."""
+        if trial.value is None:
+            return False
+        return trial.state is TrialState.COMPLETED or (self.rank_killed and trial.state is TrialState.KILLED)
+
     def top(self, k: int | None = None) -> list[Trial]:
-        done = [t for t in self.trials if t.state is TrialState.COMPLETED and t.value is not None]
+        done = [t for t in self.trials if self.ranks(t)]
         done.sort(key=self.sort_key)
         return done if k is None else done[:k]
 
@@ -70,7 +77,7 @@ class StudyState:
     def finish(self, trial: Trial) -> None:
         self.running.pop(trial.number, None)
         self.counts[trial.state.value] += 1
-        if trial.state is TrialState.COMPLETED and trial.value is not None:
+        if self.ranks(trial):
             if self.best is None or self.better(trial.value, self.best.value):  # type: ignore[arg-type]
                 self.best = trial
 

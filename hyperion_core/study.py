@@ -82,6 +82,8 @@ class StudyLoop:
                 self.executor.shutdown()
             finally:
                 self._flush()
+                for policy in self.policies:
+                    getattr(policy, "close", lambda study: None)(self.state)
 
     # -- the loop ------------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -278,6 +280,8 @@ class StudyLoop:
 
     def _end(self, trial: Trial, new_state: TrialState, error: str | None = None) -> None:
         trial.state = new_state
+        if new_state is TrialState.KILLED and self.state.rank_killed:
+            trial.value = _reported_value(trial, self.state.metric)
         trial.finished = time.time()
         if error is not None:
             trial.error = error
@@ -345,6 +349,14 @@ class StudyLoop:
             for event in events:
                 for reporter in self.reporters:
                     reporter.on_event(event, self.state)
+
+
+def _reported_value(trial: Trial, metric: str) -> float | None:
+    """A killed trial's last reported value of the metric (for rank_killed_trials=True)."""
+    value = (trial.last_report or {}).get(metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
 
 
 def _trial_by_id(state: StudyState, trial_id: str) -> Trial | None:

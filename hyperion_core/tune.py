@@ -43,6 +43,7 @@ def tune(
     study_name: str | None = None,
     reporters: Sequence[str | Reporter] | None = None,
     grace_period_s: float = 5.0,
+    rank_killed_trials: bool = False,
 ) -> dict[str, Any]:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -83,6 +84,7 @@ def tune(
         # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one again.
         state = StudyState(name, compiled, metric, mode, _resume_seed(seed, len(record.trials)))
         state.storage_url = storage_url
+        state.rank_killed = bool(rank_killed_trials)
         strategy_obj.setup(state)
         for policy in policies:
             policy.setup(state)

@@ -51,3 +51,16 @@ def cooperative(ctx, x):
         step += 1
         time.sleep(0.005)
     return x
+
+
+def stubborn_reporter(ctx, x):
+    """Reports, then ignores should_stop() (bounded at 60 s): only termination ends it early.
+    The best point (x == 0) returns at once, so it is the yardstick the others are stopped against."""
+    ctx.report(step=0, loss=x)
+    ctx.report(step=1, loss=x)
+    if x == 0:
+        return x
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    return x

@@ -1,0 +1,16 @@
+"""Bundled early-stopping policies: median (and its presets aggressive, patient), asha, hyperband, none."""
+
+from hyperion_core.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_policies(register: Register) -> None:
+    from hyperion_policies.halving import ASHA, Hyperband
+    from hyperion_policies.median import MedianStopping, NoStopping, aggressive, patient
+
+    register("none", NoStopping)
+    register("median", MedianStopping)
+    register("aggressive", aggressive)
+    register("patient", patient)
+    register("asha", ASHA)
+    register("hyperband", Hyperband)

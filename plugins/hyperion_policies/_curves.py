@@ -1,0 +1,75 @@
+"""Per-trial learning curves of one metric, indexed incrementally from the study's report history,
+so a policy can ask "what was trial t's value at step s (or its latest before s)" in O(log n)."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.models import Trial
+from hyperion_core.state import StudyState
+
+
+class Curves:
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.steps: dict[int, list[int]] = {}
+        self.values: dict[int, list[float]] = {}
+        self._seen: dict[int, int] = {}  # trial number -> history entries already indexed
+
+    def update(self, study: StudyState) -> None:
+        """Index the reports that arrived since the last call (amortised O(new reports))."""
+        for number, history in study.history.items():
+            start = self._seen.get(number, 0)
+            if start == len(history):
+                continue
+            steps = self.steps.setdefault(number, [])
+            values = self.values.setdefault(number, [])
+            for step, metrics in history[start:]:
+                value = metrics.get(self.metric)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    if steps and step <= steps[-1]:  # a repeated or earlier step replaces the tail
+                        cut = bisect.bisect_left(steps, step)
+                        del steps[cut:], values[cut:]
+                    steps.append(step)
+                    values.append(float(value))
+            self._seen[number] = len(history)
+
+    def at(self, number: int, step: int) -> float | None:
+        steps = self.steps.get(number)
+        if not steps:
+            return None
+        i = bisect.bisect_right(steps, step)
+        return self.values[number][i - 1] if i else None
+
+    def others_at(self, trial: Trial, step: int) -> list[float]:
+        """The other trials' values at `step` (each one's latest at or before it), among the trials
+        that got that far: a trial stopped or still running before `step` has no say (its stale,
+        earlier value would make the bar too easy). NaN values are left out."""
+        out = []
+        for number, steps in self.steps.items():
+            if number != trial.number and steps[-1] >= step:
+                value = self.at(number, step)
+                if value is not None and not math.isnan(value):
+                    out.append(value)
+        return out
+
+
+def latest(trial: Trial, metric: str) -> tuple[Any, bool]:
+    """The metric in the trial's last report: (value, present)."""
+    report = trial.last_report or {}
+    return report.get(metric), metric in report
+
+
+def goal(study: StudyState, metric: str | None, mode: str | None, policy: str) -> tuple[str, str]:
+    """The policy's metric and mode: tune()'s unless overridden in early_stopping_kwargs."""
+    mode = mode or study.mode
+    if mode not in ("min", "max"):
+        raise ConfigurationError(f"{policy}: mode must be 'min' or 'max', got {mode!r}")
+    return metric or study.metric, mode
+
+
+def worse(a: float, b: float, mode: str) -> bool:
+    return a < b if mode == "max" else a > b

@@ -1,0 +1,106 @@
+"""The median rule: stop a trial whose value at a checkpoint is worse than the median of the other
+trials' values at the same step. `aggressive` and `patient` are presets of it."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.models import Trial
+from hyperion_core.protocols import Policy
+from hyperion_core.state import StudyState
+from hyperion_policies._curves import Curves, goal, latest, worse
+
+
+class NoStopping(Policy):
+    """Never stops a trial (the same as early_stopping=None)."""
+
+    def should_stop(self, study: StudyState, trial: Trial) -> str | None:
+        return None
+
+
+class MedianStopping(Policy):
+    """check_interval: a trial is checked every this many of its own reports (default 1: every report).
+    warmup_steps: no check before this step (default 0). min_trials: other trials that must have
+    reported by that step for a comparison (default 3). metric, mode: default to tune()'s."""
+
+    def __init__(
+        self,
+        check_interval: int = 1,
+        min_trials: int = 3,
+        warmup_steps: int = 0,
+        metric: str | None = None,
+        mode: str | None = None,
+    ) -> None:
+        for label, value, low in (
+            ("check_interval", check_interval, 1),
+            ("min_trials", min_trials, 1),
+            ("warmup_steps", warmup_steps, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigurationError(f"early stopping: {label} must be a whole number >= {low}, got {value!r}")
+        self.check_interval, self.min_trials, self.warmup_steps = check_interval, min_trials, warmup_steps
+        self._metric, self._mode = metric, mode
+        self.checks = 0
+        self.most_reports = 0
+
+    def setup(self, study: StudyState) -> None:
+        super().setup(study)
+        self.metric, self.mode = goal(study, self._metric, self._mode, "median")
+        self.curves = Curves(self.metric)
+
+    def should_stop(self, study: StudyState, trial: Trial) -> str | None:
+        reports = len(study.history.get(trial.number, ()))
+        self.most_reports = max(self.most_reports, reports)
+        step = trial.last_step
+        if reports % self.check_interval or step is None or step < self.warmup_steps:
+            return None
+        value, present = latest(trial, self.metric)
+        if not present:
+            return None  # a report without the metric is no evidence
+        if isinstance(value, float) and math.isnan(value):
+            return f"median: {self.metric} is NaN at step {step}"
+        self.checks += 1
+        self.curves.update(study)
+        others = self.curves.others_at(trial, step)
+        if len(others) < self.min_trials:
+            return None
+        median = statistics.median(others)
+        if worse(value, median, self.mode):
+            return (
+                f"median: {self.metric}={value:.6g} at step {step} is worse than the median {median:.6g} "
+                f"of {len(others)} other trials at that step"
+            )
+        return None
+
+    def close(self, study: StudyState) -> None:
+        if self.checks == 0 and self.most_reports:
+            study.notes.append(
+                f"early stopping never checked a trial: trials reported at most {self.most_reports} times and "
+                f"check_interval={self.check_interval}; lower check_interval (early_stopping_kwargs) to use it"
+            )
+
+
+# The presets check at fixed report intervals: meant for trials that report very often (every batch),
+# where a check at every report would judge noise. See docs/early-stopping.md.
+def aggressive(
+    check_interval: int = 25,
+    min_trials: int = 3,
+    warmup_steps: int = 0,
+    metric: str | None = None,
+    mode: str | None = None,
+) -> MedianStopping:
+    """The median rule, checked every 25 reports."""
+    return MedianStopping(check_interval, min_trials, warmup_steps, metric, mode)
+
+
+def patient(
+    check_interval: int = 200,
+    min_trials: int = 3,
+    warmup_steps: int = 0,
+    metric: str | None = None,
+    mode: str | None = None,
+) -> MedianStopping:
+    """The median rule, checked every 200 reports."""
+    return MedianStopping(check_interval, min_trials, warmup_steps, metric, mode)
