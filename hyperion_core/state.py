@@ -34,7 +34,10 @@ class StudyState:
         self.storage_url = ""
 
     def wake(self) -> None:
-        """Wake the loop (set by the loop; for strategies that think off-thread)."""
+        """Wake the loop (set by the loop; for strategies that think off-thread). Any thread may call it."""
+
+    def record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
+        """Put a decision in the study's event log (set by the loop; call it from the loop's thread)."""
 
     # -- ranking -----------------------------------------------------------------------------------
     def better(self, a: float, b: float) -> bool:

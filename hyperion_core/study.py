@@ -65,6 +65,7 @@ class StudyLoop:
     def run(self) -> None:
         state = self.state
         state.wake = lambda: self.queue.put((WAKE,))  # type: ignore[method-assign]
+        state.record = lambda kind, data, trial_number=None: self._event(kind, trial_number, data, store=True)  # type: ignore[method-assign]
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
         self.inline = self.max_concurrent == 1 and self.max_time_s is None and hasattr(self.executor, "run_queued")
         if self.inline:

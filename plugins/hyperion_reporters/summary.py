@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from hyperion_core.models import Trial, TrialState
+from hyperion_core.models import Event, Trial, TrialState
 from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
 from hyperion_reporters._format import number, params, seconds
@@ -17,6 +17,17 @@ class SummaryReporter(Reporter):
     def __init__(self, top: int = 10, console: Console | None = None) -> None:
         self.top = top
         self.console = console or Console()
+        self.llm = {"calls": 0, "failed": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0, "latency": 0.0}
+
+    def on_event(self, event: Event, study: StudyState) -> None:
+        if event.kind == "llm_call":
+            d, llm = event.data, self.llm
+            llm["calls"] += 1
+            llm["failed"] += 1 if d.get("error") else 0
+            llm["tokens_in"] += d.get("tokens_in") or 0
+            llm["tokens_out"] += d.get("tokens_out") or 0
+            llm["cost"] += d.get("cost") or 0.0
+            llm["latency"] += d.get("latency_s") or 0.0
 
     def close(self, study: StudyState) -> None:
         c = study.counts
@@ -33,6 +44,8 @@ class SummaryReporter(Reporter):
         self.console.print(line)
         for note in study.notes:
             self.console.print(f"  note: {note}")
+        if self.llm["calls"]:
+            self._llm_line(study)
         best = study.best
         if best is None:
             self.console.print("[red]no trial completed[/red]")
@@ -91,3 +104,16 @@ class SummaryReporter(Reporter):
             parent = trial.parent_id
             trial = study.trials[int(parent.rsplit("_", 1)[1])] if parent else None
         self.console.print("  lineage of the best: " + " → ".join(reversed(chain)))
+
+    def _llm_line(self, study: StudyState) -> None:
+        llm = self.llm
+        fallbacks = sum(1 for t in study.trials if t.rationale and "LLM fallback" in t.rationale)
+        line = f"  LLM: {llm['calls']} calls"
+        if llm["failed"]:
+            line += f" ({llm['failed']} failed)"
+        if llm["tokens_in"] or llm["tokens_out"]:
+            line += f", {llm['tokens_in']:,} tokens in / {llm['tokens_out']:,} out"
+        if llm["cost"]:
+            line += f", ${llm['cost']:.4f}"
+        line += f", {llm['latency'] / llm['calls']:.2f}s per call; {fallbacks} proposals fell back"
+        self.console.print(line)

@@ -22,6 +22,7 @@ class BeamSearch(Strategy):
     each parameter's range, log-scaled ones in log space (default 0.2); it halves at every depth."""
 
     finite = True
+    name = "beam_search"
 
     def __init__(
         self,
@@ -57,11 +58,11 @@ class BeamSearch(Strategy):
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
         if not self.opened:
+            roots = self._roots(study)
+            if roots is None:  # still being prepared (e.g. an LLM call)
+                return []
             self.opened = True
-            for _ in range(self.initial):
-                self.queue.append(
-                    Proposal(self._fresh(self.space.sample(self.rng)), depth=0, rationale="depth 0: sampled")
-                )
+            self.queue.extend(roots)
         if not self.queue and not any(t.depth == self.depth for t in study.running.values()):
             self._open_next_depth(study)
         out = []
@@ -69,29 +70,44 @@ class BeamSearch(Strategy):
             out.append(self.queue.popleft())
         return out
 
+    def _roots(self, study: StudyState) -> list[Proposal] | None:
+        """Depth 0: `initial` points sampled from the space (None: not ready yet)."""
+        return [
+            Proposal(self._fresh(self.space.sample(self.rng)), depth=0, rationale="depth 0: sampled")
+            for _ in range(self.initial)
+        ]
+
     def _open_next_depth(self, study: StudyState) -> None:
         if self.depth >= self.max_depth:
             self.exhausted = True
             return
         parents = study.top(self.K)  # the beam: the best K trials of the tree so far
         if not parents:
-            study.notes.append(f"beam_search: no trial completed up to depth {self.depth}; the tree ends there")
+            study.notes.append(f"{self.name}: no trial completed up to depth {self.depth}; the tree ends there")
             self.exhausted = True
             return
+        children = self._children(study, parents, self.depth + 1)
+        if children is None:  # still being prepared (e.g. an LLM call): asked again on the next wake-up
+            return
         self.depth += 1
-        spread = self.scale * 0.5 ** (self.depth - 1)
+        self.queue.extend(children)
+
+    def _children(self, study: StudyState, parents: list[Trial], depth: int) -> list[Proposal] | None:
+        """`width` perturbed children per parent; perturbations halve with every depth."""
+        spread = self.scale * 0.5 ** (depth - 1)
+        out = []
         for rank, parent in enumerate(parents, 1):
             for child in range(1, self.width + 1):
-                params = self._fresh(self._perturb(parent.params, spread))
-                self.queue.append(
+                out.append(
                     Proposal(
-                        params,
+                        self._fresh(self._perturb(parent.params, spread)),
                         parent_id=parent.trial_id,
-                        depth=self.depth,
-                        rationale=f"depth {self.depth}: child {child}/{self.width} of {parent.trial_id} "
-                        f"(rank {rank} of depth {parent.depth}, {study.metric}={parent.value:.6g})",
+                        depth=depth,
+                        rationale=f"depth {depth}: child {child}/{self.width} of {parent.trial_id} "
+                        f"(rank {rank} of the beam, {study.metric}={parent.value:.6g})",
                     )
                 )
+        return out
 
     def _ranked(self, study: StudyState, depth: int) -> list[Trial]:
         done = [t for t in self.by_depth.get(depth, []) if t.state is TrialState.COMPLETED and t.value is not None]

@@ -125,7 +125,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_disable_plugins_blocks_entry_points_by_name():
     code = "from hyperion_core.plugins import registry; r = registry(); print(r.names('strategy'), r.names('storage'))"
     plain = _run(code)
-    blocked = _run(code, HYPERION_DISABLE_PLUGINS="strategies, reporters")
+    blocked = _run(code, HYPERION_DISABLE_PLUGINS="strategies, llm, reporters")
     assert "'random'" in plain.stdout
     assert blocked.stdout.strip() == "[] ['memory', 'postgres', 'postgresql', 'sqlite']", blocked.stderr
 

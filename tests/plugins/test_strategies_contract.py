@@ -17,8 +17,36 @@ SPACE = {
     "optimizer": Choice(["sgd", "adam", "rmsprop"]),
     "nested": {"bn": Bool(), "width": Int(16, 256, log=True), "fixed": "yes"},
 }
+
+
+def scripted_llm(prompt: str) -> str:
+    """A deterministic stand-in model: points derived from the prompt's text, children of named parents."""
+    import hashlib
+    import json
+    import random
+
+    rng = random.Random(hashlib.sha256(prompt.encode()).hexdigest())
+    parents = [line.split()[1] for line in prompt.splitlines() if line.startswith("Parent ")]
+    count = int(prompt.split("Suggest ")[1].split(" ")[0]) if "Suggest " in prompt else 2 * max(1, len(parents))
+    point = lambda: {
+        "lr": 10 ** rng.uniform(-5, 0),
+        "dropout": rng.uniform(0, 0.5),
+        "layers": rng.randint(1, 8),  # noqa: E731
+        "optimizer": rng.choice(["sgd", "adam"]),
+        "nested": {"bn": rng.random() < 0.5, "width": rng.randint(16, 256)},
+    }
+    items = [
+        {"params": point(), "rationale": "scripted", **({"parent": parents[i % len(parents)]} if parents else {})}
+        for i in range(count)
+    ]
+    return json.dumps({"suggestions": items})
+
+
 # Strategies that need arguments to exist at all get them here (e.g. an LLM).
-KWARGS: dict[str, dict] = {}
+KWARGS: dict[str, dict] = {
+    "llm_agent": {"llm": scripted_llm},
+    "llm_branching_agent": {"llm": scripted_llm, "max_depth": 2, "beam_width": 2, "branch_factor": 2},
+}
 STRATEGIES = registry().names("strategy")
 
 

@@ -1,0 +1,155 @@
+"""`llm_branching_agent`: beam search over a tree of trials where an LLM proposes the children.
+
+The model sees the beam (the best `beam_width` trials) with each one's ancestry and proposes up to
+`branch_factor` children per named parent, saying which parameters it varies and why. Children it
+does not deliver (a failed call, garbage, out-of-range values) come from perturbing the parent, as
+in `beam_search`, so the tree always grows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hyperion_core.models import Trial
+from hyperion_core.protocols import Proposal
+from hyperion_core.state import StudyState
+from hyperion_llm import prompts
+from hyperion_llm.adapters import resolve
+from hyperion_llm.agent import check_call_options, record_call
+from hyperion_llm.calls import Caller
+from hyperion_strategies.beam import BeamSearch
+
+
+class LLMBranchingAgent(BeamSearch):
+    """llm: a callable prompt -> str, a litellm model name, or an adapter. max_depth: depths after the
+    roots (default 5). beam_width: parents per depth (default 3). branch_factor: children per parent
+    (default 3). enable_pruning: stop running trials that cannot reach the beam (default True).
+    initial: random roots (default beam_width * branch_factor). max_history, timeout, retries: as for llm_agent."""
+
+    name = "llm_branching_agent"
+
+    def __init__(
+        self,
+        llm: Any = None,
+        max_depth: int = 5,
+        beam_width: int = 3,
+        branch_factor: int = 3,
+        enable_pruning: bool = True,
+        initial: int | None = None,
+        max_history: int = 20,
+        timeout: float = 60.0,
+        retries: int = 1,
+    ) -> None:
+        super().__init__(K=beam_width, width=branch_factor, max_depth=max_depth, prune=enable_pruning, initial=initial)
+        check_call_options(timeout, retries, max_history)
+        self.llm = resolve(llm)
+        self.max_history, self.timeout, self.retries = max_history, timeout, retries
+
+    def setup(self, study: StudyState) -> None:
+        super().setup(study)
+        self.caller = Caller(self.llm, self.timeout, self.retries, lambda: study.wake())  # bound late: the loop sets it
+
+    @property
+    def pending(self) -> bool:
+        return self.caller.busy
+
+    def _children(self, study: StudyState, parents: list[Trial], depth: int) -> list[Proposal] | None:
+        was_busy = self.caller.busy  # read before take(): a call ending now is not started twice
+        result = self.caller.take()
+        if result is None or result.purpose != depth:
+            if not was_busy and result is None:
+                self.caller.start(self._prompt(study, parents), self._schema(), purpose=depth)
+            return None
+        by_parent: dict[str, list[Proposal]] = {p.trial_id: [] for p in parents}
+        rejected: list[str] = []
+        if result.reply is not None:
+            try:
+                items = prompts.suggestion_items(prompts.parse_json(result.reply.text))
+            except ValueError as exc:
+                items, rejected = [], [str(exc)]
+            for item in items:
+                parent = str(item.get("parent", ""))
+                if parent not in by_parent:
+                    rejected.append(f"parent {parent!r} is not in the beam")
+                    continue
+                if len(by_parent[parent]) >= self.width:
+                    rejected.append(f"more than {self.width} children for {parent}")
+                    continue
+                base = {**next(p for p in parents if p.trial_id == parent).params}
+                raw = item.get("params", {})
+                params, notes = prompts.validate(
+                    {**{k: base[k] for k in self.space.names}, **raw} if isinstance(raw, dict) else raw,
+                    self.space,
+                    self.rng,
+                )
+                if params is None:
+                    rejected.append("; ".join(notes))
+                    continue
+                key = repr(sorted(params.items()))
+                if key in self.seen:
+                    rejected.append(f"duplicate: {json.dumps(params)}")
+                    continue
+                self.seen.add(key)
+                vary = item.get("vary")
+                why = str(item.get("rationale") or "no rationale given").strip()
+                varied = f"varies {', '.join(map(str, vary))}: " if isinstance(vary, list) and vary else ""
+                by_parent[parent].append(
+                    Proposal(params, parent_id=parent, depth=depth, rationale=f"LLM, child of {parent}: {varied}{why}")
+                )
+        used = sum(len(v) for v in by_parent.values())
+        record_call(study, self.llm, result, used, rejected)
+        reason = result.error or (rejected[0] if rejected else "the reply had fewer children than asked")
+        spread = self.scale * 0.5 ** (depth - 1)
+        out: list[Proposal] = []
+        for parent in parents:
+            children = by_parent[parent.trial_id]
+            while len(children) < self.width:  # the tree always grows: perturb the parent instead
+                children.append(
+                    Proposal(
+                        self._fresh(self._perturb(parent.params, spread)),
+                        parent_id=parent.trial_id,
+                        depth=depth,
+                        rationale=f"perturbed {parent.trial_id} (LLM fallback: {reason})",
+                    )
+                )
+            out += children
+        return out
+
+    def _schema(self) -> dict[str, Any]:
+        return prompts.suggestions_schema(
+            self.space, {"parent": {"type": "string"}, "vary": {"type": "array", "items": {"type": "string"}}}
+        )
+
+    def _prompt(self, study: StudyState, parents: list[Trial]) -> str:
+        lines = [
+            f"Goal: {prompts.goal(study)}.",
+            "Search space:",
+            prompts.describe_space(self.space),
+            "The search is a tree of trials. The beam (the best trials so far), each with its ancestry:",
+        ]
+        for parent in parents:
+            lines.append(
+                f"Parent {parent.trial_id} ({prompts.outcome(parent, study.metric)}): "
+                f"{json.dumps(prompts.searched(parent, self.space))}"
+            )
+            chain, node = [], parent
+            while node.parent_id is not None:
+                node = study.trials[int(node.parent_id.rsplit("_", 1)[1])]
+                chain.append(
+                    f"{node.trial_id} {json.dumps(prompts.searched(node, self.space))} -> "
+                    f"{prompts.outcome(node, study.metric)}"
+                )
+            if chain:
+                lines.append("  ancestry (nearest first): " + " | ".join(chain))
+        lines.append(prompts.history(study, self.max_history))
+        lines.append(
+            f"For each parent, propose up to {self.width} children: change one or two of the parent's parameters in "
+            "the direction its ancestry and the history suggest will improve the goal. Name the parent and the "
+            "parameters you vary."
+        )
+        lines.append(
+            'Reply with JSON only: {"suggestions": [{"parent": "<trial id>", "vary": ["<name>"], '
+            '"params": {<every parameter>}, "rationale": "<why, one sentence>"}]}'
+        )
+        return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""LLM calls off the study loop's thread, each bounded by a timeout and a few retries.
+
+A call runs in a daemon thread; the waiting happens in another daemon thread, so the loop never
+blocks. A call that outlives its timeout is abandoned (its thread ends when the provider answers or
+the process exits) and counts as a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperion_llm.adapters import Reply
+
+
+@dataclass
+class CallResult:
+    prompt: str
+    purpose: Any  # what the strategy wanted this call for (kept with the result)
+    reply: Reply | None = None
+    error: str | None = None
+    attempts: int = 0
+    latency_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Caller:
+    def __init__(self, llm: Any, timeout: float, retries: int, wake: Any) -> None:
+        self.llm, self.timeout, self.retries, self.wake = llm, timeout, retries, wake
+        self._done: list[CallResult] = []
+        self._lock = threading.Lock()
+        self.busy = False
+
+    def start(self, prompt: str, schema: dict[str, Any] | None, purpose: Any) -> None:
+        self.busy = True
+        threading.Thread(target=self._run, args=(prompt, schema, purpose), daemon=True, name="hyperion-llm").start()
+
+    def take(self) -> CallResult | None:
+        with self._lock:
+            return self._done.pop(0) if self._done else None
+
+    def _run(self, prompt: str, schema: dict[str, Any] | None, purpose: Any) -> None:
+        result = CallResult(prompt, purpose)
+        start = time.monotonic()
+        for attempt in range(1, self.retries + 2):
+            result.attempts = attempt
+            box: dict[str, Any] = {}
+
+            def call() -> None:
+                try:
+                    box["reply"] = self.llm.complete(prompt, schema)
+                except BaseException as exc:  # any provider error: retried, then a fallback
+                    box["error"] = f"{type(exc).__name__}: {exc}"
+
+            worker = threading.Thread(target=call, daemon=True, name="hyperion-llm-call")
+            worker.start()
+            worker.join(self.timeout)
+            if worker.is_alive():
+                result.error = f"no reply within {self.timeout:g}s"
+            elif "reply" in box:
+                result.reply, result.error = box["reply"], None
+                break
+            else:
+                result.error = box.get("error", "the call ended without a reply")
+            if attempt <= self.retries:
+                time.sleep(min(2.0, 0.25 * attempt))  # a short back-off before the retry
+        result.latency_s = time.monotonic() - start
+        with self._lock:
+            self._done.append(result)
+            self.busy = False
+        self.wake()
