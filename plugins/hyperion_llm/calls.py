@@ -41,20 +41,21 @@ class Caller:
         with self._lock:
             return self._done.pop(0) if self._done else None
 
+    def _attempt(self, prompt: str, schema: dict[str, Any] | None, box: dict[str, Any]) -> None:
+        try:
+            box["reply"] = self.llm.complete(prompt, schema)
+        except BaseException as exc:  # any provider error: retried, then a fallback
+            box["error"] = f"{type(exc).__name__}: {exc}"
+
     def _run(self, prompt: str, schema: dict[str, Any] | None, purpose: Any) -> None:
         result = CallResult(prompt, purpose)
         start = time.monotonic()
         for attempt in range(1, self.retries + 2):
             result.attempts = attempt
             box: dict[str, Any] = {}
-
-            def call() -> None:
-                try:
-                    box["reply"] = self.llm.complete(prompt, schema)
-                except BaseException as exc:  # any provider error: retried, then a fallback
-                    box["error"] = f"{type(exc).__name__}: {exc}"
-
-            worker = threading.Thread(target=call, daemon=True, name="hyperion-llm-call")
+            worker = threading.Thread(
+                target=self._attempt, args=(prompt, schema, box), daemon=True, name="hyperion-llm-call"
+            )
             worker.start()
             worker.join(self.timeout)
             if worker.is_alive():
