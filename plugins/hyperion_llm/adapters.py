@@ -5,6 +5,7 @@ litellm is imported only when a LiteLLM adapter is made (it takes seconds and ~2
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class LiteLLM:
     ) -> None:
         if json_mode not in JSON_MODES:
             raise ConfigurationError(f"LiteLLM: json_mode must be one of {JSON_MODES}, got {json_mode!r}")
+        # Use the price table bundled with litellm instead of fetching one at import (set it to
+        # False yourself to let litellm fetch the newest).
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         try:
             import litellm
         except ImportError as exc:

@@ -146,7 +146,9 @@ class LLMAgent(Strategy):
                 prompts.history(study, self.max_history),
                 f"Suggest {count} new configuration(s) likely to beat the best so far. Use the patterns in the "
                 "history, explore regions it has not covered, and do not repeat a configuration listed above.",
-                'Reply with JSON only: {"suggestions": [{"params": {<every parameter>}, "rationale": "<why, one sentence>"}]}',
+                'Reply with JSON only: {"suggestions": [{"params": '
+                + prompts.template(self.space)
+                + ', "rationale": "<why, one sentence>"}]}',
             ]
         )
         self.caller.start(prompt, prompts.suggestions_schema(self.space), purpose=count)

@@ -131,13 +131,13 @@ class LLMBranchingAgent(BeamSearch):
         for parent in parents:
             lines.append(
                 f"Parent {parent.trial_id} ({prompts.outcome(parent, study.metric)}): "
-                f"{json.dumps(prompts.searched(parent, self.space))}"
+                f"{prompts.compact(prompts.searched(parent, self.space))}"
             )
             chain, node = [], parent
             while node.parent_id is not None:
                 node = study.trials[int(node.parent_id.rsplit("_", 1)[1])]
                 chain.append(
-                    f"{node.trial_id} {json.dumps(prompts.searched(node, self.space))} -> "
+                    f"{node.trial_id} {prompts.compact(prompts.searched(node, self.space))} -> "
                     f"{prompts.outcome(node, study.metric)}"
                 )
             if chain:

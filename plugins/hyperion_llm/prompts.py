@@ -29,12 +29,32 @@ def describe_space(space: Space) -> str:
         elif isinstance(p, Choice):
             lines.append(f"- {name}: one of {json.dumps(p.options)}")
         elif isinstance(p, Int):
-            lines.append(f"- {name}: integer in [{p.low}, {p.high}]{' (log scale)' if p.log else ''}")
+            lines.append(f"- {name}: integer from {p.low} to {p.high}{' (log scale)' if p.log else ''}")
         elif isinstance(p, Float):
-            lines.append(f"- {name}: number in [{p.low:g}, {p.high:g}]{' (log scale)' if p.log else ''}")
+            scale = " (log scale: think in powers of ten)" if p.log else ""
+            lines.append(f"- {name}: number from {_plain(p.low)} to {_plain(p.high)}{scale}")
     for name, value in space.fixed.items():
         lines.append(f"- {name}: fixed at {json.dumps(value)} (do not change)")
     return "\n".join(lines)
+
+
+def _plain(x: float, digits: int = 12) -> str:
+    """A number as a plain decimal (0.0000159, not 1.59e-05): small models misread exponents."""
+    if x == 0 or not math.isfinite(x) or abs(x) >= 1e6:
+        return f"{x:g}"
+    x = float(f"{x:.{digits}g}")
+    places = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    text = f"{x:.{places}f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def compact(params: dict[str, Any]) -> str:
+    """A point as JSON with floats to 4 significant digits in plain decimals: short, and easy to read."""
+    parts = [
+        f"{json.dumps(name)}: {_plain(value, 4) if isinstance(value, float) else json.dumps(value)}"
+        for name, value in params.items()
+    ]
+    return "{" + ", ".join(parts) + "}"
 
 
 def goal(study: StudyState) -> str:
@@ -48,7 +68,7 @@ def searched(trial: Trial, space: Space) -> dict[str, Any]:
 
 def outcome(trial: Trial, metric: str) -> str:
     if trial.state is TrialState.COMPLETED:
-        return f"{metric}={trial.value:.6g}"
+        return f"{metric}={_plain(trial.value, 4) if trial.value is not None else '-'}"
     if trial.state is TrialState.FAILED:
         return f"failed ({(trial.error or '').splitlines()[0][:120]})"
     if trial.state is TrialState.KILLED:
@@ -66,17 +86,34 @@ def history(study: StudyState, limit: int) -> str:
     lines = []
     if best:
         lines.append("Best trials so far (best first):")
-        lines += [f"  {t.trial_id}: {json.dumps(searched(t, space))} -> {outcome(t, study.metric)}" for t in best]
+        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, study.metric)}" for t in best]
     if recent:
         lines.append("Most recent other trials:")
-        lines += [f"  {t.trial_id}: {json.dumps(searched(t, space))} -> {outcome(t, study.metric)}" for t in recent]
+        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, study.metric)}" for t in recent]
     if not lines:
         lines.append("No trial has finished yet.")
     running = list(study.running.values())
     if running:
         lines.append("Running now (do not suggest these again):")
-        lines += [f"  {json.dumps(searched(t, space))}" for t in running]
+        lines += [f"  {compact(searched(t, space))}" for t in running]
     return "\n".join(lines)
+
+
+def template(space: Space) -> str:
+    """The params object of the reply with each value's allowed range in place: small models follow a
+    filled-in template much better than a separate list of bounds."""
+    parts = []
+    for name, p in space.params.items():
+        if isinstance(p, Bool):
+            hint = "<true or false>"
+        elif isinstance(p, Choice):
+            hint = "<one of " + " | ".join(json.dumps(o) for o in p.options) + ">"
+        elif isinstance(p, Int):
+            hint = f"<integer from {p.low} to {p.high}>"
+        else:
+            hint = f"<number from {_plain(p.low)} to {_plain(p.high)}>"  # type: ignore[attr-defined]
+        parts.append(f"{json.dumps(name)}: {hint}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def point_schema(space: Space) -> dict[str, Any]:

@@ -87,7 +87,9 @@ def test_the_prompt_carries_goal_space_history_running_trials_and_count():
     run(llm, max_trials=8, max_concurrent=2, metric="score", mode="max")
     first, later = llm.prompts[0], llm.prompts[-1]
     assert "Goal: maximize `score` (higher is better)." in first
-    assert "- lr: number in [1e-05, 1] (log scale)" in first and "- layers: integer in [1, 8]" in first
+    assert "- lr: number from 0.00001 to 1 (log scale: think in powers of ten)" in first
+    assert "- layers: integer from 1 to 8" in first
+    assert '"params": {"lr": <number from 0.00001 to 1>, "layers": <integer from 1 to 8>, ' in first
     assert '- opt: one of ["adam", "sgd"]' in first and "- bn: boolean" in first
     assert "- epochs: fixed at 10 (do not change)" in first
     assert "No trial has finished yet." in first and "Suggest 2 new configuration(s)" in first

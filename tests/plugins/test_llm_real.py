@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,8 @@ from hyperion import Choice, Float, Int, tune
 from hyperion_storage.memory import MemoryStorage
 
 pytestmark = pytest.mark.llm_real
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from functions import synth_ml  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +73,7 @@ def llama_server():
 
 
 def synth(ctx, optimizer, lr, layers, dropout):
-    import math
-
-    base, lr_opt, curv = {"sgd": (0.30, -1.0, 0.25), "adam": (0.00, -3.0, 0.15), "rmsprop": (0.10, -2.5, 0.20)}[
-        optimizer
-    ]
-    d = math.log10(lr) - (lr_opt - 0.15 * (layers - 4))
-    return (
-        base
-        + curv * d**2
-        + 0.05 * (1 - math.cos(2 * math.pi * d))
-        + 0.02 * (layers - 5) ** 2
-        + 0.8 * (dropout - 0.05 * layers) ** 2
-    )
+    return synth_ml(optimizer, lr, layers, dropout)
 
 
 def test_llm_agent_with_a_real_local_model(llama_server):
