@@ -405,3 +405,34 @@ def test_litellm_http_path_against_a_local_openai_compatible_server():
     adapter = LiteLLM("openai/stub-model", api_base=url, api_key="k", timeout=5, num_retries=0)
     result, events = run(adapter, max_trials=1, strategy_kwargs={"retries": 0})
     assert "LLM fallback" in result["trials"][0]["rationale"]
+
+
+def test_the_summary_shows_calls_tokens_fallbacks_and_the_best_rationale():
+    import io
+
+    from rich.console import Console
+
+    from hyperion_llm.adapters import Reply
+    from hyperion_reporters.summary import SummaryReporter
+
+    class Adapter:  # an adapter reporting token counts, failing every other call
+        name = "counted"
+
+        def __init__(self):
+            self.calls = 0
+
+        def complete(self, prompt, schema=None):
+            self.calls += 1
+            if self.calls % 2 == 0:
+                raise TimeoutError("slow provider")
+            return Reply(good(prompt), 0.5, tokens_in=100, tokens_out=20, cost=0.001)
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    result = tune(objective, SPACE, strategy="llm_agent", max_trials=4, seed=0,
+                  strategy_kwargs={"llm": Adapter(), "exploration_rate": 0.0, "retries": 0},
+                  reporters=[SummaryReporter(console=console)])
+    out = console.file.getvalue()
+    fallbacks = sum("LLM fallback" in t["rationale"] for t in result["trials"])
+    assert "LLM: 4 calls (2 failed), 200 tokens in / 40 out, $0.0020" in out
+    assert f"{fallbacks} proposals fell back" in out and fallbacks == 2
+    assert f"rationale: {result['best'] and next(t['rationale'] for t in result['trials'] if t['trial_id'] == result['best']['trial_id'])}" in out
