@@ -34,16 +34,17 @@ class ProgressReporter(Reporter):
         assert study is not None
         done = study.finished_count
         cap = study.max_trials
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")  # one line, whatever the terminal's width
         text.append(f"{study.name} ", style="bold")
         if cap:
-            width = 24
+            width = 20
             filled = int(width * min(done, cap) / cap)
             text.append("━" * filled, style="green")
             text.append("━" * (width - filled), style="grey37")
-            text.append(f" {done}/{cap} trials")
+            text.append(f" {done}/{cap}")
         else:
             text.append(f"{done} trials")
+        text.append(f"  {seconds(time.monotonic() - self._started)}")
         text.append(f"  running {len(study.running)}")
         if study.counts["failed"]:
             text.append(f"  failed {study.counts['failed']}", style="red")
@@ -55,7 +56,6 @@ class ProgressReporter(Reporter):
         text.append(number(best.value) if best else "-", style="bold cyan")
         if best:
             text.append(f" ({best.trial_id})")
-        text.append(f"  {seconds(time.monotonic() - self._started)}")
         return text
 
     def close(self, study: StudyState) -> None:
