@@ -3,6 +3,7 @@ report histories. The loop alone changes it; strategies, policies and reporters 
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections import Counter
@@ -87,10 +88,15 @@ class StudyState:
     def metric_value(self, trial_number: int, step: int, metric: str | None = None) -> float | None:
         """The trial's value of `metric` at `step`, or its latest value reported before it."""
         metric = metric or self.metric
-        found = None
-        for s, metrics in self.history.get(trial_number, ()):
-            if s > step:
-                break
-            if metric in metrics:
-                found = metrics[metric]
-        return found
+        history = self.history.get(trial_number, ())
+        # Steps ascend within a trial: bisect to the step, then look back for a report that has the metric.
+        i = bisect.bisect_right(history, step, key=_step)
+        while i > 0:
+            i -= 1
+            if metric in history[i][1]:
+                return history[i][1][metric]
+        return None
+
+
+def _step(entry: tuple[int, dict[str, Any]]) -> int:
+    return entry[0]
