@@ -140,8 +140,9 @@ class SQLStorage:
             alive = now - (row["heartbeat"] or 0) < STALE_OWNER_S
         if alive:
             raise StorageError(
-                f"study '{name}' is open in another tune() (process {pid} on {host}); give each process its own "
-                "study_name (they can share the storage), or wait for it to end"
+                f"study '{name}' is open in another tune() (process {pid} on {host}); one process runs a study "
+                "at a time: to run its trials in parallel raise max_concurrent (executor='process' for CPU-bound "
+                "work), or give each process its own study_name (they can share the storage)"
             )
         logger.info("study '%s': taking over from %s, which is gone", name, owner)
 

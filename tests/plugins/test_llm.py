@@ -428,11 +428,20 @@ def test_the_summary_shows_calls_tokens_fallbacks_and_the_best_rationale():
             return Reply(good(prompt), 0.5, tokens_in=100, tokens_out=20, cost=0.001)
 
     console = Console(file=io.StringIO(), width=200, color_system=None)
-    result = tune(objective, SPACE, strategy="llm_agent", max_trials=4, seed=0,
-                  strategy_kwargs={"llm": Adapter(), "exploration_rate": 0.0, "retries": 0},
-                  reporters=[SummaryReporter(console=console)])
+    result = tune(
+        objective,
+        SPACE,
+        strategy="llm_agent",
+        max_trials=4,
+        seed=0,
+        strategy_kwargs={"llm": Adapter(), "exploration_rate": 0.0, "retries": 0},
+        reporters=[SummaryReporter(console=console)],
+    )
     out = console.file.getvalue()
     fallbacks = sum("LLM fallback" in t["rationale"] for t in result["trials"])
     assert "LLM: 4 calls (2 failed), 200 tokens in / 40 out, $0.0020" in out
     assert f"{fallbacks} proposals fell back" in out and fallbacks == 2
-    assert f"rationale: {result['best'] and next(t['rationale'] for t in result['trials'] if t['trial_id'] == result['best']['trial_id'])}" in out
+    assert (
+        f"rationale: {result['best'] and next(t['rationale'] for t in result['trials'] if t['trial_id'] == result['best']['trial_id'])}"
+        in out
+    )

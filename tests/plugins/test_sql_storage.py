@@ -119,7 +119,9 @@ def test_a_study_open_in_a_live_process_is_refused_with_how_to_proceed(tmp_path)
     url = f"sqlite:///{tmp_path / 'owned.db'}"
     holder = SQLStorage(url)
     holder.open_study("busy", {}, "score", "max")
-    with pytest.raises(StorageError, match="study 'busy' is open in another tune\\(\\).*own study_name"):
+    with pytest.raises(
+        StorageError, match="study 'busy' is open in another tune\\(\\).*max_concurrent.*own study_name"
+    ):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="busy", max_trials=1)
     holder.close()  # released: now it opens
     assert tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="busy2", max_trials=1)["best"]
