@@ -31,11 +31,10 @@ class TrialContext:
         """Record metrics at a step (default: one more than the last). Early stopping reads these."""
         if step is None:
             step = self._step + 1
+        elif isinstance(step, float) and float(step).is_integer():
+            step = int(step)
         elif isinstance(step, bool) or not isinstance(step, int):
-            if isinstance(step, float) and step.is_integer():
-                step = int(step)
-            else:
-                raise TypeError(f"ctx.report(step=...) takes an integer step, got {step!r}")
+            raise TypeError(f"ctx.report(step=...) takes an integer step, got {step!r}")
         self._step = step
         self._emit((REPORTED, self.number, step, metrics))
 

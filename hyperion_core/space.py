@@ -137,7 +137,7 @@ class Int(_Range):
 
     def sample(self, rng: random.Random) -> int:
         if not self.log:
-            return rng.randint(self.low, self.high)
+            return rng.randint(int(self.low), int(self.high))
         return self.from_unit(rng.random())
 
     def contains(self, value: Any) -> bool:
@@ -154,7 +154,7 @@ class Int(_Range):
     def grid(self, points: int, int_cap: int) -> list[Any]:
         count = self.high - self.low + 1
         if count <= int_cap:
-            return list(range(self.low, self.high + 1))
+            return list(range(int(self.low), int(self.high) + 1))
         values = [self.from_unit(i / (int_cap - 1)) for i in range(int_cap)] if int_cap > 1 else [self.low]
         return sorted(set(values))
 

@@ -273,7 +273,7 @@ class StudyLoop:
             error = f"metric '{metric}' is {value!r} ({type(value).__name__}), not a number"
         elif math.isnan(value):
             error = f"metric '{metric}' is NaN"
-        if error:
+        if error or value is None:
             self._end(trial, TrialState.FAILED, error=error)
         else:
             trial.value = float(value)

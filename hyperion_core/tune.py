@@ -228,11 +228,11 @@ def _check_resume(record: Any, space: dict[str, Any], metric: str, mode: str, st
     problems = []
     for path in sorted(set(record.space) | set(space)):
         old, new = record.space.get(path), space.get(path)
-        if old is None:
+        if old is None and new is not None:
             problems.append(f"'{path}' is new ({_describe(new)})")
-        elif new is None:
+        elif new is None and old is not None:
             problems.append(f"'{path}' was removed (was {_describe(old)})")
-        elif old != new:
+        elif old is not None and new is not None and old != new:
             problems.append(f"'{path}' changed from {_describe(old)} to {_describe(new)}")
     if record.metric != metric or record.mode != mode:
         problems.append(f"the goal changed from {record.mode} '{record.metric}' to {mode} '{metric}'")
