@@ -39,6 +39,7 @@ class StudyLoop:
         max_concurrent: int,
         max_time_s: float | None,
         grace_period_s: float,
+        trial_timeout_s: float | None = None,
         reruns: list[Trial] | None = None,
     ) -> None:
         self.objective = objective
@@ -51,6 +52,8 @@ class StudyLoop:
         self.max_trials = max_trials
         self.max_concurrent = max_concurrent
         self.max_time_s = max_time_s
+        self.trial_timeout_s = trial_timeout_s
+        self.trial_deadlines: dict[int, float] = {}  # trial number -> when trial_timeout_s runs out
         self.grace_period_s = grace_period_s
         self.reruns = list(reruns or [])  # interrupted trials to run again, keeping their numbers
         self.changes = Changes()
@@ -67,7 +70,12 @@ class StudyLoop:
         state.wake = lambda: self.queue.put((WAKE,))  # type: ignore[method-assign]
         state.record = lambda kind, data, trial_number=None: self._event(kind, trial_number, data, store=True)  # type: ignore[method-assign]
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
-        self.inline = self.max_concurrent == 1 and self.max_time_s is None and hasattr(self.executor, "run_queued")
+        self.inline = (
+            self.max_concurrent == 1
+            and self.max_time_s is None
+            and self.trial_timeout_s is None
+            and hasattr(self.executor, "run_queued")
+        )
         if self.inline:
             self.executor.start(self.objective, self.max_concurrent, self._apply, inline=True)  # type: ignore[call-arg]
         else:
@@ -113,6 +121,8 @@ class StudyLoop:
                 self._after_messages()
                 continue
             timeouts = [t - now for t in self.abandon_at.values()]
+            if self.trial_deadlines:
+                timeouts.append(min(self.trial_deadlines.values()) - now)
             if deadline is not None and not self.stopping:
                 timeouts.append(deadline - now)
             timeout = max(0.0, min(timeouts)) if timeouts else IDLE_WAKE_S
@@ -131,6 +141,8 @@ class StudyLoop:
             self._after_messages()
 
     def _after_messages(self) -> None:
+        if self.trial_deadlines:
+            self._time_out_trials()
         if self.abandon_at:
             self._abandon_overdue()
         if not self.stopping:
@@ -202,6 +214,8 @@ class StudyLoop:
 
     def _start(self, trial: Trial) -> None:
         self.state.add(trial)
+        if self.trial_timeout_s is not None:
+            self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s
         self.changes.trials.append(trial)
         self.executor.submit(trial.number, trial.trial_id, self.state.space.unflatten(trial.params))
         if self.reporters:
@@ -287,6 +301,7 @@ class StudyLoop:
         if error is not None:
             trial.error = error
         self.abandon_at.pop(trial.number, None)
+        self.trial_deadlines.pop(trial.number, None)
         self.state.finish(trial)
         self.changes.trials.append(trial)
         self.strategy.observe(trial)
@@ -294,15 +309,32 @@ class StudyLoop:
             self._event(f"trial_{new_state.value}", trial.number)
 
     # -- stopping ----------------------------------------------------------------------------------
-    def _request_stop(self, trial: Trial, reason: str, by: str, step: int | None = None) -> None:
+    def _request_stop(self, trial: Trial, reason: str, by: str, step: int | None = None, give_up: bool = False) -> None:
         trial.stop_requested = True
         trial.kill_reason = reason
         self.executor.stop(trial.number)
         # A thread cannot be killed: under threads a policy's kill waits for the trial to end, while the
-        # time limit (and executors that can terminate) give up after the grace period.
-        if self.terminates or self.stopping:
+        # time limits (and executors that can terminate) give up after the grace period.
+        if self.terminates or self.stopping or give_up:
             self.abandon_at[trial.number] = time.monotonic() + self.grace_period_s
         self._event("kill_requested", trial.number, {"reason": reason, "by": by, "step": step}, store=True)
+
+    def _time_out_trials(self) -> None:
+        now = time.monotonic()
+        for number, when in list(self.trial_deadlines.items()):
+            if when <= now:
+                del self.trial_deadlines[number]
+                trial = self.state.running.get(number)
+                if trial is not None and not trial.stop_requested:
+                    self._request_stop(
+                        trial,
+                        f"trial_timeout_s={self.trial_timeout_s:g} reached",
+                        by="timeout",
+                        step=trial.last_step,
+                        give_up=True,
+                    )
+                elif trial is not None:
+                    self.abandon_at.setdefault(number, now + self.grace_period_s)
 
     def _stop_everything(self, reason: str) -> None:
         self.stopping = True

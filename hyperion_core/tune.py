@@ -44,6 +44,7 @@ def tune(
     reporters: Sequence[str | Reporter] | None = None,
     grace_period_s: float = 5.0,
     rank_killed_trials: bool = False,
+    trial_timeout_s: float | None = None,
 ) -> dict[str, Any]:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -53,7 +54,7 @@ def tune(
     _check_objective(objective)
     compiled = Space(space)
     _check_signature(objective, compiled)
-    _check_options(max_trials, max_concurrent, max_time_s, metric, mode, grace_period_s, seed)
+    _check_options(max_trials, max_concurrent, max_time_s, metric, mode, grace_period_s, seed, trial_timeout_s)
     name = study_name or _default_name(objective)
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
@@ -105,6 +106,7 @@ def tune(
             max_concurrent=max_concurrent,
             max_time_s=max_time_s,
             grace_period_s=grace_period_s,
+            trial_timeout_s=trial_timeout_s,
             reruns=reruns,
         )
         try:
@@ -160,7 +162,14 @@ def _check_signature(objective: Callable[..., Any], space: Space) -> None:
 
 
 def _check_options(
-    max_trials: Any, max_concurrent: Any, max_time_s: Any, metric: Any, mode: Any, grace: Any, seed: Any
+    max_trials: Any,
+    max_concurrent: Any,
+    max_time_s: Any,
+    metric: Any,
+    mode: Any,
+    grace: Any,
+    seed: Any,
+    trial_timeout: Any = None,
 ) -> None:
     def whole(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
@@ -171,7 +180,7 @@ def _check_options(
         raise ConfigurationError(f"max_concurrent must be a whole number >= 1, got {max_concurrent!r}")
     if max_trials is not None and (not whole(max_trials) or max_trials < 1):
         raise ConfigurationError(f"max_trials must be a whole number >= 1 (or None), got {max_trials!r}")
-    for label, value in (("max_time_s", max_time_s), ("grace_period_s", grace)):
+    for label, value in (("max_time_s", max_time_s), ("grace_period_s", grace), ("trial_timeout_s", trial_timeout)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
             raise ConfigurationError(f"{label} must be a number of seconds > 0, got {value!r}")
     if not isinstance(metric, str) or not metric:

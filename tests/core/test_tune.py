@@ -201,3 +201,23 @@ def test_study_name_defaults_to_the_objective_name():
     assert tune(train_net, SPACE, max_trials=1)["study"]["name"] == "train_net"
     assert tune(lambda ctx, x: x, SPACE, max_trials=1)["study"]["name"] == "study"
     assert tune(train_net, SPACE, max_trials=1, study_name="mine")["study"]["name"] == "mine"
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_trial_timeout_ends_a_hung_trial_and_the_study_goes_on(executor):
+    from tests.objectives import stubborn
+
+    def quick_or_hung(ctx, x):
+        return x
+
+    result = tune(stubborn, SPACE, max_trials=3, trial_timeout_s=0.3, grace_period_s=0.2, executor=executor, seed=0)
+    assert [t["state"] for t in result["trials"]] == ["killed"] * 3
+    assert all(t["kill_reason"].startswith("trial_timeout_s=0.3 reached") for t in result["trials"])
+    assert all("grace period" in t["kill_reason"] for t in result["trials"])  # it ignored should_stop()
+    fine = tune(quick_or_hung, SPACE, max_trials=3, trial_timeout_s=30, executor=executor)
+    assert fine["study"]["completed"] == 3
+
+
+def test_trial_timeout_is_checked_like_the_other_limits():
+    with pytest.raises(ConfigurationError, match="trial_timeout_s must be a number of seconds > 0"):
+        tune(never_called, SPACE, max_trials=1, trial_timeout_s=0)
