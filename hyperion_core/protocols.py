@@ -1,5 +1,6 @@
 """The contracts between the study loop and its plugins: strategies, policies, executors,
-storages and reporters. Plugins subclass these bases (or match them structurally)."""
+storages and reporters. Strategies and policies subclass their base classes; executors, storages and
+reporters may also just match the protocol."""
 
 from __future__ import annotations
 

@@ -199,7 +199,9 @@ def _resolve(reg: Any, kind: str, spec: Any, kwargs: Mapping[str, Any] | None, k
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise ConfigurationError(f"{kwargs_name} must be a dict, got {type(kwargs).__name__}")
     if isinstance(spec, str):
-        return reg.create(kind, spec, **dict(kwargs or {}))
+        made = reg.create(kind, spec, **dict(kwargs or {}))
+        _check_base(made, kind, base, f"{kind} '{spec}'")
+        return made
     if spec is None or isinstance(spec, type):
         raise ConfigurationError(
             f"{kind} must be a registered name ({', '.join(reg.names(kind))}) or an instance, got {spec!r}"
@@ -208,9 +210,14 @@ def _resolve(reg: Any, kind: str, spec: Any, kwargs: Mapping[str, Any] | None, k
         raise ConfigurationError(
             f"{kwargs_name} only applies to a {kind} given by name; configure the instance instead"
         )
-    if base is Strategy and not callable(getattr(spec, "propose", None)):
-        raise ConfigurationError(f"strategy object {spec!r} has no propose(study, slots) method")
+    _check_base(spec, kind, base, f"{kind} object {spec!r}")
     return spec
+
+
+def _check_base(obj: Any, kind: str, base: type, what: str) -> None:
+    """Strategies and policies are base classes the loop relies on (setup, exhausted, finite, ...)."""
+    if base in (Strategy, Policy) and not isinstance(obj, base):
+        raise ConfigurationError(f"{what} must be a hyperion.{base.__name__} subclass (see docs/plugins.md)")
 
 
 def _open_storage(reg: Any, storage: Any) -> tuple[Any, str]:

@@ -35,6 +35,7 @@ def never_called(ctx, x):
         ({"reporters": "summary"}, "reporters must be a list"),
         ({"study_name": "  "}, "study_name must be a non-empty string"),
         ({"strategy": Strategy}, "strategy must be a registered name"),
+        ({"strategy": object()}, "must be a hyperion.Strategy subclass"),
     ],
 )
 def test_bad_arguments_fail_before_any_trial_with_what_to_change(kwargs, fragment):
