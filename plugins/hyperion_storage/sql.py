@@ -79,6 +79,16 @@ class SQLStorage:
 
     # -- studies ----------------------------------------------------------------------------------------
     def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
+        try:
+            return self._open_study(name, space, metric, mode)
+        except self._sa.exc.IntegrityError:
+            # Another process created a study of this name between our look and our insert (PostgreSQL;
+            # SQLite's BEGIN IMMEDIATE serialises this): look again, now it exists.
+            return self._open_study(name, space, metric, mode)
+        except self._sa.exc.OperationalError as exc:
+            raise StorageError(f"cannot open study '{name}' in {self.url}: {exc.orig}") from exc
+
+    def _open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
         sa, s = self._sa, self._schema
         now = time.time()
         with self.engine.begin() as conn:
