@@ -69,6 +69,16 @@ class StudyState:
     def finished_count(self) -> int:
         return self.counts["completed"] + self.counts["failed"] + self.counts["killed"]
 
+    def trial_by_id(self, trial_id: str | None) -> Trial | None:
+        """The trial with this id ("trial_0007"), or None (for parent_id lookups)."""
+        if not trial_id:
+            return None
+        try:
+            number = int(trial_id.rsplit("_", 1)[-1])
+        except ValueError:
+            return None
+        return self.trials[number] if 0 <= number < len(self.trials) else None
+
     # -- the loop's bookkeeping ---------------------------------------------------------------------
     def add(self, trial: Trial) -> None:
         if trial.number == len(self.trials):

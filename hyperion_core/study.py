@@ -92,7 +92,7 @@ class StudyLoop:
             finally:
                 self._flush()
                 for policy in self.policies:
-                    getattr(policy, "close", lambda study: None)(self.state)
+                    policy.close(self.state)
 
     # -- the loop ------------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -192,7 +192,7 @@ class StudyLoop:
             if depth is None:
                 depth = 0
                 if proposal.parent_id is not None:
-                    parent = _trial_by_id(state, proposal.parent_id)
+                    parent = state.trial_by_id(proposal.parent_id)
                     depth = parent.depth + 1 if parent is not None else 1
             self._start(
                 Trial(
@@ -390,11 +390,3 @@ def _reported_value(trial: Trial, metric: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         return None
     return float(value)
-
-
-def _trial_by_id(state: StudyState, trial_id: str) -> Trial | None:
-    try:
-        number = int(trial_id.rsplit("_", 1)[-1])
-    except ValueError:
-        return None
-    return state.trials[number] if 0 <= number < len(state.trials) else None

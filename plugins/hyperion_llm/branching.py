@@ -134,8 +134,8 @@ class LLMBranchingAgent(BeamSearch):
                 f"{prompts.compact(prompts.searched(parent, self.space))}"
             )
             chain, node = [], parent
-            while node.parent_id is not None:
-                node = study.trials[int(node.parent_id.rsplit("_", 1)[1])]
+            while (parent_of := study.trial_by_id(node.parent_id)) is not None:
+                node = parent_of
                 chain.append(
                     f"{node.trial_id} {prompts.compact(prompts.searched(node, self.space))} -> "
                     f"{prompts.outcome(node, study.metric)}"

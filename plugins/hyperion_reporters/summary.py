@@ -101,8 +101,7 @@ class SummaryReporter(Reporter):
         chain, trial = [], best
         while trial is not None:
             chain.append(f"{trial.trial_id} ({number(trial.value)})")
-            parent = trial.parent_id
-            trial = study.trials[int(parent.rsplit("_", 1)[1])] if parent else None
+            trial = study.trial_by_id(trial.parent_id)
         self.console.print("  lineage of the best: " + " → ".join(reversed(chain)))
 
     def _llm_line(self, study: StudyState) -> None:
