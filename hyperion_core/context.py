@@ -9,7 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperion_core.models import ObjectiveResult
-from hyperion_core.protocols import FAILED, FINISHED, REPORTED, Emit
+from hyperion_core.text import cap
+from hyperion_core.protocols import Emit, Failed, Finished, Reported
+
+
+#: The largest step a report may carry (what a 64-bit database integer holds).
+MAX_STEP = 2**63 - 1
 
 
 class TrialContext:
@@ -31,12 +36,14 @@ class TrialContext:
         """Record metrics at a step (default: one more than the last). Early stopping reads these."""
         if step is None:
             step = self._step + 1
-        elif isinstance(step, float) and float(step).is_integer():
+        elif isinstance(step, float) and math.isfinite(step) and step.is_integer():
             step = int(step)
         elif isinstance(step, bool) or not isinstance(step, int):
-            raise TypeError(f"ctx.report(step=...) takes an integer step, got {step!r}")
+            raise TypeError(f"ctx.report(step=...) takes a whole number, got {step!r}")
+        if not 0 <= step <= MAX_STEP:
+            raise ValueError(f"ctx.report(step=...) takes a step from 0 to {MAX_STEP} (2**63 - 1), got {step!r}")
         self._step = step
-        self._emit((REPORTED, self.number, step, metrics))
+        self._emit(Reported(self.number, step, metrics))
 
     def should_stop(self) -> bool:
         """True once the study asks this trial to end (early stopping, time limit, pruning)."""
@@ -56,8 +63,9 @@ def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[st
             f"the objective returned {type(result).__name__} {result!r:.80}; "
             "return ObjectiveResult(score=...) or a number"
         )
-    if score is not None and math.isnan(score):
-        raise ValueError("the objective returned a NaN score")
+    if score is not None and not math.isfinite(score):
+        kind = "a NaN" if math.isnan(score) else "an infinite"
+        raise ValueError(f"the objective returned {kind} score ({score}); return a finite number")
     return score, metrics, artifacts
 
 
@@ -72,18 +80,22 @@ def run_trial(objective: Callable[..., Any], ctx: TrialContext, emit: Emit, inte
     except KeyboardInterrupt as exc:
         if interruptible:
             raise
-        emit((FAILED, ctx.number, _describe(exc)))
+        emit(Failed(ctx.number, _describe(exc)))
         return
     except BaseException as exc:  # the objective's failure is the trial's, never the study's
-        emit((FAILED, ctx.number, _describe(exc)))
+        emit(Failed(ctx.number, _describe(exc)))
         return
     try:
-        emit((FINISHED, ctx.number, outcome))
+        emit(Finished(ctx.number, *outcome))
     except Exception as exc:  # e.g. an artifact the process executor cannot pickle
-        emit((FAILED, ctx.number, f"the trial's result could not be sent back: {_describe(exc)}"))
+        emit(Failed(ctx.number, f"the trial's result could not be sent back: {_describe(exc)}"))
 
 
 def _describe(exc: BaseException) -> str:
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     # Keep the error line first so tables can show it; the traceback follows for debugging.
-    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
+    try:
+        head = f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception whose __str__ raises is still the trial's failure
+        head = type(exc).__name__
+    return cap(head + "\n" + "".join(tb[-6:])) or head

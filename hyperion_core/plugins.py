@@ -7,15 +7,21 @@ Plugins come from the `hyperion` entry-point group (bundled ones too), loaded on
 from __future__ import annotations
 
 import inspect
+import logging
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from hyperion_core import hookspecs
-from hyperion_core.errors import ConfigurationError, DuplicatePluginError, UnknownPluginError
+from hyperion_core.errors import ConfigurationError, DuplicatePluginError, HyperionError, UnknownPluginError
+from hyperion_core.protocols import Executor, Policy, Reporter, Storage, Strategy
+
+logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hyperion"
 # kind -> hook name; the kinds are the words users see ("unknown strategy 'x'").
@@ -51,6 +57,21 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     names: dict[str, list[str]] = field(default_factory=dict)  # kind -> registered names
+    error: str | None = None  # why the plugin is broken (it failed to load or to register), else None
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded; Hyperion goes on without it."""
+
+
+#: What each kind's factory must return, checked when it is called (a wrong one fails now, not later).
+_BASES: dict[str, type] = {
+    "strategy": Strategy,
+    "policy": Policy,
+    "executor": Executor,
+    "storage": Storage,
+    "reporter": Reporter,
+}
 
 
 class Registry:
@@ -59,21 +80,27 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._by_kind: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
         self.plugins: dict[str, PluginInfo] = {}
-        dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+        for name, info in _broken.items():
+            self.plugins[name] = info
         for kind, hook_name in KINDS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                dist = dists.get(id(impl.plugin))
+                dist = _distributions.get(impl.plugin_name)
                 info = self.plugins.setdefault(
-                    impl.plugin_name,
-                    PluginInfo(impl.plugin_name, dist.project_name if dist else None, dist.version if dist else None),
+                    impl.plugin_name, PluginInfo(impl.plugin_name, *(dist or (None, None)))
                 )
-                impl.function(register=self._registrar(kind, info))
+                if info.error:
+                    continue
+                try:
+                    impl.function(register=self._registrar(kind, info))
+                except DuplicatePluginError:
+                    raise
+                except Exception as exc:  # a broken third-party hook: skip that plugin, keep the rest
+                    info.error = f"its {hook_name} hook raised {type(exc).__name__}: {exc}"
+                    _warn_broken(info.name, info.error)
         for plugin_name, plugin in pm.list_name_plugin():
             if plugin is not None and plugin_name not in self.plugins:
-                dist = dists.get(id(plugin))
-                self.plugins[plugin_name] = PluginInfo(
-                    plugin_name, dist.project_name if dist else None, dist.version if dist else None
-                )
+                dist = _distributions.get(plugin_name)
+                self.plugins[plugin_name] = PluginInfo(plugin_name, *(dist or (None, None)))
 
     def _registrar(self, kind: str, info: PluginInfo) -> Callable[[str, Callable[..., Any]], None]:
         def register(name: str, factory: Callable[..., Any]) -> None:
@@ -106,10 +133,81 @@ class Registry:
             ) from None
 
     def create(self, kind: str, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Resolve a name and call its factory; bad keyword arguments become a ConfigurationError."""
+        """Resolve a name and call its factory. Bad arguments become a ConfigurationError naming them,
+        and what the factory returns is checked against the kind's contract."""
         registration = self.get(kind, name)
-        check_arguments(registration.factory, kwargs, f"{kind} '{name}'", _ARGUMENT_NAMES[kind], len(args))
-        return registration.factory(*args, **kwargs)
+        where = _ARGUMENT_NAMES[kind]
+        check_arguments(registration.factory, kwargs, f"{kind} '{name}'", where, len(args))
+        try:
+            made = registration.factory(*args, **kwargs)
+        except HyperionError:
+            raise
+        except (TypeError, ValueError) as exc:  # e.g. strategy_kwargs={"gamma": "0.1"}
+            raise ConfigurationError(f"{kind} '{name}' rejected its arguments ({where}): {exc}") from exc
+        _check_kind(made, kind, f"{kind} '{name}' (from plugin '{registration.plugin}')")
+        return made
+
+    # -- the typed facade: one method per kind, a name or a ready object ----------------------------------
+    def strategy(self, spec: str | Strategy, kwargs: Mapping[str, Any] | None = None) -> Strategy:
+        made: Strategy = self._resolve("strategy", spec, kwargs)
+        return made
+
+    def policy(self, spec: str | Policy, kwargs: Mapping[str, Any] | None = None) -> Policy:
+        made: Policy = self._resolve("policy", spec, kwargs)
+        return made
+
+    def executor(self, spec: str | Executor) -> Executor:
+        made: Executor = self._resolve("executor", spec, None)
+        return made
+
+    def reporter(self, spec: str | Reporter) -> Reporter:
+        made: Reporter = self._resolve("reporter", spec, None)
+        return made
+
+    def storage(self, spec: str | Storage | None) -> Storage:
+        """None or "memory": in memory; a URL: the storage registered for its scheme; or a storage object."""
+        if spec is None or spec == "memory":
+            made: Storage = self.create("storage", "memory", None)
+            return made
+        if isinstance(spec, str):
+            if "://" not in spec:
+                raise ConfigurationError(
+                    f"storage must be a URL such as 'sqlite:///experiments.db' (or None for memory), got {spec!r}"
+                )
+            scheme = spec.split("://", 1)[0].split("+", 1)[0].lower()
+            made = self.create("storage", scheme, spec)
+            return made
+        _check_kind(spec, "storage", f"storage object {type(spec).__name__}")
+        return spec
+
+    def _resolve(self, kind: str, spec: Any, kwargs: Mapping[str, Any] | None) -> Any:
+        where = _ARGUMENT_NAMES[kind]
+        if kwargs is not None and not isinstance(kwargs, Mapping):
+            raise ConfigurationError(f"{where} must be a dict, got {type(kwargs).__name__}")
+        if isinstance(spec, str):
+            return self.create(kind, spec, **dict(kwargs or {}))
+        if spec is None or isinstance(spec, type):
+            raise ConfigurationError(
+                f"{kind} must be a registered name ({', '.join(self.names(kind))}) or an instance, got {spec!r}"
+            )
+        if kwargs:
+            raise ConfigurationError(f"{where} only applies to a {kind} given by name; configure the instance instead")
+        _check_kind(spec, kind, f"{kind} object {type(spec).__name__}")
+        return spec
+
+
+def _check_kind(obj: Any, kind: str, what: str) -> None:
+    """Strategies, policies and reporters subclass their base; executors and storages match the protocol."""
+    base = _BASES[kind]
+    if kind == "reporter":  # a reporter may also just have the two methods
+        ok = isinstance(obj, base) or (callable(getattr(obj, "on_event", None)) and callable(getattr(obj, "close", None)))
+    else:
+        ok = isinstance(obj, base)
+    if not ok:
+        how = "a subclass of" if kind in ("strategy", "policy") else "an object with the methods of"
+        raise ConfigurationError(
+            f"{what} is {type(obj).__name__}, not {how} hyperion_core.protocols.{base.__name__} (see docs/plugins.md)"
+        )
 
 
 def check_arguments(
@@ -143,18 +241,59 @@ _pm: pluggy.PluginManager | None = None
 _registry: Registry | None = None
 
 
+_distributions: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+_broken: dict[str, PluginInfo] = {}  # plugin name -> why it is not loaded
+
+
 def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager; entry points are loaded on the first call only."""
+    """The process-wide plugin manager; entry points are loaded on the first call only.
+
+    Each entry point loads on its own: one that fails to import, or whose hooks are not Hyperion's
+    (a misspelled hook name), is skipped with a warning and listed as broken by `hyperion plugins list`.
+    """
     global _pm
     if _pm is None:
         pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         pm.add_hookspecs(hookspecs)
-        for name in os.environ.get("HYPERION_DISABLE_PLUGINS", "").split(","):
-            if name.strip():
-                pm.set_blocked(name.strip())
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        blocked = {n.strip() for n in os.environ.get("HYPERION_DISABLE_PLUGINS", "").split(",") if n.strip()}
+        for name in blocked:
+            pm.set_blocked(name)
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in blocked or pm.get_plugin(ep.name) is not None:
+                continue
+            dist = getattr(ep, "dist", None)
+            info = (dist.metadata["name"], dist.version) if dist is not None else None
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:  # any import-time failure of a third-party package
+                _broken[ep.name] = PluginInfo(ep.name, *(info or (None, None)), error=f"{type(exc).__name__}: {exc}")
+                _warn_broken(ep.name, _broken[ep.name].error or "")
+                continue
+            if info is not None:
+                _distributions[ep.name] = info
+            _check_hooks(pm, ep.name, plugin, info)
         _pm = pm
     return _pm
+
+
+def _check_hooks(pm: pluggy.PluginManager, name: str, plugin: object, info: tuple[str, str] | None) -> None:
+    """A plugin with a hook Hyperion does not define (e.g. register_strategy) is unregistered as broken."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        pm.unregister(plugin)
+        _broken[name] = PluginInfo(name, *(info or (None, None)), error=str(exc))
+        _warn_broken(name, str(exc))
+
+
+def _warn_broken(name: str, error: str) -> None:
+    warnings.warn(
+        f"Hyperion plugin '{name}' is skipped: {error}. Fix or uninstall it, or silence this with "
+        f"HYPERION_DISABLE_PLUGINS={name}",
+        PluginWarning,
+        stacklevel=3,
+    )
 
 
 def registry() -> Registry:
@@ -168,7 +307,13 @@ def registry() -> Registry:
 def register(plugin: object, name: str | None = None) -> str:
     """Register a plugin object (a module or class with hookimpls) in this process."""
     global _registry
-    plugin_name = plugin_manager().register(plugin, name=name)
+    pm = plugin_manager()
+    plugin_name = pm.register(plugin, name=name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError:
+        pm.unregister(plugin)
+        raise
     _registry = None
     return plugin_name or ""
 

@@ -13,11 +13,42 @@ if TYPE_CHECKING:
     from hyperion_core.models import Changes, Event, StudyRecord, Trial
     from hyperion_core.state import StudyState
 
-# Messages executors send to the loop's queue (plain tuples: they are on the hot path).
-#   (REPORTED, trial_number, step, metrics)   (FINISHED, trial_number, (score, metrics, artifacts))
-#   (FAILED, trial_number, error_text)
-REPORTED, FINISHED, FAILED = "reported", "finished", "failed"
-Emit = Callable[[tuple], None]
+
+# -- messages: what executors send to the loop's queue (slotted dataclasses: the hot path) --------------
+@dataclass(slots=True)
+class Reported:
+    """A ctx.report(step, **metrics) call of a running trial."""
+
+    trial_number: int
+    step: int
+    metrics: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Finished:
+    """The objective returned: its score, metrics and artifacts."""
+
+    trial_number: int
+    score: float | None
+    metrics: dict[str, Any]
+    artifacts: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Failed:
+    """The objective raised, returned something unusable, or its worker died (error: what happened)."""
+
+    trial_number: int
+    error: str
+
+
+@dataclass(slots=True)
+class Wake:
+    """No content: something off the loop's thread (an LLM call, a storage heartbeat) has news."""
+
+
+Message = Reported | Finished | Failed | Wake
+Emit = Callable[[Message], None]
 
 
 @dataclass(slots=True)
@@ -45,9 +76,15 @@ class Strategy:
     too, before the first `propose`). Set `exhausted = True` when no further point will come.
     """
 
+    #: Set True when no further point will come (a grid that is done); the loop then ends the study.
     exhausted: bool = False
     #: True when the strategy ends by itself (a grid): tune() then runs it to the end by default.
     finite: bool = False
+    #: True while the strategy thinks off the loop's thread (an LLM call in flight): the loop then waits
+    #: for `study.wake()` instead of ending a study whose strategy proposed nothing.
+    pending: bool = False
+    #: How many points a finite strategy proposes in all (a grid's size), for progress displays; else None.
+    size: int | None = None
 
     def setup(self, study: StudyState) -> None:
         self.study = study
@@ -80,7 +117,13 @@ class Policy:
 
 @runtime_checkable
 class Executor(Protocol):
-    """Runs trials concurrently and turns what happens into messages for the loop."""
+    """Runs trials concurrently and turns what happens into messages (Reported, Finished, Failed).
+
+    `terminates` says whether `abandon` really ends a trial (a process can be killed, a thread cannot):
+    the loop then gives a stopped trial the grace period and no longer.
+    """
+
+    terminates: bool
 
     def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit) -> None: ...
 
@@ -93,6 +136,19 @@ class Executor(Protocol):
         """Give up on a trial that ignored stop(): terminate it where possible, ignore it otherwise."""
 
     def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class InlineExecutor(Executor, Protocol):
+    """An executor that can also run trials on the loop's own thread (one at a time, no deadline).
+
+    The loop calls `start(..., inline=True)` and then `run_queued(emit)` each tick: it runs what was
+    submitted, right there, and returns whether it ran anything.
+    """
+
+    def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit, inline: bool = False) -> None: ...
+
+    def run_queued(self, emit: Emit) -> bool: ...
 
 
 @runtime_checkable

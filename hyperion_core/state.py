@@ -4,17 +4,33 @@ report histories. The loop alone changes it; strategies, policies and reporters 
 from __future__ import annotations
 
 import bisect
+import logging
 import math
-import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
+from hyperion_core.text import cap
+
+logger = logging.getLogger(__name__)
 
 
 class StudyState:
-    def __init__(self, name: str, space: Space, metric: str, mode: str, seed: int | None) -> None:
+    """`wake` and `record` are the loop's doors for plugins (given by the loop that owns this state)."""
+
+    def __init__(
+        self,
+        name: str,
+        space: Space,
+        metric: str,
+        mode: str,
+        seed: int | None,
+        *,
+        wake: Callable[[], None] | None = None,
+        record: Callable[[str, dict[str, Any], int | None], None] | None = None,
+    ) -> None:
         self.name = name
         self.space = space
         self.metric = metric
@@ -26,7 +42,6 @@ class StudyState:
         self.counts: Counter[str] = Counter()
         # trial number -> [(step, metrics)] in arrival order (steps ascend per trial)
         self.history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-        self.started = time.time()
         self.resumed = 0  # finished trials loaded from storage
         self.notes: list[str] = []  # user-facing remarks the summary shows (e.g. how the run ended)
         self.duration: float | None = None
@@ -34,11 +49,24 @@ class StudyState:
         self.rank_killed = False  # tune(rank_killed_trials=True): killed trials rank by their last report
         self.storage_url = ""
 
+        self._wake = wake
+        self._record = record
+
     def wake(self) -> None:
-        """Wake the loop (set by the loop; for strategies that think off-thread). Any thread may call it."""
+        """Wake the loop (for strategies that think off-thread). Any thread may call it."""
+        if self._wake is not None:
+            self._wake()
 
     def record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
-        """Put a decision in the study's event log (set by the loop; call it from the loop's thread)."""
+        """Put a decision in the study's event log (call it from the loop's thread)."""
+        if self._record is not None:
+            self._record(kind, data, trial_number)
+
+    def note(self, text: str, warn: bool = False) -> None:
+        """A remark for the user: kept in the result's notes and shown by the summary; logged too."""
+        text = cap(text, 2_000) or ""
+        self.notes.append(text)
+        logger.log(logging.WARNING if warn else logging.INFO, "study '%s': %s", self.name, text)
 
     # -- ranking -----------------------------------------------------------------------------------
     def better(self, a: float, b: float) -> bool:
@@ -62,10 +90,6 @@ class StudyState:
         return done if k is None else done[:k]
 
     @property
-    def completed(self) -> list[Trial]:
-        return [t for t in self.trials if t.state is TrialState.COMPLETED]
-
-    @property
     def finished_count(self) -> int:
         return self.counts["completed"] + self.counts["failed"] + self.counts["killed"]
 
@@ -87,6 +111,22 @@ class StudyState:
             self.trials[trial.number] = trial
         if trial.state is TrialState.RUNNING:
             self.running[trial.number] = trial
+
+    def load(self, trials: list[Trial], history: dict[int, list[tuple[int, dict[str, Any]]]]) -> list[Trial]:
+        """Take in a resumed study's trials (finished ones count, the others come back INTERRUPTED) and
+        the reports of the finished ones; returns the trials to run again, by number."""
+        reruns = []
+        for trial in sorted(trials, key=lambda t: t.number):
+            if trial.state.finished:
+                self.add(trial)
+                self.finish(trial)
+                self.resumed += 1
+            else:
+                trial.state = TrialState.INTERRUPTED
+                self.add(trial)
+                reruns.append(trial)
+        self.history.update({n: h for n, h in history.items() if n < len(self.trials) and self.trials[n].state.finished})
+        return reruns
 
     def finish(self, trial: Trial) -> None:
         self.running.pop(trial.number, None)

@@ -1,27 +1,47 @@
-"""The study loop: the one owner of a study's state (design.md, sections 1 and 5).
+"""The study loop: the one owner of a study's state, from setup to teardown (design.md, sections 1 and 5).
 
-It creates trials, submits them, drains the executors' messages, asks policies and the strategy,
-and writes each tick's changes to the storage in one call. Nothing else changes the study.
+It sets the plugins up, takes in a resumed study, creates trials, submits them, drains the executors'
+messages, asks policies and the strategy, writes each tick's changes to the storage in one call, shows
+reporters only what is stored, and tears everything down. Nothing else changes the study.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import queue
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from hyperion_core.errors import HyperionError, SpaceError
-from hyperion_core.models import Changes, Event, Report, Trial, TrialState
-from hyperion_core.protocols import FAILED, FINISHED, REPORTED, Executor, Policy, Reporter, Storage, Strategy
+from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError
+from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
+from hyperion_core.protocols import (
+    Executor,
+    Failed,
+    Finished,
+    InlineExecutor,
+    Message,
+    Policy,
+    Reported,
+    Reporter,
+    Storage,
+    Strategy,
+    Wake,
+)
+from hyperion_core.space import Space
 from hyperion_core.state import StudyState
+from hyperion_core.text import cap, cap_values, first_line
 
 logger = logging.getLogger(__name__)
 
-WAKE = "wake"  # a message with no content: a strategy that thinks off-thread has something to say
-IDLE_WAKE_S = 5.0  # the longest the loop sleeps with no deadline ahead (a liveness re-check, not a poll)
+IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
+
+
+class HyperionWarning(UserWarning):
+    """Something the user should know although the study ran (every trial failed, a metric fell back)."""
 
 
 class StudyLoop:
@@ -29,7 +49,9 @@ class StudyLoop:
         self,
         *,
         objective: Callable[..., Any],
-        state: StudyState,
+        record: StudyRecord,
+        space: Space,
+        seed: int | None,
         strategy: Strategy,
         executor: Executor,
         storage: Storage,
@@ -40,46 +62,94 @@ class StudyLoop:
         max_time_s: float | None,
         grace_period_s: float,
         trial_timeout_s: float | None = None,
-        reruns: list[Trial] | None = None,
+        rank_killed: bool = False,
+        storage_url: str = "memory",
+        default_max_trials: int | None = None,
     ) -> None:
         self.objective = objective
-        self.state = state
+        self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self.state = StudyState(
+            record.name,
+            space,
+            record.metric,
+            record.mode,
+            # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one.
+            seed if seed is None or not record.trials else (seed * 1_000_003 + len(record.trials)) % 2**63,
+            wake=lambda: self.queue.put(Wake()),
+            record=lambda kind, data, number=None: self._event(kind, number, data, store=True),
+        )
+        self.state.storage_url = storage_url
+        self.state.rank_killed = rank_killed
+        self.record = record
         self.strategy = strategy
         self.executor = executor
         self.storage = storage
         self.policies = policies
         self.reporters = reporters
         self.max_trials = max_trials
+        self.default_max_trials = default_max_trials
         self.max_concurrent = max_concurrent
         self.max_time_s = max_time_s
         self.trial_timeout_s = trial_timeout_s
         self.trial_deadlines: dict[int, float] = {}  # trial number -> when trial_timeout_s runs out
         self.grace_period_s = grace_period_s
-        self.reruns = list(reruns or [])  # interrupted trials to run again, keeping their numbers
+        self.reruns: list[Trial] = []  # interrupted trials to run again, keeping their numbers
         self.changes = Changes()
         self.unreported: list[Event] = []  # events shown to reporters once the tick is written
-        self.queue: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.abandon_at: dict[int, float] = {}  # trial number -> when to give up waiting for it
         self.terminates = bool(getattr(executor, "terminates", False))
         self.stopping = False
-        self._noted_score_as_metric = False
+        self.inline = False
+        self._metric_checked = False
 
     # -- public ------------------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self) -> StudyState:
+        """Set up, run the study to its end, tear down; returns the final state."""
+        started = time.time()
         state = self.state
-        state.wake = lambda: self.queue.put((WAKE,))  # type: ignore[method-assign]
-        state.record = lambda kind, data, trial_number=None: self._event(kind, trial_number, data, store=True)  # type: ignore[method-assign]
+        try:
+            self._setup()
+            self._loop_and_shut_down()
+        finally:
+            state.duration = time.time() - started
+            for reporter in self.reporters:
+                reporter.close(state)
+        self._warn_if_nothing_completed()
+        return state
+
+    def _setup(self) -> None:
+        state, strategy = self.state, self.strategy
+        strategy.setup(state)
+        for policy in self.policies:
+            policy.setup(state)
+        self.reruns = state.load(self.record.trials, self.record.history)
+        for trial in state.trials:
+            if trial.state.finished:
+                strategy.observe(trial)
+        if state.resumed or self.reruns:
+            state.note(
+                f"resumed from {state.storage_url}: {state.resumed} finished trial(s) loaded"
+                + (f", {len(self.reruns)} interrupted trial(s) to run again" if self.reruns else "")
+            )
+        if self.max_trials is None and self.max_time_s is None and not strategy.finite:
+            self.max_trials = self.default_max_trials
+        state.max_trials = self.max_trials if self.max_trials is not None else strategy.size
+        self._event("study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed})
+        self._show()
+
+    def _loop_and_shut_down(self) -> None:
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
+        executor = self.executor
         self.inline = (
             self.max_concurrent == 1
             and self.max_time_s is None
             and self.trial_timeout_s is None
-            and hasattr(self.executor, "run_queued")
+            and isinstance(executor, InlineExecutor)
         )
-        if self.inline:
-            self.executor.start(self.objective, self.max_concurrent, self._apply, inline=True)  # type: ignore[call-arg]
+        if isinstance(executor, InlineExecutor) and self.inline:
+            executor.start(self.objective, self.max_concurrent, self._apply, inline=True)
         else:
-            self.executor.start(self.objective, self.max_concurrent, self.queue.put)
+            executor.start(self.objective, self.max_concurrent, self.queue.put)
         completed_normally = False
         try:
             self._loop()
@@ -88,11 +158,13 @@ class StudyLoop:
             if not completed_normally:
                 self._interrupt_running()
             try:
-                self.executor.shutdown()
+                executor.shutdown()
             finally:
-                self._flush()
-                for policy in self.policies:
-                    policy.close(self.state)
+                try:
+                    self._flush()
+                finally:
+                    for policy in self.policies:
+                        policy.close(self.state)
 
     # -- the loop ------------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -105,14 +177,14 @@ class StudyLoop:
             if not self.stopping:
                 started = self._fill()
                 if not state.running and not started and not self._done():
-                    if getattr(self.strategy, "pending", False):
+                    if self.strategy.pending:
                         pass  # it is thinking off-thread and will wake us
                     elif not self._fill():  # asked once more: still nothing
-                        state.notes.append(
+                        state.note(
                             f"the strategy proposed nothing while no trial was running (after "
-                            f"{len(state.trials)} trials); ended the study instead of waiting forever"
+                            f"{len(state.trials)} trials); ended the study instead of waiting forever",
+                            warn=True,
                         )
-                        logger.warning(state.notes[-1])
                         break
             if not state.running and (self.stopping or self._done()):
                 break
@@ -125,9 +197,10 @@ class StudyLoop:
                 timeouts.append(min(self.trial_deadlines.values()) - now)
             if deadline is not None and not self.stopping:
                 timeouts.append(deadline - now)
-            timeout = max(0.0, min(timeouts)) if timeouts else IDLE_WAKE_S
+            # Every wait is bounded (design.md, principle 3), whatever the deadlines say.
+            timeout = min(max(0.0, min(timeouts)), IDLE_WAKE_S) if timeouts else IDLE_WAKE_S
             try:
-                message = self.queue.get(timeout=timeout)
+                message: Message | None = self.queue.get(timeout=timeout)
             except queue.Empty:
                 message = None
                 self.storage.write(state.name, Changes())  # idle: lets a storage keep its heartbeat
@@ -194,20 +267,19 @@ class StudyLoop:
                 if proposal.parent_id is not None:
                     parent = state.trial_by_id(proposal.parent_id)
                     depth = parent.depth + 1 if parent is not None else 1
+            rationale = cap(proposal.rationale)
             self._start(
                 Trial(
                     number=len(state.trials),
                     params=params,
                     parent_id=proposal.parent_id,
                     depth=depth,
-                    rationale=proposal.rationale,
+                    rationale=rationale,
                 )
             )
-            if proposal.rationale:
+            if rationale:
                 self._event(
-                    "decision",
-                    state.trials[-1].number,
-                    {"rationale": proposal.rationale, "parent_id": proposal.parent_id},
+                    "decision", state.trials[-1].number, {"rationale": rationale, "parent_id": proposal.parent_id}
                 )
             started += 1
         return started
@@ -217,31 +289,37 @@ class StudyLoop:
         if self.trial_timeout_s is not None:
             self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s
         self.changes.trials.append(trial)
-        self.executor.submit(trial.number, trial.trial_id, self.state.space.unflatten(trial.params))
         if self.reporters:
             self._event("trial_started", trial.number)
+        self.executor.submit(trial.number, trial.trial_id, self.state.space.unflatten(trial.params))
 
     # -- messages ------------------------------------------------------------------------------------
-    def _apply(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == WAKE:
-            return
-        trial = self.state.running.get(message[1])
-        if trial is None:
-            return  # an abandoned trial speaking after we gave up on it
-        if kind == REPORTED:
-            self._reported(trial, message[2], message[3])
-            if self.inline:  # the trial runs on this thread: strategy kills cannot wait for it to end
-                self._after_messages()
-        elif kind == FINISHED:
-            self._finished(trial, *message[2])
-        elif kind == FAILED:
-            self._end(trial, TrialState.KILLED if trial.stop_requested else TrialState.FAILED, error=message[2])
-        else:
-            raise HyperionError(f"unknown executor message {kind!r}")
+    def _apply(self, message: Message) -> None:
+        match message:
+            case Wake():
+                return
+            case Reported(number, step, metrics):
+                trial = self.state.running.get(number)
+                if trial is None:
+                    return  # an abandoned trial speaking after we gave up on it
+                self._reported(trial, step, metrics)
+                if self.inline:  # the trial runs on this thread: strategy kills cannot wait for it to end
+                    self._after_messages()
+            case Finished(number, score, metrics, artifacts):
+                trial = self.state.running.get(number)
+                if trial is not None:
+                    self._finished(trial, score, cap_values(metrics), cap_values(artifacts))
+            case Failed(number, error):
+                trial = self.state.running.get(number)
+                if trial is not None:
+                    ended = TrialState.KILLED if trial.stop_requested else TrialState.FAILED
+                    self._end(trial, ended, error=cap(error))
+            case _:
+                raise HyperionError(f"unknown executor message {message!r}")
 
     def _reported(self, trial: Trial, step: int, metrics: dict[str, Any]) -> None:
         state = self.state
+        metrics = cap_values(metrics)
         state.history.setdefault(trial.number, []).append((step, metrics))
         trial.last_step = step
         trial.last_report = metrics
@@ -251,7 +329,7 @@ class StudyLoop:
         for policy in self.policies:
             reason = policy.should_stop(state, trial)
             if reason:
-                self._request_stop(trial, reason, by="policy", step=step)
+                self._request_stop(trial, cap(reason) or reason, by="policy", step=step)
                 break
 
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
@@ -264,14 +342,8 @@ class StudyLoop:
         elif trial.last_report and metric in trial.last_report:
             value = trial.last_report[metric]
         else:
-            # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is that metric.
-            value = score
-            if score is not None and not self._noted_score_as_metric:
-                self._noted_score_as_metric = True
-                self.state.notes.append(
-                    f"metric '{metric}' was not in the trials' metrics or reports; their score was used"
-                )
-                logger.warning(self.state.notes[-1])
+            self._check_metric_name(metrics, trial.last_report or {}, score)
+            value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
         if trial.stop_requested:
             self._end(trial, TrialState.KILLED)
             return
@@ -284,14 +356,38 @@ class StudyLoop:
             )
             error = f"the objective gave no value for metric '{metric}'; return it in {where}"
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            error = f"metric '{metric}' is {value!r} ({type(value).__name__}), not a number"
-        elif math.isnan(value):
-            error = f"metric '{metric}' is NaN"
-        if error or value is None:
+            error = f"metric '{metric}' is {value!r:.200} ({type(value).__name__}), not a number"
+        elif not math.isfinite(value):
+            error = f"metric '{metric}' is {value} (not finite); a trial's value must be a finite number"
+        if error is not None or value is None:
             self._end(trial, TrialState.FAILED, error=error)
         else:
             trial.value = float(value)
             self._end(trial, TrialState.COMPLETED)
+
+    def _check_metric_name(self, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
+        """The metric is nowhere in a finished trial: a misspelling stops the study; otherwise the score
+        stands for the metric, said once."""
+        if self._metric_checked:
+            return
+        self._metric_checked = True
+        metric = self.state.metric
+        known = sorted(set(metrics) | set(report))
+        close = difflib.get_close_matches(metric, known, n=1, cutoff=0.75)
+        close += [k for k in known if not close and (metric.lower() in k.lower() or k.lower() in metric.lower())]
+        if close:
+            raise ConfigurationError(
+                f"metric '{metric}' is not among the metrics the trials give ({', '.join(known)}); "
+                f"did you mean metric='{close[0]}'?"
+            )
+        if score is not None:
+            text = (
+                f"metric '{metric}' was not in the trials' metrics or reports"
+                + (f" ({', '.join(known)})" if known else "")
+                + "; their score was used as its value"
+            )
+            self.state.note(text)
+            warnings.warn(text, HyperionWarning, stacklevel=2)
 
     def _end(self, trial: Trial, new_state: TrialState, error: str | None = None) -> None:
         trial.state = new_state
@@ -338,7 +434,7 @@ class StudyLoop:
 
     def _stop_everything(self, reason: str) -> None:
         self.stopping = True
-        self.state.notes.append(f"{reason}: stopped {len(self.state.running)} running trial(s)")
+        self.state.note(f"{reason}: stopped {len(self.state.running)} running trial(s)")
         for trial in list(self.state.running.values()):
             if not trial.stop_requested:
                 self._request_stop(trial, reason, by="time limit")
@@ -364,19 +460,38 @@ class StudyLoop:
             self.state.running.pop(trial.number, None)
             self.changes.trials.append(trial)
 
+    def _warn_if_nothing_completed(self) -> None:
+        state = self.state
+        if state.best is not None or state.counts["completed"]:
+            return
+        failed = [t for t in state.trials if t.state is TrialState.FAILED]
+        if not failed:
+            return
+        first = failed[0]
+        text = (
+            f"all {len(failed)} finished trial(s) of study '{state.name}' failed, so result['best'] is None; "
+            f"the first error ({first.trial_id}): {first_line(first.error, 500)}"
+        )
+        state.note(text, warn=True)
+        warnings.warn(text, HyperionWarning, stacklevel=4)
+
     # -- output ------------------------------------------------------------------------------------
     def _event(self, kind: str, number: int | None, data: dict[str, Any] | None = None, store: bool = False) -> None:
-        event = Event(kind, number, data or {})
+        event = Event(kind, number, cap_values(data) if data else {})
         if store or kind == "decision":
             self.changes.events.append(event)
         if self.reporters:
             self.unreported.append(event)
 
     def _flush(self) -> None:
-        """Write the tick's changes, then show them: what a reporter shows is already stored."""
+        """Write the tick's changes, then show them: what a reporter shows is already stored. A failed
+        write keeps the changes (the next flush tries again) and shows nothing."""
         if self.changes:
-            changes, self.changes = self.changes, Changes()
-            self.storage.write(self.state.name, changes)
+            self.storage.write(self.state.name, self.changes)
+            self.changes = Changes()
+        self._show()
+
+    def _show(self) -> None:
         if self.unreported:
             events, self.unreported = self.unreported, []
             for event in events:
@@ -387,6 +502,6 @@ class StudyLoop:
 def _reported_value(trial: Trial, metric: str) -> float | None:
     """A killed trial's last reported value of the metric (for rank_killed_trials=True)."""
     value = (trial.last_report or {}).get(metric)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
-from hyperion_core.models import Event, Trial, TrialState
+from hyperion_core.models import TrialState
 from hyperion_core.plugins import registry
 from hyperion_core.protocols import Policy, Reporter, Strategy
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.study import StudyLoop
+from hyperion_core.text import redact_url
 
 logger = logging.getLogger(__name__)
 
+#: The most trials run at once: beyond this a machine runs out of threads or processes long before.
+MAX_CONCURRENT = 10_000
+#: The longest study name (what the storages' name column holds).
+MAX_NAME = 255
 #: Trials run when neither max_trials nor max_time_s is given and the strategy does not end by itself.
 DEFAULT_MAX_TRIALS = 100
 
@@ -50,7 +55,6 @@ def tune(
 
     Returns {"best": {...} or None, "study": {...}, "trials": [...]}; see docs/api-guide.md.
     """
-    started = time.time()
     _check_objective(objective)
     compiled = Space(space)
     _check_signature(objective, compiled)
@@ -58,45 +62,28 @@ def tune(
     name = study_name or _default_name(objective)
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
+    if len(name) > MAX_NAME:
+        raise ConfigurationError(f"study_name must be at most {MAX_NAME} characters, got {len(name)}")
 
     reg = registry()
-    strategy_obj = _resolve(reg, "strategy", strategy, strategy_kwargs, "strategy_kwargs", Strategy)
-    policies = []
-    if early_stopping not in (None, "none"):
-        policies.append(_resolve(reg, "policy", early_stopping, early_stopping_kwargs, "early_stopping_kwargs", Policy))
-    elif early_stopping_kwargs:
+    strategy_obj = reg.strategy(strategy, strategy_kwargs)
+    policies = [] if early_stopping in (None, "none") else [reg.policy(early_stopping, early_stopping_kwargs)]
+    if early_stopping in (None, "none") and early_stopping_kwargs:
         raise ConfigurationError(
             "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
         )
-    executor_obj = _resolve(reg, "executor", executor, None, "", object)
-    if not isinstance(reporters, (list, tuple, type(None))):
-        raise ConfigurationError(f"reporters must be a list of reporter names or objects, got {reporters!r}")
-    reporter_names: list[str | Reporter] = list(reporters or [])
-    if show_progress and "progress" not in reporter_names:
-        reporter_names.insert(0, "progress")
-    if show_summary and "summary" not in reporter_names:
-        reporter_names.append("summary")
-    reporter_objs = [_resolve(reg, "reporter", r, None, "", Reporter) for r in reporter_names]
-    storage_obj, storage_url = _open_storage(reg, storage)
-
+    executor_obj = reg.executor(executor)
+    reporter_objs = [reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)]
+    storage_obj = reg.storage(storage)
+    storage_url = redact_url(getattr(storage_obj, "url", type(storage_obj).__name__))
     try:
         record = storage_obj.open_study(name, compiled.describe(), metric, mode)
         _check_resume(record, compiled.describe(), metric, mode, storage_url)
-        # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one again.
-        state = StudyState(name, compiled, metric, mode, _resume_seed(seed, len(record.trials)))
-        state.storage_url = storage_url
-        state.rank_killed = bool(rank_killed_trials)
-        strategy_obj.setup(state)
-        for policy in policies:
-            policy.setup(state)
-        reruns = _load(state, record.trials, strategy_obj)
-        state.history.update({n: h for n, h in record.history.items() if n < len(state.trials)})
-        if max_trials is None and max_time_s is None and not strategy_obj.finite:
-            max_trials = DEFAULT_MAX_TRIALS
-        state.max_trials = max_trials if max_trials is not None else getattr(strategy_obj, "size", None)
         loop = StudyLoop(
             objective=objective,
-            state=state,
+            record=record,
+            space=compiled,
+            seed=seed,
             strategy=strategy_obj,
             executor=executor_obj,
             storage=storage_obj,
@@ -107,19 +94,14 @@ def tune(
             max_time_s=max_time_s,
             grace_period_s=grace_period_s,
             trial_timeout_s=trial_timeout_s,
-            reruns=reruns,
+            rank_killed=bool(rank_killed_trials),
+            storage_url=storage_url,
+            default_max_trials=DEFAULT_MAX_TRIALS,
         )
-        try:
-            for reporter in reporter_objs:
-                reporter.on_event(_study_event("study_started", state, storage_url), state)
-            loop.run()
-        finally:
-            state.duration = time.time() - started
-            for reporter in reporter_objs:
-                reporter.close(state)
+        state = loop.run()
     finally:
         storage_obj.close()
-    return _result(state, storage_url, strategy, time.time() - started)
+    return _result(state, storage_url, strategy, state.duration or 0.0)
 
 
 # -- argument checks --------------------------------------------------------------------------------
@@ -129,29 +111,37 @@ def _check_objective(objective: Any) -> None:
 
 
 def _check_signature(objective: Callable[..., Any], space: Space) -> None:
-    """The objective must take ctx plus every top-level name of the space."""
+    """The objective must take ctx first, then every top-level name of the space."""
+    top = list(dict.fromkeys(path.split(".")[0] for path in space.describe()))
     try:
         params = list(inspect.signature(objective).parameters.values())
     except (TypeError, ValueError):
+        if "ctx" in top:
+            raise ConfigurationError(_CTX_KEY.format(name="ctx")) from None
         return
-    if not params or params[0].kind not in (
-        params[0].POSITIONAL_ONLY,
-        params[0].POSITIONAL_OR_KEYWORD,
-        params[0].VAR_POSITIONAL,
-    ):
+    name = getattr(objective, "__name__", None) or repr(objective)
+    first = params[0] if params else None
+    if first is None or first.kind not in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD, first.VAR_POSITIONAL):
         raise ConfigurationError(
-            "the objective's first argument must be the trial context: def objective(ctx, **params)"
+            f"the objective {name}'s first argument must be the trial context: def {name}(ctx, **params)"
         )
-    rest = params[1:] if params[0].kind is not params[0].VAR_POSITIONAL else params
+    if first.kind is not first.VAR_POSITIONAL and first.name in top:
+        if first.name == "ctx":
+            raise ConfigurationError(_CTX_KEY.format(name="ctx"))
+        shown = ", ".join(p.name for p in params)
+        raise ConfigurationError(
+            f"the objective {name}'s first argument must be the trial context, but '{first.name}' is a space "
+            f"parameter: write def {name}(ctx, {shown}) (Hyperion calls objective(ctx, **params))"
+        )
+    rest = params[1:] if first.kind is not first.VAR_POSITIONAL else params
     if any(p.kind is p.VAR_KEYWORD for p in rest):
         return
     accepted = {p.name for p in rest if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    top = list(dict.fromkeys(path.split(".")[0] for path in space.describe()))
     missing = [key for key in top if key not in accepted]
     if missing:
         raise ConfigurationError(
-            f"the objective {getattr(objective, '__name__', objective)!s} does not accept space parameter(s) "
-            f"{', '.join(missing)}; add them to its signature or take **params"
+            f"the objective {name} does not accept space parameter(s) {', '.join(missing)}; "
+            f"add them to its signature after ctx, or take **params"
         )
     unfilled = [p.name for p in rest if p.default is p.empty and p.name not in top and p.kind is not p.VAR_POSITIONAL]
     if unfilled:
@@ -159,6 +149,12 @@ def _check_signature(objective: Callable[..., Any], space: Space) -> None:
             f"the objective needs argument(s) {', '.join(unfilled)} that the space does not define; "
             "add them to the space (a fixed value is fine) or give them defaults"
         )
+
+
+_CTX_KEY = (
+    "the space has a top-level key '{name}', the name the objective's trial context takes; "
+    "rename that parameter (or nest it in a dict)"
+)
 
 
 def _check_options(
@@ -171,72 +167,33 @@ def _check_options(
     seed: Any,
     trial_timeout: Any = None,
 ) -> None:
-    def whole(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
     if mode not in ("min", "max"):
         raise ConfigurationError(f"mode must be 'min' or 'max', got {mode!r}")
-    if not whole(max_concurrent) or max_concurrent < 1:
-        raise ConfigurationError(f"max_concurrent must be a whole number >= 1, got {max_concurrent!r}")
-    if max_trials is not None and (not whole(max_trials) or max_trials < 1):
-        raise ConfigurationError(f"max_trials must be a whole number >= 1 (or None), got {max_trials!r}")
-    for label, value in (("max_time_s", max_time_s), ("grace_period_s", grace), ("trial_timeout_s", trial_timeout)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise ConfigurationError(f"{label} must be a number of seconds > 0, got {value!r}")
+    checks.whole_number("max_concurrent", max_concurrent, 1, MAX_CONCURRENT)
+    checks.whole_number("max_trials", max_trials, 1, optional=True)
+    checks.seconds("max_time_s", max_time_s)
+    checks.seconds("grace_period_s", grace, optional=False)
+    checks.seconds("trial_timeout_s", trial_timeout)
     if not isinstance(metric, str) or not metric:
         raise ConfigurationError(f"metric must be a metric name such as 'score' or 'val_loss', got {metric!r}")
-    if seed is not None and not whole(seed):
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ConfigurationError(f"seed must be an integer (or None), got {seed!r}")
+
+
+def _reporter_names(reporters: Any, show_progress: bool, show_summary: bool) -> list[Any]:
+    if not isinstance(reporters, (list, tuple, type(None))):
+        raise ConfigurationError(f"reporters must be a list of reporter names or objects, got {reporters!r}")
+    names: list[Any] = list(reporters or [])
+    if show_progress and "progress" not in names:
+        names.insert(0, "progress")
+    if show_summary and "summary" not in names:
+        names.append("summary")
+    return names
 
 
 def _default_name(objective: Callable[..., Any]) -> str:
     name = getattr(objective, "__name__", "") or ""
     return name if name and not name.startswith("<") else "study"
-
-
-def _resolve(reg: Any, kind: str, spec: Any, kwargs: Mapping[str, Any] | None, kwargs_name: str, base: type) -> Any:
-    """A registered name becomes an object through its factory; an object is taken as it is."""
-    if kwargs is not None and not isinstance(kwargs, Mapping):
-        raise ConfigurationError(f"{kwargs_name} must be a dict, got {type(kwargs).__name__}")
-    if isinstance(spec, str):
-        made = reg.create(kind, spec, **dict(kwargs or {}))
-        _check_base(made, kind, base, f"{kind} '{spec}'")
-        return made
-    if spec is None or isinstance(spec, type):
-        raise ConfigurationError(
-            f"{kind} must be a registered name ({', '.join(reg.names(kind))}) or an instance, got {spec!r}"
-        )
-    if kwargs:
-        raise ConfigurationError(
-            f"{kwargs_name} only applies to a {kind} given by name; configure the instance instead"
-        )
-    _check_base(spec, kind, base, f"{kind} object {spec!r}")
-    return spec
-
-
-def _check_base(obj: Any, kind: str, base: type, what: str) -> None:
-    """Strategies and policies are base classes the loop relies on (setup, exhausted, finite, ...)."""
-    if base in (Strategy, Policy) and not isinstance(obj, base):
-        raise ConfigurationError(f"{what} must be a hyperion.{base.__name__} subclass (see docs/plugins.md)")
-
-
-def _open_storage(reg: Any, storage: Any) -> tuple[Any, str]:
-    if storage is None or storage == "memory":
-        return reg.create("storage", "memory", None), "memory"
-    if isinstance(storage, str):
-        if "://" not in storage:
-            raise ConfigurationError(
-                f"storage must be a URL such as 'sqlite:///experiments.db' (or None for memory), got {storage!r}"
-            )
-        scheme = storage.split("://", 1)[0].split("+", 1)[0].lower()
-        return reg.create("storage", scheme, storage), storage
-    if callable(getattr(storage, "open_study", None)):
-        return storage, getattr(storage, "url", type(storage).__name__)
-    raise ConfigurationError(f"storage must be a URL, None, or a storage object, got {storage!r}")
-
-
-def _resume_seed(seed: int | None, loaded: int) -> int | None:
-    return seed if seed is None or loaded == 0 else (seed * 1_000_003 + loaded) % 2**63
 
 
 def _check_resume(record: Any, space: dict[str, Any], metric: str, mode: str, storage_url: str) -> None:
@@ -270,26 +227,6 @@ def _describe(description: dict[str, Any]) -> str:
         return "Bool()"
     log = ", log=True" if description.get("log") else ""
     return f"{kind}({description.get('low')!r}, {description.get('high')!r}{log})"
-
-
-def _load(state: StudyState, trials: list[Trial], strategy: Strategy) -> list[Trial]:
-    """Put a resumed study's trials into the state; returns those to run again."""
-    reruns = []
-    for trial in sorted(trials, key=lambda t: t.number):
-        if trial.state.finished:
-            state.add(trial)
-            state.finish(trial)
-            state.resumed += 1
-            strategy.observe(trial)
-        else:
-            trial.state = TrialState.INTERRUPTED
-            state.add(trial)
-            reruns.append(trial)
-    return reruns
-
-
-def _study_event(kind: str, state: StudyState, storage_url: str) -> Event:
-    return Event(kind, None, {"name": state.name, "storage": storage_url, "resumed": state.resumed})
 
 
 def _result(state: StudyState, storage_url: str, strategy: Any, duration: float) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -15,6 +16,9 @@ from typing import Any
 
 
 def main(fd: int) -> None:
+    # Ctrl-C in the terminal reaches the whole process group: the parent handles it and ends the
+    # workers; a worker printing its own KeyboardInterrupt traceback would only add noise.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
     kind, sys_path, payload = conn.recv()
     assert kind == "init"

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hyperion_core.errors import ObjectiveError
-from hyperion_core.protocols import FAILED, FINISHED, Emit
+from hyperion_core.protocols import Emit, Failed, Finished
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,10 @@ class ProcessExecutor:
         for index in range(max_workers):
             slot = _Slot(index)
             self._slots.append(slot)
-            self._spawn(slot)
+            try:
+                self._spawn(slot)
+            except OSError as exc:  # the watcher tries again for its first trial, and fails that trial if it must
+                logger.warning("could not start worker process %d: %s", index, exc)
             watcher = threading.Thread(target=self._watch, args=(slot,), name=f"hyperion-worker-{index}", daemon=True)
             self._watchers.append(watcher)
             watcher.start()
@@ -89,8 +92,13 @@ class ProcessExecutor:
             number = job[0]
             with slot.lock:
                 if slot.proc is None or slot.proc.poll() is not None:
-                    self._spawn(slot)
                     ready = False
+                    try:
+                        self._spawn(slot)
+                    except OSError as exc:  # out of processes or memory: this trial fails, the study goes on
+                        slot.proc = None
+                        self._emit(Failed(number, f"could not start a worker process ({exc}); lower max_concurrent"))
+                        continue
                 slot.current = number
                 self._by_trial[number] = slot
             try:
@@ -111,8 +119,8 @@ class ProcessExecutor:
         message = self._recv(slot, number)
         if message is None:
             return False
-        if message[0] == "init_failed":
-            self._emit((FAILED, number, message[1]))
+        if isinstance(message, tuple) and message[0] == "init_failed":
+            self._emit(Failed(number, message[1]))
             self._reap(slot)
             return False
         return True
@@ -123,7 +131,7 @@ class ProcessExecutor:
             if message is None:
                 return
             self._emit(message)
-            if message[0] in (FINISHED, FAILED):
+            if isinstance(message, (Finished, Failed)):
                 return
 
     def _recv(self, slot: _Slot, number: int) -> tuple | None:
@@ -133,9 +141,7 @@ class ProcessExecutor:
         except (EOFError, OSError):
             code = self._reap(slot)
             if not self._closing:
-                self._emit(
-                    (FAILED, number, f"the worker process died with {_describe_exit(code)} while running this trial")
-                )
+                self._emit(Failed(number, f"the worker process died with {_describe_exit(code)} while running this trial"))
             return None
 
     def _reap(self, slot: _Slot) -> int | None:

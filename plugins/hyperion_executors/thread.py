@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperion_core.context import TrialContext, run_trial
-from hyperion_core.protocols import Emit
+from hyperion_core.protocols import Emit, Failed
 
 
 class ThreadExecutor:
@@ -29,14 +29,32 @@ class ThreadExecutor:
         self._threads: list[threading.Thread] = []
         self._inline = False
         self._pending: deque[tuple[int, str, dict[str, Any]]] = deque()
+        self._lock = threading.Lock()
+        self._busy = 0  # trials submitted to the pool and not yet ended
+        self._live = 0  # pool threads that take jobs
 
     def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit, inline: bool = False) -> None:
         self._objective = objective
         self._emit = emit
         self._inline = inline
-        if not inline:
-            for _ in range(max_workers):
-                self._add_thread()
+
+    def _ensure_thread(self, trial_number: int) -> bool:
+        """Threads start with the trials that need them (the loop never submits more than max_concurrent);
+        False, and the trial failed, when the system refuses a new thread."""
+        with self._lock:
+            self._busy += 1
+            if self._busy <= self._live:
+                return True
+            self._live += 1
+        try:
+            self._add_thread()
+        except RuntimeError as exc:  # "can't start new thread": this trial fails, the study goes on
+            with self._lock:
+                self._busy -= 1
+                self._live -= 1
+            self._emit(Failed(trial_number, f"could not start a thread for this trial ({exc}); lower max_concurrent"))
+            return False
+        return True
 
     def run_queued(self, emit: Emit) -> bool:
         """Inline mode: run the submitted trials on the calling (loop) thread; False if there were none."""
@@ -64,21 +82,30 @@ class ThreadExecutor:
             ctx = TrialContext(number, trial_id, params, emit, lambda n=number: n in stopped)  # type: ignore[misc]
             run_trial(objective, ctx, emit)
             stopped.discard(number)
-            if number in self._abandoned:
-                return  # a replacement thread took this one's place when it was abandoned
+            with self._lock:
+                self._busy -= 1
+                if number in self._abandoned:
+                    self._live -= 1
+                    return  # a replacement thread took this one's place when it was abandoned
 
     def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
         if self._inline:
             self._pending.append((trial_number, trial_id, params))
-        else:
+        elif self._ensure_thread(trial_number):
             self._jobs.put((trial_number, trial_id, params))
 
     def stop(self, trial_number: int) -> None:
         self._stopped.add(trial_number)
 
     def abandon(self, trial_number: int) -> None:
-        self._abandoned.add(trial_number)
-        self._add_thread()  # keep the pool's capacity while the abandoned trial runs on
+        with self._lock:
+            self._abandoned.add(trial_number)
+            self._live += 1
+        try:
+            self._add_thread()  # keep the pool's capacity while the abandoned trial runs on
+        except RuntimeError:
+            with self._lock:
+                self._live -= 1
 
     def shutdown(self) -> None:
         for _ in self._threads:

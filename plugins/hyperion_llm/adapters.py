@@ -71,6 +71,8 @@ class LiteLLM:
             raise ConfigurationError(
                 "the litellm adapter needs litellm: pip install 'hyperion-tune[llm]' (or pass llm= a callable)"
             ) from exc
+        # litellm prints "Give Feedback / Get Help" banners on every error: keep them out of the terminal.
+        litellm.suppress_debug_info = True
         self.litellm = litellm
         self.model, self.api_base, self.temperature, self.timeout = model, api_base, temperature, timeout
         self.json_mode = json_mode

@@ -29,6 +29,8 @@ def check_call_options(timeout: Any, retries: Any, max_history: Any) -> None:
 
 
 def record_call(study: StudyState, llm: Any, result: CallResult, used: int, rejected: list[str]) -> None:
+    """Put the call in the study's event log; a first call that failed for a configuration reason (no
+    credentials, no such model) ends the study with a ConfigurationError instead of random search."""
     reply = result.reply
     study.record(
         "llm_call",
@@ -47,6 +49,11 @@ def record_call(study: StudyState, llm: Any, result: CallResult, used: int, reje
             "rejected": rejected[:20],
         },
     )
+    if result.fatal:
+        raise ConfigurationError(
+            f"the LLM {getattr(llm, 'name', type(llm).__name__)!r} cannot be used: {result.error}. Check the model "
+            "name and the provider's credentials (e.g. OPENAI_API_KEY), or pass llm= a callable"
+        )
 
 
 class LLMAgent(Strategy):
@@ -153,6 +160,21 @@ class LLMAgent(Strategy):
         )
         self.caller.start(prompt, prompts.suggestions_schema(self.space), purpose=count)
 
+    def _read(self, item: dict[str, Any]) -> tuple[dict[str, Any], str] | str:
+        """One suggestion of a reply: (params, rationale) when usable, else the reason it is not."""
+        raw = item.get("params", item)
+        params, notes = prompts.validate(raw, self.space, self.rng)
+        if params is None:
+            return "; ".join(notes)
+        k = prompts.key(params, self.space)
+        if k in self.known:
+            return f"duplicate of an earlier or running trial: {json.dumps(params)}"
+        self.known.add(k)
+        rationale = str(item.get("rationale") or "no rationale given").strip()
+        if notes:
+            rationale += f" [{'; '.join(notes)}]"
+        return params, f"LLM: {rationale}"
+
     def _collect(self, study: StudyState) -> None:
         """Turn a finished call into queued suggestions (or owed fallbacks), and log it."""
         for trial in study.trials[self._indexed :]:
@@ -167,24 +189,19 @@ class LLMAgent(Strategy):
                 except ValueError as exc:
                     items, rejected = [], [str(exc)]
                 for item in items:
-                    raw = item.get("params", item)
-                    params, notes = prompts.validate(raw, self.space, self.rng)
-                    if params is None:
-                        rejected.append("; ".join(notes))
+                    try:
+                        suggestion = self._read(item)
+                    except Exception as exc:  # any shape a model can produce ends in a rejection, never a crash
+                        rejected.append(f"unreadable suggestion ({type(exc).__name__}: {str(exc)[:120]})")
                         continue
-                    k = prompts.key(params, self.space)
-                    if k in self.known:
-                        rejected.append(f"duplicate of an earlier or running trial: {json.dumps(params)}")
-                        continue
-                    self.known.add(k)
-                    rationale = str(item.get("rationale") or "no rationale given").strip()
-                    if notes:
-                        rationale += f" [{'; '.join(notes)}]"
-                    usable.append((params, f"LLM: {rationale}"))
+                    if isinstance(suggestion, str):
+                        rejected.append(suggestion)
+                    else:
+                        usable.append(suggestion)
             record_call(study, self.llm, result, len(usable), rejected)
             self.failures_in_a_row = 0 if usable else self.failures_in_a_row + 1
             if self.failures_in_a_row == self.max_failures:
-                study.notes.append(
+                study.note(
                     f"llm_agent: {self.max_failures} LLM calls in a row gave nothing usable (last: "
                     f"{result.error or (rejected[0] if rejected else 'no suggestions')}); the rest of the study is random"
                 )

@@ -54,6 +54,34 @@ class LLMBranchingAgent(BeamSearch):
     def pending(self) -> bool:
         return self.caller.busy
 
+    def _read(self, item: dict[str, Any], parents: list[Trial], by_parent: dict[str, list[Proposal]], depth: int) -> str | None:
+        """Add one child of a reply to `by_parent`; returns why it was rejected, or None."""
+        parent = str(item.get("parent", ""))
+        if parent not in by_parent:
+            return f"parent {parent!r} is not in the beam"
+        if len(by_parent[parent]) >= self.width:
+            return f"more than {self.width} children for {parent}"
+        base = {**next(p for p in parents if p.trial_id == parent).params}
+        raw = item.get("params", {})
+        params, notes = prompts.validate(
+            {**{k: base[k] for k in self.space.names}, **raw} if isinstance(raw, dict) else raw,
+            self.space,
+            self.rng,
+        )
+        if params is None:
+            return "; ".join(notes)
+        key = repr(sorted(params.items()))
+        if key in self.seen:
+            return f"duplicate: {json.dumps(params)}"
+        self.seen.add(key)
+        vary = item.get("vary")
+        why = str(item.get("rationale") or "no rationale given").strip()
+        varied = f"varies {', '.join(map(str, vary))}: " if isinstance(vary, list) and vary else ""
+        by_parent[parent].append(
+            Proposal(params, parent_id=parent, depth=depth, rationale=f"LLM, child of {parent}: {varied}{why}")
+        )
+        return None
+
     def _children(self, study: StudyState, parents: list[Trial], depth: int) -> list[Proposal] | None:
         was_busy = self.caller.busy  # read before take(): a call ending now is not started twice
         result = self.caller.take()
@@ -69,34 +97,12 @@ class LLMBranchingAgent(BeamSearch):
             except ValueError as exc:
                 items, rejected = [], [str(exc)]
             for item in items:
-                parent = str(item.get("parent", ""))
-                if parent not in by_parent:
-                    rejected.append(f"parent {parent!r} is not in the beam")
-                    continue
-                if len(by_parent[parent]) >= self.width:
-                    rejected.append(f"more than {self.width} children for {parent}")
-                    continue
-                base = {**next(p for p in parents if p.trial_id == parent).params}
-                raw = item.get("params", {})
-                params, notes = prompts.validate(
-                    {**{k: base[k] for k in self.space.names}, **raw} if isinstance(raw, dict) else raw,
-                    self.space,
-                    self.rng,
-                )
-                if params is None:
-                    rejected.append("; ".join(notes))
-                    continue
-                key = repr(sorted(params.items()))
-                if key in self.seen:
-                    rejected.append(f"duplicate: {json.dumps(params)}")
-                    continue
-                self.seen.add(key)
-                vary = item.get("vary")
-                why = str(item.get("rationale") or "no rationale given").strip()
-                varied = f"varies {', '.join(map(str, vary))}: " if isinstance(vary, list) and vary else ""
-                by_parent[parent].append(
-                    Proposal(params, parent_id=parent, depth=depth, rationale=f"LLM, child of {parent}: {varied}{why}")
-                )
+                try:
+                    why_not = self._read(item, parents, by_parent, depth)
+                except Exception as exc:  # any shape a model can produce ends in a rejection, never a crash
+                    why_not = f"unreadable suggestion ({type(exc).__name__}: {str(exc)[:120]})"
+                if why_not:
+                    rejected.append(why_not)
         used = sum(len(v) for v in by_parent.values())
         record_call(study, self.llm, result, used, rejected)
         reason = result.error or (rejected[0] if rejected else "the reply had fewer children than asked")

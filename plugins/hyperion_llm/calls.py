@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hyperion_llm.adapters import Reply
@@ -23,7 +23,18 @@ class CallResult:
     error: str | None = None
     attempts: int = 0
     latency_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # an error no retry mends (bad credentials, unknown model) before the model ever answered: the
+    # configuration is wrong, and the study stops with a ConfigurationError instead of going random
+    fatal: bool = False
+
+
+#: Provider errors that mean the configuration is wrong (litellm's and OpenAI's class names); retrying
+#: them only delays the message.
+_CONFIGURATION_ERRORS = {"AuthenticationError", "NotFoundError", "PermissionDeniedError"}
+
+
+def is_configuration_error(exc: BaseException) -> bool:
+    return any(cls.__name__ in _CONFIGURATION_ERRORS for cls in type(exc).__mro__)
 
 
 class Caller:
@@ -32,6 +43,7 @@ class Caller:
         self._done: list[CallResult] = []
         self._lock = threading.Lock()
         self.busy = False
+        self.answered = False
 
     def start(self, prompt: str, schema: dict[str, Any] | None, purpose: Any) -> None:
         self.busy = True
@@ -46,6 +58,7 @@ class Caller:
             box["reply"] = self.llm.complete(prompt, schema)
         except BaseException as exc:  # any provider error: retried, then a fallback
             box["error"] = f"{type(exc).__name__}: {exc}"
+            box["fatal"] = is_configuration_error(exc)
 
     def _run(self, prompt: str, schema: dict[str, Any] | None, purpose: Any) -> None:
         result = CallResult(prompt, purpose)
@@ -62,9 +75,13 @@ class Caller:
                 result.error = f"no reply within {self.timeout:g}s"
             elif "reply" in box:
                 result.reply, result.error = box["reply"], None
+                self.answered = True  # later failures are the provider's hiccups: fall back, go on
                 break
             else:
                 result.error = box.get("error", "the call ended without a reply")
+                if box.get("fatal"):
+                    result.fatal = not self.answered
+                    break
             if attempt <= self.retries:
                 time.sleep(min(2.0, 0.25 * attempt))  # a short back-off before the retry
         result.latency_s = time.monotonic() - start

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from hyperion_core.models import Trial, TrialState
+from hyperion_core.text import first_line
 from hyperion_core.space import Bool, Choice, Float, Int, Space
 from hyperion_core.state import StudyState
 
@@ -70,7 +71,7 @@ def outcome(trial: Trial, metric: str) -> str:
     if trial.state is TrialState.COMPLETED:
         return f"{metric}={_plain(trial.value, 4) if trial.value is not None else '-'}"
     if trial.state is TrialState.FAILED:
-        return f"failed ({(trial.error or '').splitlines()[0][:120]})"
+        return f"failed ({first_line(trial.error, 120)})"
     if trial.state is TrialState.KILLED:
         return f"stopped early ({(trial.kill_reason or '')[:120]})"
     return trial.state.value
@@ -150,18 +151,17 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 def parse_json(text: str) -> Any:
     """The JSON in a reply: raw, fenced, or the first {...} / [...] in prose. ValueError if none."""
     candidates = [text.strip(), *(m.strip() for m in _FENCE.findall(text))]
+    for opener, closer in (("{", "}"), ("[", "]")):
+        start, end = text.find(opener), text.rfind(closer)
+        if start != -1 and end > start:
+            candidates.append(text[start : end + 1])
     for candidate in candidates:
         try:
             return json.loads(candidate)
         except (json.JSONDecodeError, TypeError):
-            pass
-    for opener, closer in (("{", "}"), ("[", "]")):
-        start, end = text.find(opener), text.rfind(closer)
-        if start != -1 and end > start:
-            try:
-                return json.loads(text[start : end + 1])
-            except json.JSONDecodeError:
-                continue
+            continue
+        except RecursionError:  # "[[[[...]]]]": a reply is data, never a crash
+            raise ValueError("the reply's JSON is nested too deeply") from None
     raise ValueError("the reply holds no JSON")
 
 

@@ -25,11 +25,13 @@ class Curves:
             start = self._seen.get(number, 0)
             if start == len(history):
                 continue
-            steps = self.steps.setdefault(number, [])
-            values = self.values.setdefault(number, [])
             for step, metrics in history[start:]:
                 value = metrics.get(self.metric)
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    # A trial enters the index with its first value of the metric: a trial that reported
+                    # only other metrics has no curve (never an empty one).
+                    steps = self.steps.setdefault(number, [])
+                    values = self.values.setdefault(number, [])
                     if steps and step <= steps[-1]:  # a repeated or earlier step replaces the tail
                         cut = bisect.bisect_left(steps, step)
                         del steps[cut:], values[cut:]
@@ -50,7 +52,7 @@ class Curves:
         earlier value would make the bar too easy). NaN values are left out."""
         out = []
         for number, steps in self.steps.items():
-            if number != trial.number and steps[-1] >= step:
+            if number != trial.number and steps and steps[-1] >= step:
                 value = self.at(number, step)
                 if value is not None and not math.isnan(value):
                     out.append(value)

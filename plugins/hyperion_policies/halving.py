@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial
 from hyperion_core.protocols import Policy
@@ -17,8 +18,7 @@ from hyperion_policies._curves import Curves, goal, latest, worse
 
 
 def _check(label: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"early stopping: {label} must be a whole number >= {low}, got {value!r}")
+    checks.whole_number(f"early stopping: {label}", value, low)
 
 
 class _Rungs:

@@ -7,7 +7,7 @@ import functools
 import math
 import statistics
 
-from hyperion_core.errors import ConfigurationError
+from hyperion_core import checks
 from hyperion_core.models import Trial
 from hyperion_core.protocols import Policy
 from hyperion_core.state import StudyState
@@ -34,13 +34,9 @@ class MedianStopping(Policy):
         metric: str | None = None,
         mode: str | None = None,
     ) -> None:
-        for label, value, low in (
-            ("check_interval", check_interval, 1),
-            ("min_trials", min_trials, 1),
-            ("warmup_steps", warmup_steps, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigurationError(f"early stopping: {label} must be a whole number >= {low}, got {value!r}")
+        checks.whole_number("early stopping: check_interval", check_interval, 1)
+        checks.whole_number("early stopping: min_trials", min_trials, 1)
+        checks.whole_number("early stopping: warmup_steps", warmup_steps, 0)
         self.check_interval, self.min_trials, self.warmup_steps = check_interval, min_trials, warmup_steps
         self._metric, self._mode = metric, mode
         self.checks = 0
@@ -60,9 +56,9 @@ class MedianStopping(Policy):
         value, present = latest(trial, self.metric)
         if not present:
             return None  # a report without the metric is no evidence
+        self.checks += 1
         if isinstance(value, float) and math.isnan(value):
             return f"median: {self.metric} is NaN at step {step}"
-        self.checks += 1
         self.curves.update(study)
         others = self.curves.others_at(trial, step)
         if len(others) < self.min_trials:
@@ -77,7 +73,7 @@ class MedianStopping(Policy):
 
     def close(self, study: StudyState) -> None:
         if self.checks == 0 and self.most_reports:
-            study.notes.append(
+            study.note(
                 f"early stopping never checked a trial: trials reported at most {self.most_reports} times and "
                 f"check_interval={self.check_interval}; lower check_interval (early_stopping_kwargs) to use it"
             )

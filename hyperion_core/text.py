@@ -1,0 +1,103 @@
+"""User text is data (design.md, section 8): cap it where it is stored, hide secrets in storage URLs,
+and write standard JSON (no NaN or Infinity, which PostgreSQL's jsonb and most parsers refuse)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+#: The longest text kept from an objective or a model in one field (an error, a rationale, a reply).
+MAX_TEXT = 20_000
+
+
+def cap(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """The text, cut to `limit` characters with a note saying how much was cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [cut: {len(text) - limit:,} more characters]"
+
+
+def cap_values(data: dict[str, Any], limit: int = MAX_TEXT) -> dict[str, Any]:
+    """The dict with each string value capped (a shallow pass: the values objectives report)."""
+    if not any(isinstance(v, str) and len(v) > limit for v in data.values()):
+        return data
+    return {k: cap(v, limit) if isinstance(v, str) else v for k, v in data.items()}
+
+
+def first_line(text: str | None, limit: int = 200) -> str:
+    """The first line of an error or reason (empty when there is none), for tables and prompts."""
+    if not text:
+        return ""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+_SECRET_KEYS = ("password", "pass", "pwd", "secret", "token", "api_key", "apikey", "sslpassword")
+
+
+def redact_url(url: Any) -> str:
+    """A storage URL fit to show: `postgresql://user:***@host/db`, secrets in the query masked too."""
+    text = str(url)
+    if "://" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text.split("://", 1)[0] + "://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_KEYS for k, _ in pairs):
+            query = "&".join(
+                f"{quote(k)}={'***' if k.lower() in _SECRET_KEYS else quote(v)}" for k, v in pairs
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_of(url: Any) -> list[str]:
+    """The secret parts of a URL (its password, secret query values), to scrub from driver messages."""
+    text = str(url)
+    if "://" not in text:
+        return []
+    try:
+        parts = urlsplit(text)
+        out = [parts.password] if parts.password else []
+        out += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_KEYS and v]
+    except ValueError:
+        return []
+    from urllib.parse import unquote
+
+    return [s for s in {*out, *(unquote(s) for s in out)} if len(s) >= 3]
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats replaced by None (standard JSON), recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """Standard JSON text: NaN and Infinity become null; other unknown objects their str()."""
+    try:
+        return json.dumps(value, default=str, allow_nan=False, **kwargs)
+    except ValueError:  # a non-finite float somewhere: take the slow path only then
+        return json.dumps(json_safe(value), default=str, allow_nan=False, **kwargs)
