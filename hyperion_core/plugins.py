@@ -85,9 +85,7 @@ class Registry:
         for kind, hook_name in KINDS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 dist = _distributions.get(impl.plugin_name)
-                info = self.plugins.setdefault(
-                    impl.plugin_name, PluginInfo(impl.plugin_name, *(dist or (None, None)))
-                )
+                info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, *(dist or (None, None))))
                 if info.error:
                     continue
                 try:
@@ -200,7 +198,9 @@ def _check_kind(obj: Any, kind: str, what: str) -> None:
     """Strategies, policies and reporters subclass their base; executors and storages match the protocol."""
     base = _BASES[kind]
     if kind == "reporter":  # a reporter may also just have the two methods
-        ok = isinstance(obj, base) or (callable(getattr(obj, "on_event", None)) and callable(getattr(obj, "close", None)))
+        ok = isinstance(obj, base) or (
+            callable(getattr(obj, "on_event", None)) and callable(getattr(obj, "close", None))
+        )
     else:
         ok = isinstance(obj, base)
     if not ok:

@@ -171,7 +171,8 @@ class Storage(Protocol):
 
     def list_studies(self) -> list[dict[str, Any]]: ...
 
-    def delete_study(self, study_name: str) -> None: ...
+    def delete_study(self, study_name: str, force: bool = False) -> None:
+        """Delete a study; one open in a live tune() is refused unless `force` (that run then stops)."""
 
     def close(self) -> None: ...
 

@@ -125,7 +125,9 @@ class StudyState:
                 trial.state = TrialState.INTERRUPTED
                 self.add(trial)
                 reruns.append(trial)
-        self.history.update({n: h for n, h in history.items() if n < len(self.trials) and self.trials[n].state.finished})
+        self.history.update(
+            {n: h for n, h in history.items() if n < len(self.trials) and self.trials[n].state.finished}
+        )
         return reruns
 
     def finish(self, trial: Trial) -> None:

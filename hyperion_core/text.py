@@ -56,9 +56,7 @@ def redact_url(url: Any) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(k.lower() in _SECRET_KEYS for k, _ in pairs):
-            query = "&".join(
-                f"{quote(k)}={'***' if k.lower() in _SECRET_KEYS else quote(v)}" for k, v in pairs
-            )
+            query = "&".join(f"{quote(k)}={'***' if k.lower() in _SECRET_KEYS else quote(v)}" for k, v in pairs)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

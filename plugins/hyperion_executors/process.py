@@ -141,7 +141,9 @@ class ProcessExecutor:
         except (EOFError, OSError):
             code = self._reap(slot)
             if not self._closing:
-                self._emit(Failed(number, f"the worker process died with {_describe_exit(code)} while running this trial"))
+                self._emit(
+                    Failed(number, f"the worker process died with {_describe_exit(code)} while running this trial")
+                )
             return None
 
     def _reap(self, slot: _Slot) -> int | None:

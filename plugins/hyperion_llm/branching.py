@@ -54,7 +54,9 @@ class LLMBranchingAgent(BeamSearch):
     def pending(self) -> bool:
         return self.caller.busy
 
-    def _read(self, item: dict[str, Any], parents: list[Trial], by_parent: dict[str, list[Proposal]], depth: int) -> str | None:
+    def _read(
+        self, item: dict[str, Any], parents: list[Trial], by_parent: dict[str, list[Proposal]], depth: int
+    ) -> str | None:
         """Add one child of a reply to `by_parent`; returns why it was rejected, or None."""
         parent = str(item.get("parent", ""))
         if parent not in by_parent:

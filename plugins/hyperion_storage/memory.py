@@ -73,7 +73,7 @@ class MemoryStorage:
             )
         return out
 
-    def delete_study(self, study_name: str) -> None:
+    def delete_study(self, study_name: str, force: bool = False) -> None:
         self._check(study_name)
         for table in (self._studies, self._trials, self._reports, self._events):
             del table[study_name]

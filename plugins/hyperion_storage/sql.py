@@ -12,22 +12,27 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
-import uuid
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from hyperion_core.errors import StorageError
 from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
+from hyperion_core.text import dumps, redact_url, scrub, secrets_of
+from hyperion_storage._lease import Lease, describe, owner_alive
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
-HEARTBEAT_S = 10.0  # how often an open study's owner refreshes its heartbeat
-STALE_OWNER_S = 120.0  # an owner on another host silent this long is taken for dead
+OPERATION_TIMEOUT_S = 60.0  # the longest one PostgreSQL operation may take before the storage gives up
+CONNECT_TIMEOUT_S = 10  # PostgreSQL: the longest a connection attempt may take
+T = TypeVar("T")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
+class _Lost(Exception):
+    """A fenced write found the study no longer ours."""
 
 
 class SQLStorage:
@@ -37,31 +42,135 @@ class SQLStorage:
         from hyperion_storage import _schema
 
         self._sa, self._schema = sa, _schema
-        self.url = url
+        self.url = redact_url(url)  # what every message and display shows; the password stays in the engine
+        self._secrets = secrets_of(url)
         engine_url = url
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             engine_url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
+        self._pg = engine_url.startswith("postgresql")
+        self._in_memory = False
         try:
             if engine_url.startswith("sqlite"):
+                path = sa.engine.make_url(engine_url).database
+                self._in_memory = path in (None, "", ":memory:")
+                if not self._in_memory and not Path(path).parent.is_dir():
+                    raise StorageError(
+                        f"cannot open storage {self.url}: the directory {str(Path(path).parent)!r} does not exist; "
+                        "create it first"
+                    )
                 self.engine = sa.create_engine(engine_url, connect_args={"timeout": BUSY_TIMEOUT_S})
                 _configure_sqlite(self.engine)
             else:
-                self.engine = sa.create_engine(engine_url, pool_pre_ping=True)
+                self.engine = sa.create_engine(
+                    engine_url,
+                    pool_pre_ping=True,
+                    connect_args={
+                        "connect_timeout": CONNECT_TIMEOUT_S,
+                        # server-side bounds; a server that stops answering altogether is bounded by _run
+                        "options": f"-c statement_timeout={int(OPERATION_TIMEOUT_S * 1000)}"
+                        f" -c idle_in_transaction_session_timeout={int(OPERATION_TIMEOUT_S * 1000)}",
+                    },
+                )
+                self._track_connections()
         except ModuleNotFoundError as exc:
             raise StorageError(
-                f"storage {url!r} needs the {exc.name!r} driver: pip install 'hyperion-tune[postgres]'"
-            ) from exc
+                f"storage {self.url!r} needs the {exc.name!r} driver: pip install 'hyperion-tune[postgres]'"
+            ) from None
         except sa.exc.ArgumentError as exc:
-            raise StorageError(f"storage URL {url!r} is not valid: {exc}") from exc
-        self._owner = f"{socket.gethostname()}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
+            raise StorageError(f"storage URL {self.url!r} is not valid: {self._scrub(exc)}") from None
+        self._lease = Lease()
+        self._owner = self._lease.owner
         self._ids: dict[str, int] = {}
-        self._heartbeat_at = 0.0
+        self._failed: StorageError | None = None  # after a failed write, later writes fail at once
         self._create_schema()
+
+    # -- bounded, translated operations ----------------------------------------------------------------
+    def _scrub(self, exc: BaseException) -> str:
+        orig = getattr(exc, "orig", None) or exc
+        text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        return scrub(text, self._secrets)
+
+    def _run(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one storage operation: every SQLAlchemy or decoding error becomes a StorageError naming
+        what failed (secrets scrubbed), and on PostgreSQL the operation is bounded in time even when the
+        server stops answering (its connection is cut and the error says so)."""
+        if not self._pg:
+            return self._translate(what, fn)
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["value"] = self._translate(what, fn)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="hyperion-sql", daemon=True).start()
+        if not done.wait(OPERATION_TIMEOUT_S + CONNECT_TIMEOUT_S):
+            self._cut_connections()
+            raise StorageError(
+                f"cannot {what} in {self.url}: the database did not answer within "
+                f"{OPERATION_TIMEOUT_S + CONNECT_TIMEOUT_S:g}s; check that the server is up and reachable"
+            )
+        if "error" in box:
+            raise box["error"]
+        value: T = box["value"]
+        return value
+
+    def _translate(self, what: str, fn: Callable[[], T]) -> T:
+        sa = self._sa
+        try:
+            return fn()
+        except (StorageError, _Lost):
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot {what} in {self.url}: {self._scrub(exc)}") from None
+        except (ValueError, TypeError, KeyError) as exc:  # undecodable JSON or values: a damaged file
+            raise StorageError(
+                f"cannot {what} in {self.url}: the stored data is damaged ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _track_connections(self) -> None:
+        from sqlalchemy import event
+
+        self._checked_out: set[Any] = set()
+
+        @event.listens_for(self.engine, "checkout")
+        def _out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            self._checked_out.add(dbapi_connection)
+
+        @event.listens_for(self.engine, "checkin")
+        def _in(dbapi_connection: Any, _record: Any) -> None:
+            self._checked_out.discard(dbapi_connection)
+
+    def _cut_connections(self) -> None:
+        """Shut the sockets of connections in use, so threads blocked on a frozen server get an error."""
+        for connection in list(getattr(self, "_checked_out", ())):
+            try:
+                fd = os.dup(connection.fileno())
+            except Exception:
+                continue
+            sock = socket.socket(fileno=fd)  # owns the duplicate; shutdown acts on the shared connection
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            finally:
+                sock.close()
 
     # -- schema ---------------------------------------------------------------------------------------
     def _create_schema(self) -> None:
         sa, schema = self._sa, self._schema
-        try:
+
+        def create() -> None:
+            try:
+                created()
+            except sa.exc.IntegrityError:
+                pass  # another process created the schema at the same moment: it is there now
+
+        def created() -> None:
             with self.engine.begin() as conn:
                 schema.metadata.create_all(conn)
                 row = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
@@ -72,35 +181,38 @@ class SQLStorage:
                         f"{self.url} was written by a newer Hyperion (schema version {row[0]}; this one reads "
                         f"up to {schema.SCHEMA_VERSION}): upgrade with pip install -U hyperion-tune"
                     )
-        except sa.exc.IntegrityError:
-            pass  # another process created the schema at the same moment: it is there now
-        except sa.exc.OperationalError as exc:
-            raise StorageError(f"cannot open storage {self.url}: {exc.orig}") from exc
+
+        self._run("open the storage", create)
 
     # -- studies ----------------------------------------------------------------------------------------
     def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
-        try:
-            return self._open_study(name, space, metric, mode)
-        except self._sa.exc.IntegrityError:
-            # Another process created a study of this name between our look and our insert (PostgreSQL;
-            # SQLite's BEGIN IMMEDIATE serialises this): look again, now it exists.
-            return self._open_study(name, space, metric, mode)
-        except self._sa.exc.OperationalError as exc:
-            raise StorageError(f"cannot open study '{name}' in {self.url}: {exc.orig}") from exc
+
+        def attempt() -> StudyRecord:
+            try:
+                return self._open_study(name, space, metric, mode)
+            except self._sa.exc.IntegrityError:
+                # Another process created a study of this name between our look and our insert (PostgreSQL;
+                # SQLite's BEGIN IMMEDIATE serialises this): look again, now it exists.
+                return self._open_study(name, space, metric, mode)
+
+        record = self._run(f"open study '{name}'", attempt)
+        if not self._in_memory:  # an in-memory database is this process's alone: no one to fence out
+            self._lease.hold(self._beat)
+        return record
 
     def _open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
         sa, s = self._sa, self._schema
         now = time.time()
         with self.engine.begin() as conn:
             query = sa.select(s.studies).where(s.studies.c.name == name)
-            if self.engine.dialect.name == "postgresql":
+            if self._pg:
                 query = query.with_for_update()
             row = conn.execute(query).mappings().first()
             if row is None:
                 study_id = conn.execute(
                     s.studies.insert().values(
                         name=name,
-                        space=_dumps(space),
+                        space=dumps(space),
                         metric=metric,
                         mode=mode,
                         created=now,
@@ -111,7 +223,14 @@ class SQLStorage:
                 ).inserted_primary_key[0]
                 self._ids[name] = study_id
                 return StudyRecord(name, space, metric, mode, [], created=now)
-            self._check_owner(name, row, now)
+            if row["owner"] != self._owner and owner_alive(row["owner"], row["heartbeat"], now):
+                raise StorageError(
+                    f"study '{name}' is open in another tune() ({describe(row['owner'])}); one process runs a study "
+                    "at a time: to run its trials in parallel raise max_concurrent (executor='process' for CPU-bound "
+                    "work), or give each process its own study_name (they can share the storage)"
+                )
+            if row["owner"] and row["owner"] != self._owner:
+                logger.info("study '%s': taking over from %s, which is gone", name, describe(row["owner"]))
             study_id = row["id"]
             self._ids[name] = study_id
             conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=self._owner, heartbeat=now))
@@ -139,86 +258,122 @@ class SQLStorage:
             record.history = self._history(conn, study_id)
             return record
 
-    def _check_owner(self, name: str, row: Any, now: float) -> None:
-        owner = row["owner"]
-        if not owner or owner == self._owner:
-            return
-        host, pid, _ = (owner.split("|") + ["", "", ""])[:3]
-        if host == socket.gethostname():
-            alive = _pid_alive(int(pid)) if pid.isdigit() else False
-        else:
-            alive = now - (row["heartbeat"] or 0) < STALE_OWNER_S
-        if alive:
-            raise StorageError(
-                f"study '{name}' is open in another tune() (process {pid} on {host}); one process runs a study "
-                "at a time: to run its trials in parallel raise max_concurrent (executor='process' for CPU-bound "
-                "work), or give each process its own study_name (they can share the storage)"
-            )
-        logger.info("study '%s': taking over from %s, which is gone", name, owner)
+    def _beat(self, now: float) -> bool:
+        """The heartbeat (from the lease's thread): refresh every study we own; False once one is not ours."""
+        s = self._schema
+        ids = list(self._ids.values())
+        if not ids:
+            return True
+
+        def beat() -> int:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    s.studies.update()
+                    .where(s.studies.c.id.in_(ids), s.studies.c.owner == self._owner)
+                    .values(heartbeat=now)
+                )
+                return int(result.rowcount)
+
+        return self._run("refresh the heartbeat", beat) == len(ids)
 
     def write(self, study_name: str, changes: Changes) -> None:
-        sa, s = self._sa, self._schema
+        if self._failed is not None:  # the storage already failed this run: do not wait on it again
+            raise self._failed
+        if self._lease.lost:
+            self._failed = self._lost_error(study_name)
+            raise self._failed
+        if not changes:
+            return
+        try:
+            self._run("write to", lambda: self._write(study_name, changes))
+        except _Lost:
+            self._failed = self._lost_error(study_name)
+            raise self._failed from None
+        except StorageError as exc:
+            self._failed = exc
+            raise
+
+    def _lost_error(self, study_name: str) -> StorageError:
+        return StorageError(
+            f"study '{study_name}' in {self.url} is no longer this run's: another process deleted it "
+            "(hyperion studies delete --force) or took it over after this run's heartbeat went stale; "
+            "this run stopped and wrote nothing more"
+        )
+
+    def _write(self, study_name: str, changes: Changes) -> None:
+        s = self._schema
         study_id = self._ids[study_name]
         now = time.time()
         trials = {t.number: t for t in changes.trials}  # a trial started and finished in one tick: once
-        try:
-            with self.engine.begin() as conn:
-                if trials:
-                    insert = _insert_for(self.engine)(s.trials)
-                    rows = [_trial_row(study_id, t) for t in trials.values()]
-                    update = {c: insert.excluded[c] for c in rows[0] if c not in ("study_id", "number")}
-                    conn.execute(insert.on_conflict_do_update(index_elements=["study_id", "number"], set_=update), rows)
-                if changes.reports:
-                    conn.execute(
-                        s.reports.insert(),
-                        [
-                            {
-                                "study_id": study_id,
-                                "trial_number": r.trial_number,
-                                "step": r.step,
-                                "metrics": _dumps(r.metrics),
-                                "time": r.time,
-                            }
-                            for r in changes.reports
-                        ],
-                    )
-                if changes.events:
-                    conn.execute(
-                        s.events.insert(),
-                        [
-                            {
-                                "study_id": study_id,
-                                "trial_number": e.trial_number,
-                                "kind": e.kind,
-                                "data": _dumps(e.data),
-                                "time": e.time,
-                            }
-                            for e in changes.events
-                        ],
-                    )
-                if now - self._heartbeat_at >= HEARTBEAT_S:
-                    self._heartbeat_at = now
-                    conn.execute(
-                        s.studies.update().where(s.studies.c.id == study_id).values(heartbeat=now, updated=now)
-                    )
-        except sa.exc.OperationalError as exc:
-            raise StorageError(f"cannot write to {self.url}: {exc.orig}") from exc
+        with self.engine.begin() as conn:
+            # The fence: this transaction writes only while the study is still ours.
+            fenced = conn.execute(
+                s.studies.update()
+                .where(s.studies.c.id == study_id, s.studies.c.owner == self._owner)
+                .values(heartbeat=now, updated=now)
+            )
+            if fenced.rowcount == 0:
+                raise _Lost()
+            if trials:
+                insert = _insert_for(self.engine)(s.trials)
+                rows = [_trial_row(study_id, t) for t in trials.values()]
+                update = {c: insert.excluded[c] for c in rows[0] if c not in ("study_id", "number")}
+                conn.execute(insert.on_conflict_do_update(index_elements=["study_id", "number"], set_=update), rows)
+            if changes.reports:
+                conn.execute(
+                    s.reports.insert(),
+                    [
+                        {
+                            "study_id": study_id,
+                            "trial_number": r.trial_number,
+                            "step": r.step,
+                            "metrics": dumps(r.metrics),
+                            "time": r.time,
+                        }
+                        for r in changes.reports
+                    ],
+                )
+            if changes.events:
+                conn.execute(
+                    s.events.insert(),
+                    [
+                        {
+                            "study_id": study_id,
+                            "trial_number": e.trial_number,
+                            "kind": e.kind,
+                            "data": dumps(e.data),
+                            "time": e.time,
+                        }
+                        for e in changes.events
+                    ],
+                )
 
     def load_trials(self, study_name: str) -> list[Trial]:
-        with self.engine.connect() as conn:
-            return self._trials(conn, self._study_id(conn, study_name))
+        def load() -> list[Trial]:
+            with self.engine.connect() as conn:
+                return self._trials(conn, self._study_id(conn, study_name))
+
+        return self._run(f"read study '{study_name}'", load)
 
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
         sa, s = self._sa, self._schema
-        with self.engine.connect() as conn:
-            study_id = self._study_id(conn, study_name)
-            rows = conn.execute(sa.select(s.events).where(s.events.c.study_id == study_id).order_by(s.events.c.id))
-            return [
-                {"trial_number": r.trial_number, "kind": r.kind, "time": r.time, **json.loads(r.data)} for r in rows
-            ]
+
+        def load() -> list[dict[str, Any]]:
+            with self.engine.connect() as conn:
+                study_id = self._study_id(conn, study_name)
+                rows = conn.execute(sa.select(s.events).where(s.events.c.study_id == study_id).order_by(s.events.c.id))
+                return [
+                    {"trial_number": r.trial_number, "kind": r.kind, "time": r.time, **json.loads(r.data)} for r in rows
+                ]
+
+        return self._run(f"read the events of study '{study_name}'", load)
 
     def list_studies(self) -> list[dict[str, Any]]:
+        return self._run("list the studies", self._list_studies)
+
+    def _list_studies(self) -> list[dict[str, Any]]:
         sa, s = self._sa, self._schema
+        now = time.time()
         with self.engine.connect() as conn:
             counts: dict[int, dict[str, int]] = {}
             for study_id, state, n in conn.execute(
@@ -236,6 +391,7 @@ class SQLStorage:
                         s.trials.c.study_id == row["id"], s.trials.c.state == "completed"
                     )
                 ).scalar()
+                live = owner_alive(row["owner"], row["heartbeat"], now)
                 out.append(
                     {
                         "name": row["name"],
@@ -243,6 +399,7 @@ class SQLStorage:
                         "mode": row["mode"],
                         "created": row["created"],
                         "updated": row["updated"],
+                        "open_by": describe(row["owner"]) if live else None,
                         "trials": sum(by_state.values()),
                         "best": best,
                         **{state.value: by_state.get(state.value, 0) for state in TrialState},
@@ -250,27 +407,46 @@ class SQLStorage:
                 )
             return out
 
-    def delete_study(self, study_name: str) -> None:
+    def delete_study(self, study_name: str, force: bool = False) -> None:
+        """Delete a study. One that a live tune() has open is refused unless `force`; that tune() then
+        stops at its next write with a StorageError saying the study was deleted."""
         s = self._schema
-        with self.engine.begin() as conn:
-            study_id = self._study_id(conn, study_name)
-            for table in (s.reports, s.events, s.trials):
-                conn.execute(table.delete().where(table.c.study_id == study_id))
-            conn.execute(s.studies.delete().where(s.studies.c.id == study_id))
+
+        def delete() -> None:
+            with self.engine.begin() as conn:
+                study_id = self._study_id(conn, study_name)
+                row = conn.execute(
+                    self._sa.select(s.studies.c.owner, s.studies.c.heartbeat).where(s.studies.c.id == study_id)
+                ).first()
+                if row is not None and row[0] != self._owner and owner_alive(row[0], row[1], time.time()) and not force:
+                    raise StorageError(
+                        f"study '{study_name}' is open in a running tune() ({describe(row[0])}); stop it first, "
+                        "or delete anyway with --force (that run then stops with an error)"
+                    )
+                for table in (s.reports, s.events, s.trials):
+                    conn.execute(table.delete().where(table.c.study_id == study_id))
+                conn.execute(s.studies.delete().where(s.studies.c.id == study_id))
+
+        self._run(f"delete study '{study_name}'", delete)
         self._ids.pop(study_name, None)
 
     def close(self) -> None:
         s = self._schema
-        if self._ids:
-            try:
+        self._lease.release()
+        if self._ids and self._failed is None:
+
+            def release() -> None:
                 with self.engine.begin() as conn:
                     conn.execute(
                         s.studies.update()
                         .where(s.studies.c.id.in_(list(self._ids.values())), s.studies.c.owner == self._owner)
                         .values(owner=None, updated=time.time())
                     )
-            except self._sa.exc.SQLAlchemyError as exc:  # the data is written; only the release failed
-                logger.warning("could not release studies in %s: %s", self.url, exc)
+
+            try:
+                self._run("release the study", release)
+            except StorageError as exc:  # the data is written; only the release failed
+                logger.warning("%s", exc)
         self._ids.clear()
         self.engine.dispose()
 
@@ -280,7 +456,7 @@ class SQLStorage:
         study_id = conn.execute(self._sa.select(s.studies.c.id).where(s.studies.c.name == name)).scalar()
         if study_id is None:
             raise StorageError(f"no study named '{name}' in {self.url}")
-        return study_id
+        return int(study_id)
 
     def _trials(self, conn: Any, study_id: int) -> list[Trial]:
         s = self._schema
@@ -327,11 +503,11 @@ def _trial_row(study_id: int, t: Trial) -> dict[str, Any]:
         "number": t.number,
         "trial_id": t.trial_id,
         "state": t.state.value,
-        "params": _dumps(t.params),
+        "params": dumps(t.params),
         "value": t.value,
         "score": t.score,
-        "metrics": _dumps(t.metrics),
-        "artifacts": _dumps(t.artifacts),
+        "metrics": dumps(t.metrics),
+        "artifacts": dumps(t.artifacts),
         "parent_id": t.parent_id,
         "depth": t.depth,
         "rationale": t.rationale,
@@ -367,15 +543,3 @@ def _configure_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now, not mid-transaction
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

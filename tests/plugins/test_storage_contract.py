@@ -158,7 +158,6 @@ def test_trials_left_running_are_run_again_with_their_number_and_params(storage_
     done = Trial(number=0, params={**params, "x": 0.5}, state=TrialState.COMPLETED, value=0.5, score=0.5)
     storage.write(name, Changes(trials=[done, Trial(number=1, params=params)], reports=[Report(1, 0, {"loss": 9})]))
     if isinstance(storage_spec, str):
-        storage._owner = "elsewhere|999999999|dead"  # as if the process that wrote it had died
         from hyperion_storage._schema import studies
 
         with storage.engine.begin() as conn:
