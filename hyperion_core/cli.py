@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,18 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `hyperion studies export x | head -1`: the reader left, which is fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        return 0
+    except KeyboardInterrupt:
+        print("hyperion: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="hyperion", description="Hyperion hyperparameter optimization.")
     parser.add_argument("--version", action="version", version=f"hyperion {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -32,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     if args.command == "plugins" and args.plugins_command == "list":
         return _plugins_list(as_json=args.json)
-    (plugins if args.command == "plugins" else parser).print_help()
+    (plugins if args.command == "plugins" else parser).print_help(sys.stderr)  # usage goes to stderr
     return 2
 
 
@@ -44,6 +57,7 @@ def _plugins_list(as_json: bool) -> int:
                 "name": p.name,
                 "distribution": p.distribution,
                 "version": p.version,
+                "error": p.error,
                 **{kind: sorted(p.names.get(kind, [])) for kind in KINDS},
             }
             for p in infos
@@ -53,13 +67,15 @@ def _plugins_list(as_json: bool) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="Hyperion plugins", title_justify="left")
     for column in ("plugin", "distribution", "version", "registers"):
         table.add_column(column)
     for p in infos:
         registers = "\n".join(f"{kind}: {', '.join(sorted(p.names[kind]))}" for kind in KINDS if p.names.get(kind))
-        table.add_row(p.name, p.distribution or "-", p.version or "-", registers or "-")
+        cell = Text(f"broken: {p.error}", style="red") if p.error else Text(registers or "-")
+        table.add_row(Text(p.name), Text(p.distribution or "-"), Text(p.version or "-"), cell)
     Console().print(table)
     return 0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 from hyperion_core.errors import HyperionError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.plugins import registry
+from hyperion_core.text import dumps, first_line, redact_url
 
 
 def add_parser(commands: Any) -> None:
@@ -32,7 +32,7 @@ def add_parser(commands: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show = with_storage(sub.add_parser("show", help="best trial, counts and the top trials of a study"))
     show.add_argument("name")
-    show.add_argument("--top", type=int, default=10, help="how many trials to list (default 10)")
+    show.add_argument("--top", type=_positive, default=10, help="how many trials to list (default 10)")
     export = with_storage(sub.add_parser("export", help="every trial of a study as CSV or JSON"))
     export.add_argument("name")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -40,12 +40,25 @@ def add_parser(commands: Any) -> None:
     delete = with_storage(sub.add_parser("delete", help="delete a study and everything recorded for it"))
     delete.add_argument("name")
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.add_argument(
+        "--force", action="store_true", help="delete even while a tune() runs it (that run then stops with an error)"
+    )
     studies.set_defaults(handler=run, studies_parser=studies)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.studies_command:
-        args.studies_parser.print_help()
+        args.studies_parser.print_help(sys.stderr)
         return 2
     if not args.storage:
         return _fail("name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)")
@@ -53,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         return _fail(f"no database at {url[len('sqlite:///') :]!r}")
     if "://" not in url:
-        return _fail(f"--storage must be a URL such as sqlite:///experiments.db, got {url!r}")
+        return _fail(f"--storage must be a URL such as sqlite:///experiments.db, got {redact_url(url)!r}")
     try:
-        storage = registry().create("storage", url.split("://", 1)[0].split("+", 1)[0].lower(), url)
+        storage = registry().storage(url)
         try:
             return {"list": _list, "show": _show, "export": _export, "delete": _delete}[args.studies_command](
                 storage, args
@@ -77,28 +90,53 @@ def _console() -> Any:
     return Console()
 
 
+def _text(value: Any, style: str = "") -> Any:
+    """User text (study names, parameter values) as a rich Text: shown as written, never read as markup."""
+    from rich.text import Text
+
+    return Text(value if isinstance(value, str) else _number(value), style=style)
+
+
 def _list(storage: Any, args: argparse.Namespace) -> int:
     studies = storage.list_studies()
     if args.json:
-        print(json.dumps(studies, indent=2))
+        print(dumps(studies, indent=2))
         return 0
     from rich.table import Table
 
-    table = Table(title=f"studies in {storage.url}", title_justify="left")
-    for column in ("study", "goal", "trials", "completed", "failed", "killed", "interrupted", "best"):
-        table.add_column(column, justify="left" if column in ("study", "goal") else "right")
-    for s in studies:
-        table.add_row(
+    rows = [
+        [
             s["name"],
             f"{s['mode']} {s['metric']}",
+            "running" if s.get("open_by") else "-",
             str(s["trials"]),
             str(s["completed"]),
             str(s["failed"]),
             str(s["killed"]),
             str(s["interrupted"] + s["running"]),
             _number(s["best"]),
-        )
-    _console().print(table)
+        ]
+        for s in studies
+    ]
+    columns = ["study", "goal", "state", "trials", "completed", "failed", "killed", "interrupted", "best"]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    # Numbers are never cut: on a narrow terminal the least useful columns go first, and names wrap.
+    console = _console()
+    keep = list(range(len(columns)))
+    for drop in ("interrupted", "killed", "failed", "state", "completed", "goal"):
+        if sum(widths[i] + 3 for i in keep) + 12 <= console.width:
+            break
+        keep.remove(columns.index(drop))
+    table = Table(title=_text(f"studies in {storage.url}"), title_justify="left")
+    for i in keep:
+        if columns[i] in ("study", "goal"):
+            table.add_column(columns[i], justify="left", overflow="fold")
+        else:
+            table.add_column(columns[i], justify="right", no_wrap=True, min_width=widths[i])
+    rows = [[row[i] for i in keep] for row in rows]
+    for row in rows:
+        table.add_row(*(_text(cell) for cell in row))
+    console.print(table)
     return 0
 
 
@@ -118,23 +156,31 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
     done.sort(key=lambda t: t.value if study["mode"] == "min" else -t.value)  # type: ignore[operator]
     console = _console()
+    from rich.text import Text
+
     console.print(
-        f"[bold]{study['name']}[/bold] ({study['mode']} {study['metric']}): {study['trials']} trials, "
-        f"{study['completed']} completed, {study['failed']} failed, {study['killed']} killed, "
-        f"{study['interrupted'] + study['running']} interrupted"
+        Text.assemble(
+            (study["name"], "bold"),
+            f" ({study['mode']} {study['metric']}): {study['trials']} trials, "
+            f"{study['completed']} completed, {study['failed']} failed, {study['killed']} killed, "
+            f"{study['interrupted'] + study['running']} interrupted",
+        )
     )
     if not done:
         console.print("no trial completed")
         return 0
     best = done[0]
-    console.print(f"best {study['metric']} = [bold cyan]{_number(best.value)}[/bold cyan] at {best.trial_id}")
-    console.print("  params: " + ", ".join(f"{k}={_number(v)}" for k, v in best.params.items()))
+    console.print(
+        Text.assemble(f"best {study['metric']} = ", (_number(best.value), "bold cyan"), f" at {best.trial_id}")
+    )
+    console.print(_text("  params: " + ", ".join(f"{k}={_number(v)}" for k, v in best.params.items())))
     names = list(best.params)
     table = Table(title=f"top {min(args.top, len(done))} trials", title_justify="left")
     for column in ("#", "trial", study["metric"], *names):
-        table.add_column(column)
+        table.add_column(_text(column))
     for rank, trial in enumerate(done[: args.top], 1):
-        table.add_row(str(rank), trial.trial_id, _number(trial.value), *(_number(trial.params.get(n)) for n in names))
+        cells = [str(rank), trial.trial_id, _number(trial.value), *(_number(trial.params.get(n)) for n in names)]
+        table.add_row(*(_text(c) for c in cells))
     console.print(table)
     return 0
 
@@ -143,11 +189,14 @@ def _export(storage: Any, args: argparse.Namespace) -> int:
     _study(storage, args.name)
     trials = storage.load_trials(args.name)
     if args.format == "json":
-        text = json.dumps([t.to_dict() for t in trials], indent=2, default=str) + "\n"
+        text = dumps([t.to_dict() for t in trials], indent=2) + "\n"  # standard JSON: no NaN or Infinity
     else:
         text = _csv(trials)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"cannot write {args.output!r}: {exc.strerror or exc}")
         print(f"wrote {len(trials)} trials to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -177,7 +226,7 @@ def _csv(trials: list[Trial]) -> str:
     for t in trials:
         row = t.to_dict()
         writer.writerow(
-            [row[c] if c != "error" or not row[c] else row[c].splitlines()[0] for c in base]
+            [row[c] if c != "error" else first_line(row[c], 10_000) for c in base]
             + [t.params.get(p) for p in params]
             + [t.metrics.get(m) for m in metrics]
         )
@@ -186,6 +235,11 @@ def _csv(trials: list[Trial]) -> str:
 
 def _delete(storage: Any, args: argparse.Namespace) -> int:
     study = _study(storage, args.name)
+    if study.get("open_by") and not args.force:
+        return _fail(
+            f"study '{args.name}' is open in a running tune() ({study['open_by']}); stop it first, "
+            "or delete anyway with --force (that run then stops with an error)"
+        )
     if not args.yes:
         prompt = f"Delete study '{args.name}' and its {study['trials']} trials from {storage.url}? [y/N] "
         try:
@@ -194,7 +248,7 @@ def _delete(storage: Any, args: argparse.Namespace) -> int:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             return _fail("not deleted (answer y, or pass --yes)")
-    storage.delete_study(args.name)
+    storage.delete_study(args.name, force=args.force)
     print(f"deleted study '{args.name}' ({study['trials']} trials)", file=sys.stderr)
     return 0
 

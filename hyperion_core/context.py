@@ -9,9 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperion_core.models import ObjectiveResult
-from hyperion_core.text import cap
 from hyperion_core.protocols import Emit, Failed, Finished, Reported
-
+from hyperion_core.text import cap
 
 #: The largest step a report may carry (what a 64-bit database integer holds).
 MAX_STEP = 2**63 - 1

@@ -98,7 +98,12 @@ class Strategy:
         return None
 
     def kills(self, study: StudyState) -> list[Kill]:
+        """Running trials the strategy wants stopped (a pruned branch); asked after every tick."""
         return []
+
+    def close(self, study: StudyState) -> None:
+        """At the end of the study (e.g. to leave a line in the notes with `study.note()`)."""
+        return None
 
 
 class Policy:
@@ -111,7 +116,7 @@ class Policy:
         raise NotImplementedError
 
     def close(self, study: StudyState) -> None:
-        """At the end of the study (e.g. to leave a note in study.notes)."""
+        """At the end of the study (e.g. to leave a note with `study.note()`)."""
         return None
 
 

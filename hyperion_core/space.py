@@ -159,6 +159,17 @@ class Int(_Range):
         return sorted(set(values))
 
 
+def _key(value: Any) -> Any:
+    """A hashable key with _same's equality: True apart from 1, 1 equal to 1.0, "1" apart from 1."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if _is_number(value):
+        return ("number", value)
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_key(v) for v in value))
+    return (type(value).__name__, value)
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality that keeps True apart from 1 and 1.0 apart from "1", as users mean it."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -199,21 +210,33 @@ class Choice(Parameter):
                     f"parameter '{path}': Choice option {option!r} is not a JSON-compatible value "
                     "(str, int, float, bool, None, or a list of them)"
                 )
+        index: dict[Any, int] = {}  # option key -> position: membership and index in O(1)
         for i, option in enumerate(self.options):
-            if any(_same(option, other) for other in self.options[:i]):
-                raise SpaceError(f"parameter '{path}': Choice lists option {option!r} twice")
+            if index.setdefault(_key(option), i) != i:
+                raise SpaceError(f"parameter '{path}': Choice lists option {option!r:.200} twice")
+        self._index = index
+
+    @property
+    def _positions(self) -> dict[Any, int]:
+        index = self.__dict__.get("_index")
+        if index is None:  # used before a Space checked it
+            index = self._index = {_key(o): i for i, o in reversed(list(enumerate(self.options)))}
+        return index
 
     def index(self, value: Any) -> int:
-        for i, option in enumerate(self.options):
-            if _same(option, value):
-                return i
-        raise ValueError(value)
+        try:
+            return self._positions[_key(value)]
+        except (KeyError, TypeError):  # TypeError: an unhashable value (a dict) is no option
+            raise ValueError(value) from None
 
     def sample(self, rng: random.Random) -> Any:
         return self.options[rng.randrange(len(self.options))]
 
     def contains(self, value: Any) -> bool:
-        return any(_same(option, value) for option in self.options)
+        try:
+            return _key(value) in self._positions
+        except TypeError:
+            return False
 
     def to_unit(self, value: Any) -> float:
         return (self.index(value) + 0.5) / len(self.options)

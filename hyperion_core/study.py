@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError
+from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError, StorageError
 from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
 from hyperion_core.protocols import (
     Executor,
@@ -100,6 +100,7 @@ class StudyLoop:
         self.terminates = bool(getattr(executor, "terminates", False))
         self.stopping = False
         self.inline = False
+        self._inline_error: BaseException | None = None
         self._metric_checked = False
 
     # -- public ------------------------------------------------------------------------------------
@@ -110,6 +111,9 @@ class StudyLoop:
         try:
             self._setup()
             self._loop_and_shut_down()
+        except StorageError as exc:
+            state.note(f"the storage failed and the study stopped: {exc}; what it had not written is not stored", True)
+            raise
         finally:
             state.duration = time.time() - started
             for reporter in self.reporters:
@@ -147,7 +151,7 @@ class StudyLoop:
             and isinstance(executor, InlineExecutor)
         )
         if isinstance(executor, InlineExecutor) and self.inline:
-            executor.start(self.objective, self.max_concurrent, self._apply, inline=True)
+            executor.start(self.objective, self.max_concurrent, self._apply_inline, inline=True)
         else:
             executor.start(self.objective, self.max_concurrent, self.queue.put)
         completed_normally = False
@@ -163,6 +167,7 @@ class StudyLoop:
                 try:
                     self._flush()
                 finally:
+                    self.strategy.close(self.state)
                     for policy in self.policies:
                         policy.close(self.state)
 
@@ -189,7 +194,9 @@ class StudyLoop:
             if not state.running and (self.stopping or self._done()):
                 break
             self._flush()
-            if self.inline and self.executor.run_queued(self._apply):  # type: ignore[attr-defined]
+            if self.inline and self.executor.run_queued(self._apply_inline):  # type: ignore[attr-defined]
+                if self._inline_error is not None:
+                    raise self._inline_error
                 self._after_messages()
                 continue
             timeouts = [t - now for t in self.abandon_at.values()]
@@ -294,6 +301,18 @@ class StudyLoop:
         self.executor.submit(trial.number, trial.trial_id, self.state.space.unflatten(trial.params))
 
     # -- messages ------------------------------------------------------------------------------------
+    def _apply_inline(self, message: Message) -> None:
+        """The emit of a trial that runs on this thread: an error of the loop's own (a storage failure,
+        a misspelled metric) must end the study, not be taken for the objective's failure."""
+        if self._inline_error is not None:
+            return
+        try:
+            self._apply(message)
+        except BaseException as exc:
+            self._inline_error = exc
+            if not isinstance(message, Wake):
+                self.executor.stop(message.trial_number)  # let the objective end soon
+
     def _apply(self, message: Message) -> None:
         match message:
             case Wake():

@@ -46,17 +46,20 @@ def redact_url(url: Any) -> str:
         parts = urlsplit(text)
     except ValueError:
         return text.split("://", 1)[0] + "://***"
-    netloc = parts.netloc
+    netloc, changed = parts.netloc, False
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
+            userinfo, changed = userinfo.split(":", 1)[0] + ":***", True
         netloc = f"{userinfo}@{host}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(k.lower() in _SECRET_KEYS for k, _ in pairs):
+            changed = True
             query = "&".join(f"{quote(k)}={'***' if k.lower() in _SECRET_KEYS else quote(v)}" for k, v in pairs)
+    if not changed:
+        return text  # urlunsplit would turn sqlite:///a.db into sqlite:/a.db
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

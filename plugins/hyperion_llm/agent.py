@@ -16,7 +16,7 @@ from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 from hyperion_llm import prompts
 from hyperion_llm.adapters import resolve
-from hyperion_llm.calls import Caller, CallResult
+from hyperion_llm.calls import Caller, CallResult, Usage
 
 
 def check_call_options(timeout: Any, retries: Any, max_history: Any) -> None:
@@ -28,10 +28,11 @@ def check_call_options(timeout: Any, retries: Any, max_history: Any) -> None:
         raise ConfigurationError(f"LLM strategies: max_history must be a whole number >= 1, got {max_history!r}")
 
 
-def record_call(study: StudyState, llm: Any, result: CallResult, used: int, rejected: list[str]) -> None:
+def record_call(study: StudyState, llm: Any, result: CallResult, used: int, rejected: list[str], usage: Usage) -> None:
     """Put the call in the study's event log; a first call that failed for a configuration reason (no
     credentials, no such model) ends the study with a ConfigurationError instead of random search."""
     reply = result.reply
+    usage.add(result)
     study.record(
         "llm_call",
         {
@@ -90,6 +91,7 @@ class LLMAgent(Strategy):
         self.coins: deque[float] = deque()  # exploration coins of slots still waiting for the LLM
         self.known: set[str] = set()
         self._indexed = 0
+        self.usage = Usage()
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
@@ -117,6 +119,7 @@ class LLMAgent(Strategy):
                 self.known.add(prompts.key(params, self.space))
                 out.append(Proposal(params, rationale=rationale))
             elif self.fallbacks:
+                self.usage.fallbacks += 1
                 out.append(self._random(f"random sample (LLM fallback: {self.fallbacks.popleft()})"))
             else:
                 wanted += 1
@@ -130,6 +133,10 @@ class LLMAgent(Strategy):
             if remaining > 0:
                 self._ask(study, min(wanted, remaining))
         return out
+
+    def close(self, study: StudyState) -> None:
+        if (line := self.usage.line()) is not None:
+            study.note(line)
 
     def _no_call_reason(self) -> str | None:
         if self.max_calls is not None and self.calls >= self.max_calls:
@@ -198,7 +205,7 @@ class LLMAgent(Strategy):
                         rejected.append(suggestion)
                     else:
                         usable.append(suggestion)
-            record_call(study, self.llm, result, len(usable), rejected)
+            record_call(study, self.llm, result, len(usable), rejected, self.usage)
             self.failures_in_a_row = 0 if usable else self.failures_in_a_row + 1
             if self.failures_in_a_row == self.max_failures:
                 study.note(

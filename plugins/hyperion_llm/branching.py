@@ -17,7 +17,7 @@ from hyperion_core.state import StudyState
 from hyperion_llm import prompts
 from hyperion_llm.adapters import resolve
 from hyperion_llm.agent import check_call_options, record_call
-from hyperion_llm.calls import Caller
+from hyperion_llm.calls import Caller, Usage
 from hyperion_strategies.beam import BeamSearch
 
 
@@ -45,6 +45,7 @@ class LLMBranchingAgent(BeamSearch):
         check_call_options(timeout, retries, max_history)
         self.llm = resolve(llm)
         self.max_history, self.timeout, self.retries = max_history, timeout, retries
+        self.usage = Usage()
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
@@ -84,6 +85,10 @@ class LLMBranchingAgent(BeamSearch):
         )
         return None
 
+    def close(self, study: StudyState) -> None:
+        if (line := self.usage.line()) is not None:
+            study.note(line)
+
     def _children(self, study: StudyState, parents: list[Trial], depth: int) -> list[Proposal] | None:
         was_busy = self.caller.busy  # read before take(): a call ending now is not started twice
         result = self.caller.take()
@@ -106,13 +111,14 @@ class LLMBranchingAgent(BeamSearch):
                 if why_not:
                     rejected.append(why_not)
         used = sum(len(v) for v in by_parent.values())
-        record_call(study, self.llm, result, used, rejected)
+        record_call(study, self.llm, result, used, rejected, self.usage)
         reason = result.error or (rejected[0] if rejected else "the reply had fewer children than asked")
         spread = self.scale * 0.5 ** (depth - 1)
         out: list[Proposal] = []
         for parent in parents:
             children = by_parent[parent.trial_id]
             while len(children) < self.width:  # the tree always grows: perturb the parent instead
+                self.usage.fallbacks += 1
                 children.append(
                     Proposal(
                         self._fresh(self._perturb(parent.params, spread)),

@@ -28,6 +28,40 @@ class CallResult:
     fatal: bool = False
 
 
+@dataclass
+class Usage:
+    """What a strategy's LLM calls cost, for the line it leaves in the study's notes at the end."""
+
+    calls: int = 0
+    failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    latency_s: float = 0.0
+    fallbacks: int = 0  # proposals made without the model because a call failed or fell short
+
+    def add(self, result: CallResult) -> None:
+        self.calls += 1
+        self.failed += 1 if result.error else 0
+        self.latency_s += result.latency_s
+        if result.reply is not None:
+            self.tokens_in += result.reply.tokens_in or 0
+            self.tokens_out += result.reply.tokens_out or 0
+            self.cost += result.reply.cost or 0.0
+
+    def line(self) -> str | None:
+        if not self.calls:
+            return None
+        line = f"LLM: {self.calls} calls"
+        if self.failed:
+            line += f" ({self.failed} failed)"
+        if self.tokens_in or self.tokens_out:
+            line += f", {self.tokens_in:,} tokens in / {self.tokens_out:,} out"
+        if self.cost:
+            line += f", ${self.cost:.4f}"
+        return line + f", {self.latency_s / self.calls:.2f}s per call; {self.fallbacks} proposals fell back"
+
+
 #: Provider errors that mean the configuration is wrong (litellm's and OpenAI's class names); retrying
 #: them only delays the message.
 _CONFIGURATION_ERRORS = {"AuthenticationError", "NotFoundError", "PermissionDeniedError"}

@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 from hyperion_core.models import Trial, TrialState
-from hyperion_core.text import first_line
 from hyperion_core.space import Bool, Choice, Float, Int, Space
 from hyperion_core.state import StudyState
+from hyperion_core.text import first_line
 
 MAX_REPLY_CHARS = 4000  # what the event log keeps of a reply
 

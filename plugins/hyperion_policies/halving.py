@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 from hyperion_core import checks
-from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial
 from hyperion_core.protocols import Policy
 from hyperion_core.state import StudyState

@@ -125,7 +125,7 @@ class SQLStorage:
             return fn()
         except (StorageError, _Lost):
             raise
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise StorageError(f"cannot {what} in {self.url}: {self._scrub(exc)}") from None
         except (ValueError, TypeError, KeyError) as exc:  # undecodable JSON or values: a damaged file
             raise StorageError(

@@ -9,6 +9,7 @@ import sys
 import types
 from pathlib import Path
 
+import pluggy
 import pytest
 
 import hyperion
@@ -108,10 +109,90 @@ def test_every_hook_is_documented_and_takes_register():
         assert f"def {name}(register)" in docs, f"docs/plugins.md does not document {name}"
 
 
-def test_every_hook_is_implemented_by_a_bundled_plugin_with_a_test():
+def test_every_hook_has_a_bundled_implementation_and_every_bundled_name_a_test():
     reg = plugins.registry()
-    for kind in ("strategy", "storage", "executor", "reporter"):
-        assert reg.names(kind), f"no bundled {kind}"
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py"))
+    for kind in plugins.KINDS:
+        bundled = [n for n in reg.names(kind) if reg.get(kind, n).distribution == "hyperion-tune"]
+        assert bundled, f"no bundled {kind}"
+        untested = [n for n in bundled if f'"{n}"' not in tests and f"'{n}'" not in tests]
+        assert not untested, f"bundled {kind} name(s) that no test uses by name: {untested}"
+
+
+def _fake_distribution(root: Path, name: str, module_source: str) -> None:
+    """An installed distribution with one `hyperion` entry point, as pip would leave it."""
+    (root / f"{name}.py").write_text(module_source)
+    info = root / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[hyperion]\n{name} = {name}\n")
+
+
+def test_a_broken_or_misspelled_third_party_plugin_is_skipped_with_one_warning(tmp_path):
+    _fake_distribution(tmp_path, "broken_plugin", "import no_such_module_anywhere\n")
+    _fake_distribution(
+        tmp_path,
+        "typo_plugin",
+        "from hyperion import hookimpl\n\n@hookimpl\ndef register_strategy(register):\n    register('typo', object)\n",
+    )
+    import os
+
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    listing = subprocess.run(
+        [sys.executable, "-m", "hyperion", "plugins", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert listing.returncode == 0, listing.stderr
+    rows = {row["name"]: row for row in json.loads(listing.stdout)}
+    assert "ModuleNotFoundError" in rows["broken_plugin"]["error"]
+    assert "register_strategy" in rows["typo_plugin"]["error"]
+    assert rows["strategies"]["error"] is None and "random" in rows["strategies"]["strategy"]
+    assert listing.stderr.count("HYPERION_DISABLE_PLUGINS=broken_plugin") == 1
+    assert "Traceback" not in listing.stderr
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from hyperion import tune, Float; print(tune(lambda c, x: x, {'x': Float(0, 1)}, max_trials=2)['study']['completed'])",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert ran.stdout.strip() == "2", ran.stderr
+
+
+def test_a_misspelled_hook_registered_at_run_time_is_refused():
+    class Typo:
+        @hyperion.hookimpl
+        def register_strategy(self, register):  # the hook is register_strategies
+            register("typo", object)
+
+    with pytest.raises(pluggy.PluginValidationError, match="register_strategy"):
+        plugins.register(Typo(), name="typo")
+    assert "typo" not in plugins.registry().plugins
+
+
+def test_a_factory_that_returns_the_wrong_kind_fails_when_resolved(register_plugin):
+    class BadExecutors:
+        @hyperion.hookimpl
+        def register_executors(self, register):
+            register("bad", lambda: object())
+
+    register_plugin(BadExecutors(), name="bad-executors")
+    with pytest.raises(
+        hyperion.ConfigurationError, match="executor 'bad'.*not an object with the methods of.*Executor"
+    ):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, executor="bad", max_trials=1)
+
+
+def test_a_factory_rejecting_a_value_is_a_configuration_error():
+    with pytest.raises(hyperion.ConfigurationError, match="strategy 'bayesian' rejected its arguments"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="bayesian", strategy_kwargs={"gamma": "0.1"}, max_trials=1)
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -445,3 +445,65 @@ def test_the_summary_shows_calls_tokens_fallbacks_and_the_best_rationale():
         f"rationale: {result['best'] and next(t['rationale'] for t in result['trials'] if t['trial_id'] == result['best']['trial_id'])}"
         in out
     )
+
+
+@pytest.mark.parametrize("strategy", ["llm_agent", "llm_branching_agent"])
+def test_any_reply_ends_in_a_fallback_never_a_crash(strategy):
+    nested = "[" * 1500 + "]" * 1500
+    deep_dict = '{"suggestions": [{"params": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}]}"
+    odd = '{"suggestions": [{"params": [1, 2]}, 7, {"params": {"lr": {"x": []}}, "parent": []}]}'
+    llm = Scripted(lambda p: nested, lambda p: deep_dict, lambda p: odd, lambda p: "try the middle [/i]")
+    result = tune(
+        objective,
+        SPACE,
+        strategy=strategy,
+        max_trials=24,
+        seed=0,
+        strategy_kwargs={"llm": llm, "timeout": 5, **({"exploration_rate": 0.0} if strategy == "llm_agent" else {})},
+    )
+    assert result["study"]["trials"] == 24 and len(llm.prompts) >= 2
+
+
+def test_bad_credentials_on_the_first_call_are_a_configuration_error():
+    litellm = pytest.importorskip("litellm")
+
+    class NoKey:
+        name = "openai/gpt-4o-mini"
+
+        def complete(self, prompt, schema=None):
+            raise litellm.exceptions.AuthenticationError("Incorrect API key provided", "openai", "gpt-4o-mini")
+
+    with pytest.raises(ConfigurationError, match="cannot be used: AuthenticationError.*credentials"):
+        tune(objective, SPACE, strategy="llm_agent", max_trials=4, strategy_kwargs={"llm": NoKey(), "retries": 3})
+
+
+def test_a_model_that_answered_once_and_then_fails_auth_only_falls_back():
+    from hyperion_llm.adapters import Reply
+
+    class Flaky:
+        calls = 0
+
+        def complete(self, prompt, schema=None):
+            Flaky.calls += 1
+            if Flaky.calls > 1:
+                raise type("AuthenticationError", (Exception,), {})("token expired")
+            return Reply(good(prompt), 0.1)
+
+    result = tune(
+        objective,
+        SPACE,
+        strategy="llm_agent",
+        max_trials=6,
+        max_concurrent=2,
+        seed=0,
+        strategy_kwargs={"llm": Flaky(), "exploration_rate": 0.0, "retries": 0},
+    )
+    assert result["study"]["trials"] == 6
+
+
+def test_litellm_prints_no_banners(capsys):
+    litellm = pytest.importorskip("litellm")
+    from hyperion_llm.adapters import LiteLLM
+
+    LiteLLM("openai/gpt-4o-mini")
+    assert litellm.suppress_debug_info is True

@@ -261,3 +261,15 @@ def test_the_summary_notes_when_early_stopping_never_checked():
         reporting, {"x": Float(0, 1)}, max_trials=4, early_stopping="patient", metric="loss", mode="min", seed=0
     )
     assert any("early stopping never checked a trial" in note for note in result["study"]["notes"])
+
+
+def test_the_none_policy_never_stops_a_trial():
+    from hyperion import Float, tune
+
+    def objective(ctx, x):
+        for step in range(5):
+            ctx.report(step=step, loss=x * 100 + step)  # every curve far worse than the one before
+        return -x
+
+    result = tune(objective, {"x": Float(0, 1)}, early_stopping="none", metric="loss", mode="min", max_trials=8)
+    assert result["study"]["killed"] == 0 and result["study"]["completed"] == 8
