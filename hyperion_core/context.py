@@ -35,7 +35,7 @@ class TrialContext:
         """Record metrics at a step (default: one more than the last). Early stopping reads these."""
         if step is None:
             step = self._step + 1
-        elif isinstance(step, float) and math.isfinite(step) and step.is_integer():
+        elif isinstance(step, float) and math.isfinite(step) and float(step).is_integer():
             step = int(step)
         elif isinstance(step, bool) or not isinstance(step, int):
             raise TypeError(f"ctx.report(step=...) takes a whole number, got {step!r}")

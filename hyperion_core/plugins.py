@@ -267,7 +267,8 @@ def plugin_manager() -> pluggy.PluginManager:
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
             except Exception as exc:  # any import-time failure of a third-party package
-                _broken[ep.name] = PluginInfo(ep.name, *(info or (None, None)), error=f"{type(exc).__name__}: {exc}")
+                dist_name, version = info or (None, None)
+                _broken[ep.name] = PluginInfo(ep.name, dist_name, version, error=f"{type(exc).__name__}: {exc}")
                 _warn_broken(ep.name, _broken[ep.name].error or "")
                 continue
             if info is not None:
@@ -283,7 +284,8 @@ def _check_hooks(pm: pluggy.PluginManager, name: str, plugin: object, info: tupl
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         pm.unregister(plugin)
-        _broken[name] = PluginInfo(name, *(info or (None, None)), error=str(exc))
+        dist_name, version = info or (None, None)
+        _broken[name] = PluginInfo(name, dist_name, version, error=str(exc))
         _warn_broken(name, str(exc))
 
 

@@ -80,9 +80,6 @@ class Strategy:
     exhausted: bool = False
     #: True when the strategy ends by itself (a grid): tune() then runs it to the end by default.
     finite: bool = False
-    #: True while the strategy thinks off the loop's thread (an LLM call in flight): the loop then waits
-    #: for `study.wake()` instead of ending a study whose strategy proposed nothing.
-    pending: bool = False
     #: How many points a finite strategy proposes in all (a grid's size), for progress displays; else None.
     size: int | None = None
 
@@ -90,6 +87,12 @@ class Strategy:
         self.study = study
         self.space = study.space
         self.rng = random.Random(study.seed)
+
+    @property
+    def pending(self) -> bool:
+        """True while the strategy thinks off the loop's thread (an LLM call in flight): the loop then
+        waits for `study.wake()` instead of ending a study whose strategy proposed nothing."""
+        return False
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
         raise NotImplementedError

@@ -76,7 +76,7 @@ class StudyLoop:
             # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one.
             seed if seed is None or not record.trials else (seed * 1_000_003 + len(record.trials)) % 2**63,
             wake=lambda: self.queue.put(Wake()),
-            record=lambda kind, data, number=None: self._event(kind, number, data, store=True),
+            record=self._record,
         )
         self.state.storage_url = storage_url
         self.state.rank_killed = rank_killed
@@ -194,7 +194,11 @@ class StudyLoop:
             if not state.running and (self.stopping or self._done()):
                 break
             self._flush()
-            if self.inline and self.executor.run_queued(self._apply_inline):  # type: ignore[attr-defined]
+            if (
+                self.inline
+                and isinstance(self.executor, InlineExecutor)
+                and self.executor.run_queued(self._apply_inline)
+            ):
                 if self._inline_error is not None:
                     raise self._inline_error
                 self._after_messages()
@@ -495,6 +499,9 @@ class StudyLoop:
         warnings.warn(text, HyperionWarning, stacklevel=4)
 
     # -- output ------------------------------------------------------------------------------------
+    def _record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
+        self._event(kind, trial_number, data, store=True)
+
     def _event(self, kind: str, number: int | None, data: dict[str, Any] | None = None, store: bool = False) -> None:
         event = Event(kind, number, cap_values(data) if data else {})
         if store or kind == "decision":

@@ -85,6 +85,16 @@ def scrub(message: str, secrets: list[str]) -> str:
     return message
 
 
+def plain_number(x: float, digits: int = 12) -> str:
+    """A number as a plain decimal (0.0000159, not 1.59e-05): people and small models misread exponents."""
+    if x == 0 or not math.isfinite(x) or abs(x) >= 1e6:
+        return f"{x:g}"
+    x = float(f"{x:.{digits}g}")
+    places = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    text = f"{x:.{places}f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
 def json_safe(value: Any) -> Any:
     """`value` with non-finite floats replaced by None (standard JSON), recursively."""
     if isinstance(value, float):

@@ -6,6 +6,7 @@ A reader thread handles ("stop", number) while a trial runs, so should_stop() is
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import signal
@@ -27,7 +28,7 @@ def main(fd: int) -> None:
             sys.path.insert(0, entry)
     send_lock = threading.Lock()
 
-    def send(message: tuple) -> None:
+    def send(message: Any) -> None:
         with send_lock:
             conn.send(message)
 
@@ -65,7 +66,7 @@ def main(fd: int) -> None:
         if job is None:
             return
         _, number, trial_id, params = job
-        ctx = TrialContext(number, trial_id, params, send, lambda n=number: n in stopped)
+        ctx = TrialContext(number, trial_id, params, send, functools.partial(stopped.__contains__, number))
         run_trial(objective, ctx, send)
         stopped.discard(number)
 

@@ -134,7 +134,7 @@ class ProcessExecutor:
             if isinstance(message, (Finished, Failed)):
                 return
 
-    def _recv(self, slot: _Slot, number: int) -> tuple | None:
+    def _recv(self, slot: _Slot, number: int) -> Any:
         """The worker's next message, or None after reporting its death as the trial's failure."""
         try:
             return slot.conn.recv()  # type: ignore[union-attr]

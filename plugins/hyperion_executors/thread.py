@@ -8,6 +8,7 @@ objectives) and changes nothing a trial can observe except the thread it runs on
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections import deque
@@ -61,7 +62,7 @@ class ThreadExecutor:
         ran = False
         while self._pending:
             number, trial_id, params = self._pending.popleft()
-            ctx = TrialContext(number, trial_id, params, emit, lambda n=number: n in self._stopped)  # type: ignore[misc]
+            ctx = TrialContext(number, trial_id, params, emit, functools.partial(self._stopped.__contains__, number))
             run_trial(self._objective, ctx, emit, interruptible=True)
             self._stopped.discard(number)
             ran = True
@@ -79,7 +80,7 @@ class ThreadExecutor:
             if job is None:
                 return
             number, trial_id, params = job
-            ctx = TrialContext(number, trial_id, params, emit, lambda n=number: n in stopped)  # type: ignore[misc]
+            ctx = TrialContext(number, trial_id, params, emit, functools.partial(stopped.__contains__, number))
             run_trial(objective, ctx, emit)
             stopped.discard(number)
             with self._lock:

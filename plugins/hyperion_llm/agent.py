@@ -11,50 +11,11 @@ import json
 from collections import deque
 from typing import Any
 
-from hyperion_core.errors import ConfigurationError
+from hyperion_core import checks
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
-from hyperion_llm import prompts
-from hyperion_llm.adapters import resolve
-from hyperion_llm.calls import Caller, CallResult, Usage
-
-
-def check_call_options(timeout: Any, retries: Any, max_history: Any) -> None:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigurationError(f"LLM strategies: timeout must be a number of seconds > 0, got {timeout!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ConfigurationError(f"LLM strategies: retries must be a whole number >= 0, got {retries!r}")
-    if isinstance(max_history, bool) or not isinstance(max_history, int) or max_history < 1:
-        raise ConfigurationError(f"LLM strategies: max_history must be a whole number >= 1, got {max_history!r}")
-
-
-def record_call(study: StudyState, llm: Any, result: CallResult, used: int, rejected: list[str], usage: Usage) -> None:
-    """Put the call in the study's event log; a first call that failed for a configuration reason (no
-    credentials, no such model) ends the study with a ConfigurationError instead of random search."""
-    reply = result.reply
-    usage.add(result)
-    study.record(
-        "llm_call",
-        {
-            "model": getattr(llm, "name", type(llm).__name__),
-            "purpose": str(result.purpose),
-            "prompt": result.prompt,
-            "reply": prompts.truncate(reply.text) if reply else None,
-            "error": result.error,
-            "attempts": result.attempts,
-            "latency_s": round(result.latency_s, 3),
-            "tokens_in": reply.tokens_in if reply else None,
-            "tokens_out": reply.tokens_out if reply else None,
-            "cost": reply.cost if reply else None,
-            "used": used,
-            "rejected": rejected[:20],
-        },
-    )
-    if result.fatal:
-        raise ConfigurationError(
-            f"the LLM {getattr(llm, 'name', type(llm).__name__)!r} cannot be used: {result.error}. Check the model "
-            "name and the provider's credentials (e.g. OPENAI_API_KEY), or pass llm= a callable"
-        )
+from hyperion_llm import prompts, replies
+from hyperion_llm.client import LLMClient, read_each
 
 
 class LLMAgent(Strategy):
@@ -75,35 +36,29 @@ class LLMAgent(Strategy):
         max_calls: int | None = None,
         max_failures: int = 3,
     ) -> None:
-        check_call_options(timeout, retries, max_history)
-        if not 0 <= exploration_rate <= 1:
-            raise ConfigurationError(f"llm_agent: exploration_rate must be between 0 and 1, got {exploration_rate!r}")
-        if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 0):
-            raise ConfigurationError(f"llm_agent: max_calls must be a whole number >= 0, got {max_calls!r}")
-        self.llm = resolve(llm)
-        self.max_history, self.exploration_rate = max_history, exploration_rate
-        self.timeout, self.retries, self.max_calls = timeout, retries, max_calls
+        self.client = LLMClient(llm, timeout, retries, max_history)
+        self.exploration_rate = checks.fraction("llm_agent: exploration_rate", exploration_rate)
+        self.max_calls = checks.whole_number("llm_agent: max_calls", max_calls, 0, optional=True)
         self.calls = 0
-        self.max_failures = max_failures
+        self.max_failures = checks.whole_number("llm_agent: max_failures", max_failures, 1)
         self.failures_in_a_row = 0
         self.queue: deque[tuple[dict[str, Any], str]] = deque()  # usable suggestions not yet proposed
         self.fallbacks: deque[str] = deque()  # reasons for proposals owed by a call that failed
         self.coins: deque[float] = deque()  # exploration coins of slots still waiting for the LLM
         self.known: set[str] = set()
         self._indexed = 0
-        self.usage = Usage()
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        self.caller = Caller(self.llm, self.timeout, self.retries, lambda: study.wake())  # bound late: the loop sets it
+        self.client.setup(study)
 
     @property
     def pending(self) -> bool:  # the loop waits for us instead of ending the study
-        return self.caller.busy
+        return self.client.busy
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
         # Busy before collecting: a call that ends while we run is collected at its wake-up, not raced.
-        was_busy = self.caller.busy
+        was_busy = self.client.busy
         self._collect(study)
         out: list[Proposal] = []
         wanted = 0
@@ -116,10 +71,10 @@ class LLMAgent(Strategy):
                 out.append(self._random(f"exploration: random sample (exploration_rate={self.exploration_rate:g})"))
             elif self.queue:
                 params, rationale = self.queue.popleft()
-                self.known.add(prompts.key(params, self.space))
+                self.known.add(replies.key(params, self.space))
                 out.append(Proposal(params, rationale=rationale))
             elif self.fallbacks:
-                self.usage.fallbacks += 1
+                self.client.usage.fallbacks += 1
                 out.append(self._random(f"random sample (LLM fallback: {self.fallbacks.popleft()})"))
             else:
                 wanted += 1
@@ -135,8 +90,7 @@ class LLMAgent(Strategy):
         return out
 
     def close(self, study: StudyState) -> None:
-        if (line := self.usage.line()) is not None:
-            study.note(line)
+        self.client.close(study)
 
     def _no_call_reason(self) -> str | None:
         if self.max_calls is not None and self.calls >= self.max_calls:
@@ -147,7 +101,7 @@ class LLMAgent(Strategy):
 
     def _random(self, rationale: str) -> Proposal:
         params = self.space.sample(self.rng)
-        self.known.add(prompts.key(params, self.space))
+        self.known.add(replies.key(params, self.space))
         return Proposal(params, rationale=rationale)
 
     def _ask(self, study: StudyState, count: int) -> None:
@@ -157,7 +111,7 @@ class LLMAgent(Strategy):
                 f"Goal: {prompts.goal(study)}.",
                 "Search space:",
                 prompts.describe_space(self.space),
-                prompts.history(study, self.max_history),
+                prompts.history(study, self.client.max_history),
                 f"Suggest {count} new configuration(s) likely to beat the best so far. Use the patterns in the "
                 "history, explore regions it has not covered, and do not repeat a configuration listed above.",
                 'Reply with JSON only: {"suggestions": [{"params": '
@@ -165,15 +119,15 @@ class LLMAgent(Strategy):
                 + ', "rationale": "<why, one sentence>"}]}',
             ]
         )
-        self.caller.start(prompt, prompts.suggestions_schema(self.space), purpose=count)
+        self.client.ask(prompt, prompts.suggestions_schema(self.space), purpose=count)
 
     def _read(self, item: dict[str, Any]) -> tuple[dict[str, Any], str] | str:
         """One suggestion of a reply: (params, rationale) when usable, else the reason it is not."""
         raw = item.get("params", item)
-        params, notes = prompts.validate(raw, self.space, self.rng)
+        params, notes = replies.validate(raw, self.space, self.rng)
         if params is None:
             return "; ".join(notes)
-        k = prompts.key(params, self.space)
+        k = replies.key(params, self.space)
         if k in self.known:
             return f"duplicate of an earlier or running trial: {json.dumps(params)}"
         self.known.add(k)
@@ -185,27 +139,14 @@ class LLMAgent(Strategy):
     def _collect(self, study: StudyState) -> None:
         """Turn a finished call into queued suggestions (or owed fallbacks), and log it."""
         for trial in study.trials[self._indexed :]:
-            self.known.add(prompts.key(trial.params, self.space))
+            self.known.add(replies.key(trial.params, self.space))
         self._indexed = len(study.trials)
-        while (result := self.caller.take()) is not None:
+        while (result := self.client.take()) is not None:
             wanted: int = result.purpose
-            usable, rejected = [], []
-            if result.reply is not None:
-                try:
-                    items = prompts.suggestion_items(prompts.parse_json(result.reply.text))
-                except ValueError as exc:
-                    items, rejected = [], [str(exc)]
-                for item in items:
-                    try:
-                        suggestion = self._read(item)
-                    except Exception as exc:  # any shape a model can produce ends in a rejection, never a crash
-                        rejected.append(f"unreadable suggestion ({type(exc).__name__}: {str(exc)[:120]})")
-                        continue
-                    if isinstance(suggestion, str):
-                        rejected.append(suggestion)
-                    else:
-                        usable.append(suggestion)
-            record_call(study, self.llm, result, len(usable), rejected, self.usage)
+            items, rejected = self.client.items(result)
+            usable, unread = read_each(items, self._read)
+            rejected += unread
+            self.client.record(study, result, len(usable), rejected)
             self.failures_in_a_row = 0 if usable else self.failures_in_a_row + 1
             if self.failures_in_a_row == self.max_failures:
                 study.note(

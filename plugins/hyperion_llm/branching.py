@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hyperion_core.lineage import TreeSearch
 from hyperion_core.models import Trial
 from hyperion_core.protocols import Proposal
 from hyperion_core.state import StudyState
-from hyperion_llm import prompts
-from hyperion_llm.adapters import resolve
-from hyperion_llm.agent import check_call_options, record_call
-from hyperion_llm.calls import Caller, Usage
-from hyperion_strategies.beam import BeamSearch
+from hyperion_llm import prompts, replies
+from hyperion_llm.client import LLMClient, read_each
 
 
-class LLMBranchingAgent(BeamSearch):
+class LLMBranchingAgent(TreeSearch):
     """llm: a callable prompt -> str, a litellm model name, or an adapter. max_depth: depths after the
     roots (default 5). beam_width: parents per depth (default 3). branch_factor: children per parent
     (default 3). enable_pruning: stop running trials that cannot reach the beam (default True).
@@ -42,18 +40,15 @@ class LLMBranchingAgent(BeamSearch):
         retries: int = 1,
     ) -> None:
         super().__init__(K=beam_width, width=branch_factor, max_depth=max_depth, prune=enable_pruning, initial=initial)
-        check_call_options(timeout, retries, max_history)
-        self.llm = resolve(llm)
-        self.max_history, self.timeout, self.retries = max_history, timeout, retries
-        self.usage = Usage()
+        self.client = LLMClient(llm, timeout, retries, max_history)
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        self.caller = Caller(self.llm, self.timeout, self.retries, lambda: study.wake())  # bound late: the loop sets it
+        self.client.setup(study)
 
     @property
     def pending(self) -> bool:
-        return self.caller.busy
+        return self.client.busy
 
     def _read(
         self, item: dict[str, Any], parents: list[Trial], by_parent: dict[str, list[Proposal]], depth: int
@@ -66,7 +61,7 @@ class LLMBranchingAgent(BeamSearch):
             return f"more than {self.width} children for {parent}"
         base = {**next(p for p in parents if p.trial_id == parent).params}
         raw = item.get("params", {})
-        params, notes = prompts.validate(
+        params, notes = replies.validate(
             {**{k: base[k] for k in self.space.names}, **raw} if isinstance(raw, dict) else raw,
             self.space,
             self.rng,
@@ -86,39 +81,27 @@ class LLMBranchingAgent(BeamSearch):
         return None
 
     def close(self, study: StudyState) -> None:
-        if (line := self.usage.line()) is not None:
-            study.note(line)
+        self.client.close(study)
 
     def _children(self, study: StudyState, parents: list[Trial], depth: int) -> list[Proposal] | None:
-        was_busy = self.caller.busy  # read before take(): a call ending now is not started twice
-        result = self.caller.take()
+        was_busy = self.client.busy  # read before take(): a call ending now is not started twice
+        result = self.client.take()
         if result is None or result.purpose != depth:
             if not was_busy and result is None:
-                self.caller.start(self._prompt(study, parents), self._schema(), purpose=depth)
+                self.client.ask(self._prompt(study, parents), self._schema(), purpose=depth)
             return None
         by_parent: dict[str, list[Proposal]] = {p.trial_id: [] for p in parents}
-        rejected: list[str] = []
-        if result.reply is not None:
-            try:
-                items = prompts.suggestion_items(prompts.parse_json(result.reply.text))
-            except ValueError as exc:
-                items, rejected = [], [str(exc)]
-            for item in items:
-                try:
-                    why_not = self._read(item, parents, by_parent, depth)
-                except Exception as exc:  # any shape a model can produce ends in a rejection, never a crash
-                    why_not = f"unreadable suggestion ({type(exc).__name__}: {str(exc)[:120]})"
-                if why_not:
-                    rejected.append(why_not)
+        items, rejected = self.client.items(result)
+        rejected += read_each(items, lambda item: self._read(item, parents, by_parent, depth))[1]
         used = sum(len(v) for v in by_parent.values())
-        record_call(study, self.llm, result, used, rejected, self.usage)
+        self.client.record(study, result, used, rejected)
         reason = result.error or (rejected[0] if rejected else "the reply had fewer children than asked")
         spread = self.scale * 0.5 ** (depth - 1)
         out: list[Proposal] = []
         for parent in parents:
             children = by_parent[parent.trial_id]
             while len(children) < self.width:  # the tree always grows: perturb the parent instead
-                self.usage.fallbacks += 1
+                self.client.usage.fallbacks += 1
                 children.append(
                     Proposal(
                         self._fresh(self._perturb(parent.params, spread)),
@@ -156,7 +139,7 @@ class LLMBranchingAgent(BeamSearch):
                 )
             if chain:
                 lines.append("  ancestry (nearest first): " + " | ".join(chain))
-        lines.append(prompts.history(study, self.max_history))
+        lines.append(prompts.history(study, self.client.max_history))
         lines.append(
             f"For each parent, propose up to {self.width} children: change one or two of the parent's parameters in "
             "the direction its ancestry and the history suggest will improve the goal. Name the parent and the "

@@ -90,8 +90,9 @@ class SummaryReporter(Reporter):
             top = min(done, key=study.sort_key).value if done else None
             parts.append(f"{depth}: {len(depths[depth])} trials, best {number(top)}")
         self.console.print(Text("  tree by depth: " + " | ".join(parts)))
-        chain, trial = [], best
-        while trial is not None:
-            chain.append(f"{trial.trial_id} ({number(trial.value)})")
-            trial = study.trial_by_id(trial.parent_id)
+        chain: list[str] = []
+        link: Trial | None = best
+        while link is not None:
+            chain.append(f"{link.trial_id} ({number(link.value)})")
+            link = study.trial_by_id(link.parent_id)
         self.console.print(Text("  lineage of the best: " + " → ".join(reversed(chain))))

@@ -51,8 +51,8 @@ class SQLStorage:
         self._in_memory = False
         try:
             if engine_url.startswith("sqlite"):
-                path = sa.engine.make_url(engine_url).database
-                self._in_memory = path in (None, "", ":memory:")
+                path = sa.engine.make_url(engine_url).database or ""
+                self._in_memory = path in ("", ":memory:")
                 if not self._in_memory and not Path(path).parent.is_dir():
                     raise StorageError(
                         f"cannot open storage {self.url}: the directory {str(Path(path).parent)!r} does not exist; "
@@ -209,7 +209,7 @@ class SQLStorage:
                 query = query.with_for_update()
             row = conn.execute(query).mappings().first()
             if row is None:
-                study_id = conn.execute(
+                inserted = conn.execute(
                     s.studies.insert().values(
                         name=name,
                         space=dumps(space),
@@ -220,8 +220,9 @@ class SQLStorage:
                         owner=self._owner,
                         heartbeat=now,
                     )
-                ).inserted_primary_key[0]
-                self._ids[name] = study_id
+                ).inserted_primary_key
+                assert inserted is not None
+                self._ids[name] = int(inserted[0])
                 return StudyRecord(name, space, metric, mode, [], created=now)
             if row["owner"] != self._owner and owner_alive(row["owner"], row["heartbeat"], now):
                 raise StorageError(
@@ -521,10 +522,12 @@ def _trial_row(study_id: int, t: Trial) -> dict[str, Any]:
 
 def _insert_for(engine: Any) -> Any:
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def _configure_sqlite(engine: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from hyperion import Bool, Choice, ConfigurationError, Float, Int, tune
 from hyperion_core.space import Space
-from hyperion_llm import prompts
+from hyperion_llm import prompts, replies
 from hyperion_storage.memory import MemoryStorage
 
 SPACE = {
@@ -255,7 +255,7 @@ def test_duplicates_of_past_and_running_trials_are_rejected():
 def test_validation_coerces_only_the_unambiguous():
     space = Space({"n": Int(1, 10), "x": Float(0, 1), "c": Choice([32, 64]), "b": Bool(), "m": {"d": Float(0, 1)}})
     rng = random.Random(0)
-    ok, notes = prompts.validate({"n": "3", "x": "0.5", "c": "64", "b": "true", "m": {"d": 0.2}}, space, rng)
+    ok, notes = replies.validate({"n": "3", "x": "0.5", "c": "64", "b": "true", "m": {"d": 0.2}}, space, rng)
     assert ok == {"n": 3, "x": 0.5, "c": 64, "b": True, "m.d": 0.2} and notes == []
     for bad, reason in (
         ({"n": 3.5}, "not a whole number"),
@@ -265,7 +265,7 @@ def test_validation_coerces_only_the_unambiguous():
         ({"b": "maybe"}, "is not one of"),
         ({"zzz": 1}, "no known"),
     ):
-        params, notes = prompts.validate(bad, space, rng)
+        params, notes = replies.validate(bad, space, rng)
         assert params is None and reason in notes[0], (bad, notes)
 
 

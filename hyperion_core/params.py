@@ -1,0 +1,368 @@
+"""The searchable parameter types. Each knows its own range: how to sample, check, encode to the unit
+cube, list grid points, perturb a value, describe itself to a person, a model (prompt text) and a
+JSON schema, and coerce a value a model wrote."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from hyperion_core.errors import SpaceError
+from hyperion_core.text import plain_number
+
+_FIXED_TYPES = (str, int, float, bool, type(None))
+
+
+class Parameter:
+    """Base of the searchable parameter types."""
+
+    log: bool = False
+    categorical: bool = False
+
+    def check(self, path: str) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def sample(self, rng: random.Random) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def contains(self, value: Any) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_unit(self, value: Any) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def from_unit(self, u: float) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def grid(self, points: int, int_cap: int) -> list[Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def perturb(self, value: Any, spread: float, rng: random.Random) -> Any:
+        """A neighbour of `value`: moved by about `spread` of the range (a share in [0, 1])."""
+        u = self.to_unit(value) + rng.gauss(0.0, spread)
+        u = abs(u) % 2.0  # reflect into [0, 1]
+        return self.from_unit(2.0 - u if u > 1.0 else u)
+
+    # -- what a model is told and what it may answer ------------------------------------------------------
+    def prompt_line(self) -> str:  # pragma: no cover - overridden
+        """What the parameter is, in words (the search-space part of a prompt)."""
+        raise NotImplementedError
+
+    def prompt_hint(self) -> str:  # pragma: no cover - overridden
+        """The value's slot in a reply template, e.g. "<integer from 1 to 8>"."""
+        raise NotImplementedError
+
+    def json_schema(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def coerce(self, value: Any) -> tuple[Any, str | None]:  # pragma: no cover - overridden
+        """A value a model wrote: (the parameter's value, None), or (None, why not). Never clips."""
+        raise NotImplementedError
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Range(Parameter):
+    """Shared logic of Float and Int: inclusive bounds, optional log scale."""
+
+    def __init__(self, low: float, high: float, log: bool = False) -> None:
+        self.low = low
+        self.high = high
+        self.log = bool(log)
+
+    def __repr__(self) -> str:
+        log = ", log=True" if self.log else ""
+        return f"{type(self).__name__}({self.low!r}, {self.high!r}{log})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self) and (self.low, self.high, self.log) == (other.low, other.high, other.log)  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.low, self.high, self.log))
+
+    def check(self, path: str) -> None:
+        name = type(self).__name__
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if not _is_number(value) or not math.isfinite(value):
+                raise SpaceError(f"parameter '{path}': {name} {bound} must be a finite number, got {value!r}")
+        if self.low >= self.high:
+            raise SpaceError(
+                f"parameter '{path}': {name} needs low < high, got low={self.low!r}, high={self.high!r}; "
+                "for a constant, put the plain value in the space instead"
+            )
+        if self.log and self.low <= 0:
+            raise SpaceError(f"parameter '{path}': {name}(log=True) needs low > 0, got low={self.low!r}")
+        # Cache the transformed bounds: to_unit/from_unit run in strategies' hot paths.
+        self._lo = math.log(self.low) if self.log else float(self.low)
+        self._hi = math.log(self.high) if self.log else float(self.high)
+
+    def _warp(self, value: float) -> float:
+        return math.log(value) if self.log else float(value)
+
+    def _unwarp(self, x: float) -> float:
+        return math.exp(x) if self.log else x
+
+    def to_unit(self, value: Any) -> float:
+        return (self._warp(value) - self._lo) / (self._hi - self._lo)
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "low": self.low, "high": self.high, "log": self.log}
+
+    def coerce(self, value: Any) -> tuple[Any, str | None]:
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                return None, f"{value!r:.80} is not a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None, f"{value!r:.80} is not a number"
+        if isinstance(self, Int):
+            if float(value) != int(value):
+                return None, f"{value!r} is not a whole number"
+            value = int(value)
+        else:
+            value = float(value)
+        if not self.contains(value):
+            return None, f"{value!r} is outside [{self.low}, {self.high}]"
+        return value, None
+
+
+class Float(_Range):
+    """A real number in [low, high], sampled uniformly (or log-uniformly with log=True)."""
+
+    def sample(self, rng: random.Random) -> float:
+        return self.from_unit(rng.random())
+
+    def contains(self, value: Any) -> bool:
+        return _is_number(value) and math.isfinite(value) and self.low <= value <= self.high
+
+    def from_unit(self, u: float) -> float:
+        value = self._unwarp(self._lo + u * (self._hi - self._lo))
+        return min(max(value, self.low), self.high)  # exp/log round-off must not leave the box
+
+    def grid(self, points: int, int_cap: int) -> list[Any]:
+        if points == 1:
+            return [self.from_unit(0.5)]
+        return [self.from_unit(i / (points - 1)) for i in range(points)]
+
+    def prompt_line(self) -> str:
+        scale = " (log scale: think in powers of ten)" if self.log else ""
+        return f"number from {plain_number(self.low)} to {plain_number(self.high)}{scale}"
+
+    def prompt_hint(self) -> str:
+        return f"<number from {plain_number(self.low)} to {plain_number(self.high)}>"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "number", "minimum": self.low, "maximum": self.high}
+
+
+class Int(_Range):
+    """An integer in [low, high] (inclusive), sampled uniformly (or log-uniformly with log=True)."""
+
+    def check(self, path: str) -> None:
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if isinstance(value, float) and value.is_integer():
+                setattr(self, bound, int(value))
+            elif not isinstance(value, int) or isinstance(value, bool):
+                raise SpaceError(f"parameter '{path}': Int {bound} must be an integer, got {value!r}")
+        super().check(path)
+        # Widen by half a step so every integer, the two ends included, owns an equal share of [0, 1].
+        self._lo = self._warp(self.low - 0.5)  # low >= 1 under log, so low - 0.5 > 0
+        self._hi = self._warp(self.high + 0.5)
+
+    def sample(self, rng: random.Random) -> int:
+        if not self.log:
+            return rng.randint(int(self.low), int(self.high))
+        return self.from_unit(rng.random())
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return isinstance(value, int) and self.low <= value <= self.high
+
+    def from_unit(self, u: float) -> int:
+        value = round(self._unwarp(self._lo + u * (self._hi - self._lo)))
+        return int(min(max(value, self.low), self.high))
+
+    def perturb(self, value: Any, spread: float, rng: random.Random) -> Any:
+        new = super().perturb(value, spread, rng)
+        if new == value and rng.random() < 0.5:  # a small spread must still be able to move an integer
+            new = min(max(value + rng.choice((-1, 1)), self.low), self.high)
+        return new
+
+    def prompt_line(self) -> str:
+        return f"integer from {self.low} to {self.high}{' (log scale)' if self.log else ''}"
+
+    def prompt_hint(self) -> str:
+        return f"<integer from {self.low} to {self.high}>"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
+
+    def grid(self, points: int, int_cap: int) -> list[Any]:
+        count = self.high - self.low + 1
+        if count <= int_cap:
+            return list(range(int(self.low), int(self.high) + 1))
+        values = [self.from_unit(i / (int_cap - 1)) for i in range(int_cap)] if int_cap > 1 else [self.low]
+        return sorted(set(values))
+
+
+def _key(value: Any) -> Any:
+    """A hashable key with _same's equality: True apart from 1, 1 equal to 1.0, "1" apart from 1."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if _is_number(value):
+        return ("number", value)
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_key(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that keeps True apart from 1 and 1.0 apart from "1", as users mean it."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if _is_number(a) and _is_number(b):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+class Choice(Parameter):
+    """One of a list of options (any JSON-compatible values), each equally likely."""
+
+    categorical = True
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"Choice({self.options!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and _same(list(self.options), list(other.options))  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(("Choice", repr(self.options)))
+
+    def check(self, path: str) -> None:
+        if isinstance(self.options, (str, bytes, Mapping)) or not hasattr(self.options, "__iter__"):
+            raise SpaceError(f"parameter '{path}': Choice takes a list of options, got {self.options!r}")
+        self.options = list(self.options)
+        if not self.options:
+            raise SpaceError(f"parameter '{path}': Choice needs at least one option, got an empty list")
+        for option in self.options:
+            if not _is_fixed(option):
+                raise SpaceError(
+                    f"parameter '{path}': Choice option {option!r} is not a JSON-compatible value "
+                    "(str, int, float, bool, None, or a list of them)"
+                )
+        index: dict[Any, int] = {}  # option key -> position: membership and index in O(1)
+        for i, option in enumerate(self.options):
+            if index.setdefault(_key(option), i) != i:
+                raise SpaceError(f"parameter '{path}': Choice lists option {option!r:.200} twice")
+        self._index = index
+
+    @property
+    def _positions(self) -> dict[Any, int]:
+        index = self.__dict__.get("_index")
+        if index is None:  # used before a Space checked it
+            index = self._index = {_key(o): i for i, o in reversed(list(enumerate(self.options)))}
+        return index
+
+    def index(self, value: Any) -> int:
+        try:
+            return self._positions[_key(value)]
+        except (KeyError, TypeError):  # TypeError: an unhashable value (a dict) is no option
+            raise ValueError(value) from None
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.options[rng.randrange(len(self.options))]
+
+    def contains(self, value: Any) -> bool:
+        try:
+            return _key(value) in self._positions
+        except TypeError:
+            return False
+
+    def to_unit(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / len(self.options)
+
+    def from_unit(self, u: float) -> Any:
+        return self.options[min(int(u * len(self.options)), len(self.options) - 1)]
+
+    def grid(self, points: int, int_cap: int) -> list[Any]:
+        return list(self.options)
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "Choice", "options": list(self.options)}
+
+    def perturb(self, value: Any, spread: float, rng: random.Random) -> Any:
+        """Another option with probability `spread`, else the same one."""
+        if len(self.options) > 1 and rng.random() < spread:
+            others = [o for i, o in enumerate(self.options) if i != self.index(value)]
+            return rng.choice(others or self.options)
+        return value
+
+    def prompt_line(self) -> str:
+        return f"one of {json.dumps(self.options)}"
+
+    def prompt_hint(self) -> str:
+        return "<one of " + " | ".join(json.dumps(o) for o in self.options) + ">"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.options)}
+
+    def coerce(self, value: Any) -> tuple[Any, str | None]:
+        if self.contains(value):
+            return self.options[self.index(value)], None
+        text = str(value).strip().lower()
+        for option in self.options:  # "32" for 32, "Adam" for "adam", "true" for True
+            if str(option).lower() == text:
+                return option, None
+        return None, f"{value!r:.80} is not one of {self.options!r:.200}"
+
+
+class Bool(Choice):
+    """True or False, each equally likely."""
+
+    def __init__(self) -> None:
+        super().__init__([False, True])
+
+    def __repr__(self) -> str:
+        return "Bool()"
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "Bool"}
+
+    def prompt_line(self) -> str:
+        return "boolean (true or false)"
+
+    def prompt_hint(self) -> str:
+        return "<true or false>"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+def _is_fixed(value: Any) -> bool:
+    if isinstance(value, _FIXED_TYPES):
+        return not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_is_fixed(v) for v in value)
+    return False
