@@ -27,5 +27,10 @@ class StorageError(HyperionError):
     """A storage could not open, read or write a study."""
 
 
+class HyperionWarning(UserWarning):
+    """Something the user should know although the study ran: every trial failed, a metric fell back
+    to the score, a plugin could not be loaded. Filter it like any warning."""
+
+
 class ObjectiveError(HyperionError):
     """The objective cannot be run by the chosen executor (for example, it cannot be pickled)."""

@@ -7,7 +7,6 @@ Plugins come from the `hyperion` entry-point group (bundled ones too), loaded on
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -18,10 +17,17 @@ from typing import Any
 import pluggy
 
 from hyperion_core import hookspecs
-from hyperion_core.errors import ConfigurationError, DuplicatePluginError, HyperionError, UnknownPluginError
+from hyperion_core.errors import (
+    ConfigurationError,
+    DuplicatePluginError,
+    HyperionError,
+    HyperionWarning,
+    UnknownPluginError,
+)
+from hyperion_core.log import get_logger
 from hyperion_core.protocols import Executor, Policy, Reporter, Storage, Strategy
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 ENTRY_POINT_GROUP = "hyperion"
 # kind -> hook name; the kinds are the words users see ("unknown strategy 'x'").
@@ -60,7 +66,7 @@ class PluginInfo:
     error: str | None = None  # why the plugin is broken (it failed to load or to register), else None
 
 
-class PluginWarning(UserWarning):
+class PluginWarning(HyperionWarning):
     """A plugin could not be loaded; Hyperion goes on without it."""
 
 

@@ -10,11 +10,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from hyperion_core.log import get_logger
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
 from hyperion_core.text import cap
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class StudyState:

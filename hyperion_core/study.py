@@ -8,7 +8,6 @@ reporters only what is stored, and tears everything down. Nothing else changes t
 from __future__ import annotations
 
 import difflib
-import logging
 import math
 import queue
 import time
@@ -16,7 +15,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError, StorageError
+from hyperion_core.errors import ConfigurationError, HyperionError, HyperionWarning, SpaceError, StorageError
+from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
 from hyperion_core.protocols import (
     Executor,
@@ -35,13 +35,9 @@ from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.text import cap, cap_values, first_line
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
-
-
-class HyperionWarning(UserWarning):
-    """Something the user should know although the study ran (every trial failed, a metric fell back)."""
 
 
 class StudyLoop:

@@ -4,12 +4,12 @@ and build the result dict."""
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
+from hyperion_core.log import get_logger
 from hyperion_core.models import TrialState
 from hyperion_core.plugins import registry
 from hyperion_core.protocols import Policy, Reporter, Strategy
@@ -18,7 +18,7 @@ from hyperion_core.state import StudyState
 from hyperion_core.study import StudyLoop
 from hyperion_core.text import redact_url
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: The most trials run at once: beyond this a machine runs out of threads or processes long before.
 MAX_CONCURRENT = 10_000

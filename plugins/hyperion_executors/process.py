@@ -8,7 +8,6 @@ socket), which fails the running trial with the exit code; the worker is then re
 
 from __future__ import annotations
 
-import logging
 import queue
 import signal
 import socket
@@ -20,9 +19,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hyperion_core.errors import ObjectiveError
+from hyperion_core.log import get_logger
 from hyperion_core.protocols import Emit, Failed, Finished
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _EXIT_WAIT_S = 5.0  # how long to wait for a worker whose socket closed to report its exit code
 

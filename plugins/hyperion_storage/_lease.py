@@ -4,7 +4,6 @@ a dead one. Writes are fenced on the token by the storage (design.md, section 8)
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -12,7 +11,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-logger = logging.getLogger(__name__)
+from hyperion_core.log import get_logger
+
+logger = get_logger(__name__)
 
 HEARTBEAT_S = 10.0  # how often an owner refreshes its heartbeat
 STALE_OWNER_S = 120.0  # an owner whose heartbeat is this old is taken for dead

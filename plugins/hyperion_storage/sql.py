@@ -9,7 +9,6 @@ one is refused while the first lives, and takes over (re-running the trials it l
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import threading
@@ -19,11 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hyperion_core.errors import StorageError
+from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
 from hyperion_core.text import dumps, redact_url, scrub, secrets_of
 from hyperion_storage._lease import Lease, describe, owner_alive
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
 OPERATION_TIMEOUT_S = 60.0  # the longest one PostgreSQL operation may take before the storage gives up

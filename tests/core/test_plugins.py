@@ -233,3 +233,26 @@ def test_cli_plugins_list_json_and_table():
         [sys.executable, "-m", "hyperion", "--version"], capture_output=True, text=True, timeout=60
     )
     assert version.stdout.strip() == f"hyperion {hyperion.__version__}"
+
+
+def test_every_logger_is_under_the_hyperion_namespace_with_a_null_handler():
+    import importlib
+    import logging
+    import pkgutil
+
+    for package in (
+        "hyperion_core",
+        "hyperion_storage",
+        "hyperion_executors",
+        "hyperion_strategies",
+        "hyperion_policies",
+        "hyperion_reporters",
+        "hyperion_llm",
+    ):
+        module = importlib.import_module(package)
+        for info in pkgutil.iter_modules(module.__path__):
+            if not info.name.startswith("_worker"):
+                importlib.import_module(f"{package}.{info.name}")
+    ours = [name for name in logging.root.manager.loggerDict if name.split(".")[0].startswith("hyperion_")]
+    assert ours == [], f"loggers outside the 'hyperion' namespace: {ours}"
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("hyperion").handlers)

@@ -11,9 +11,8 @@ import time
 import pytest
 from rich.console import Console
 
-from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, tune
+from hyperion import Choice, ConfigurationError, Float, HyperionWarning, Int, ObjectiveResult, tune
 from hyperion_core.space import Space
-from hyperion_core.study import HyperionWarning
 from hyperion_core.text import MAX_TEXT, cap, dumps, redact_url
 from hyperion_reporters.summary import SummaryReporter
 

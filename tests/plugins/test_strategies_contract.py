@@ -1,5 +1,5 @@
 """The strategy contract, run against every installed strategy: proposals stay in the space,
-`slots` is respected, a seed makes a run reproducible, resumed trials are observed."""
+`slots` is respected, a seed makes a run reproducible, resumed and failed trials are observed first."""
 
 from __future__ import annotations
 
@@ -98,6 +98,30 @@ def test_a_seed_makes_a_sequential_run_reproducible(name):
         for _ in range(2)
     ]
     assert [t["params"] for t in runs[0]["trials"]] == [t["params"] for t in runs[1]["trials"]]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_resumed_and_failed_trials_are_observed_before_the_first_proposal(name, tmp_path):
+    url = f"sqlite:///{tmp_path / 'resume.db'}"
+
+    def flaky(ctx, lr, dropout, layers, optimizer, nested):
+        if ctx.number % 4 == 3:
+            raise ValueError("every fourth trial fails")
+        return objective(ctx, lr, dropout, layers, optimizer, nested)
+
+    first = tune(
+        flaky, SPACE, strategy=name, strategy_kwargs=KWARGS.get(name), storage=url, study_name="s", max_trials=8, seed=3
+    )
+    finished = {t["number"] for t in first["trials"] if t["state"] in ("completed", "failed", "killed")}
+    assert any(t["state"] == "failed" for t in first["trials"])
+    strategy = _strategy(name)
+    seen: list[tuple[str, int]] = []
+    observe, propose = strategy.observe, strategy.propose
+    strategy.observe = lambda trial: (seen.append(("observe", trial.number)), observe(trial))[1]  # type: ignore[method-assign]
+    strategy.propose = lambda study, slots: (seen.append(("propose", slots)), propose(study, slots))[1]  # type: ignore[method-assign]
+    tune(flaky, SPACE, strategy=strategy, storage=url, study_name="s", max_trials=12, seed=3)
+    first_proposal = next(i for i, (kind, _) in enumerate(seen) if kind == "propose")
+    assert {n for kind, n in seen[:first_proposal] if kind == "observe"} == finished
 
 
 def _flat(nested: dict, prefix: str = "") -> dict:
