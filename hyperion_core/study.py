@@ -96,6 +96,7 @@ class StudyLoop:
         self.terminates = bool(getattr(executor, "terminates", False))
         self.stopping = False
         self.inline = False
+        self._inline_executor: Any = None
         self._inline_error: BaseException | None = None
         self._metric_checked = False
 
@@ -140,13 +141,13 @@ class StudyLoop:
     def _loop_and_shut_down(self) -> None:
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
         executor = self.executor
+        # (a runtime protocol check is slow: it is made once here, never on the hot path)
+        inline_capable = isinstance(executor, InlineExecutor)
         self.inline = (
-            self.max_concurrent == 1
-            and self.max_time_s is None
-            and self.trial_timeout_s is None
-            and isinstance(executor, InlineExecutor)
+            self.max_concurrent == 1 and self.max_time_s is None and self.trial_timeout_s is None and inline_capable
         )
-        if isinstance(executor, InlineExecutor) and self.inline:
+        if self.inline:
+            self._inline_executor = executor
             executor.start(self.objective, self.max_concurrent, self._apply_inline, inline=True)
         else:
             executor.start(self.objective, self.max_concurrent, self.queue.put)
@@ -190,11 +191,7 @@ class StudyLoop:
             if not state.running and (self.stopping or self._done()):
                 break
             self._flush()
-            if (
-                self.inline
-                and isinstance(self.executor, InlineExecutor)
-                and self.executor.run_queued(self._apply_inline)
-            ):
+            if self.inline and self._inline_executor.run_queued(self._apply_inline):
                 if self._inline_error is not None:
                     raise self._inline_error
                 self._after_messages()
