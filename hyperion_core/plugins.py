@@ -42,7 +42,7 @@ _ARGUMENT_NAMES = {
     "strategy": "strategy_kwargs",
     "policy": "early_stopping_kwargs",
     "storage": "storage",
-    "executor": "executor",
+    "executor": "executor_kwargs",
     "reporter": "reporters",
 }
 
@@ -160,8 +160,8 @@ class Registry:
         made: Policy = self._resolve("policy", spec, kwargs)
         return made
 
-    def executor(self, spec: str | Executor) -> Executor:
-        made: Executor = self._resolve("executor", spec, None)
+    def executor(self, spec: str | Executor, kwargs: Mapping[str, Any] | None = None) -> Executor:
+        made: Executor = self._resolve("executor", spec, kwargs)
         return made
 
     def reporter(self, spec: str | Reporter) -> Reporter:

@@ -142,15 +142,20 @@ class StudyLoop:
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
         executor = self.executor
         # (a runtime protocol check is slow: it is made once here, never on the hot path)
-        inline_capable = isinstance(executor, InlineExecutor)
-        self.inline = (
-            self.max_concurrent == 1 and self.max_time_s is None and self.trial_timeout_s is None and inline_capable
-        )
-        if self.inline:
+        self.inline = self.max_concurrent == 1 and self.max_time_s is None and self.trial_timeout_s is None
+        if self.inline and isinstance(executor, InlineExecutor):
             self._inline_executor = executor
             executor.start(self.objective, self.max_concurrent, self._apply_inline, inline=True)
         else:
+            self.inline = False
             executor.start(self.objective, self.max_concurrent, self.queue.put)
+        capacity = getattr(executor, "capacity", None)  # what fits at once given resources_per_trial
+        if capacity is not None and capacity < self.max_concurrent:
+            self.state.note(
+                f"max_concurrent={self.max_concurrent} lowered to {capacity}: that many trials fit at once "
+                "with resources_per_trial"
+            )
+            self.max_concurrent = capacity
         completed_normally = False
         try:
             self._loop()

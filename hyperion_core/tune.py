@@ -39,6 +39,8 @@ def tune(
     metric: str = "score",
     mode: str = "max",
     executor: str | Any = "thread",
+    executor_kwargs: Mapping[str, Any] | None = None,
+    resources_per_trial: Mapping[str, float] | None = None,
     storage: str | Any | None = None,
     early_stopping: str | Policy | None = None,
     early_stopping_kwargs: Mapping[str, Any] | None = None,
@@ -72,7 +74,7 @@ def tune(
         raise ConfigurationError(
             "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
         )
-    executor_obj = reg.executor(executor)
+    executor_obj = reg.executor(executor, _executor_kwargs(executor_kwargs, resources_per_trial))
     reporter_objs = [reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)]
     storage_obj = reg.storage(storage)
     storage_url = redact_url(getattr(storage_obj, "url", type(storage_obj).__name__))
@@ -178,6 +180,24 @@ def _check_options(
         raise ConfigurationError(f"metric must be a metric name such as 'score' or 'val_loss', got {metric!r}")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ConfigurationError(f"seed must be an integer (or None), got {seed!r}")
+
+
+def _executor_kwargs(kwargs: Any, resources: Any) -> dict[str, Any] | None:
+    """executor_kwargs, with resources_per_trial checked and passed to the executor's factory."""
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise ConfigurationError(f"executor_kwargs must be a dict, got {type(kwargs).__name__}")
+    if resources is None:
+        return dict(kwargs) if kwargs is not None else None
+    if not isinstance(resources, Mapping) or not resources:
+        raise ConfigurationError(
+            f"resources_per_trial must be a dict such as {{'cpu': 2, 'gpu': 1}}, got {resources!r}"
+        )
+    for key, amount in resources.items():
+        if not isinstance(key, str) or not checks.is_number(amount) or not 0 <= amount < 1e6 or amount != amount:
+            raise ConfigurationError(
+                f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
+            )
+    return {**(kwargs or {}), "resources_per_trial": dict(resources)}
 
 
 def _reporter_names(reporters: Any, show_progress: bool, show_summary: bool) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Bundled executors: thread (the default) and process."""
+"""Bundled executors: thread (the default), process, and ray (optional extra)."""
 
 from hyperion_core.hookspecs import Register, hookimpl
 
@@ -10,3 +10,16 @@ def register_executors(register: Register) -> None:
 
     register("thread", ThreadExecutor)
     register("process", ProcessExecutor)
+    register("ray", _ray)
+
+
+def _ray(
+    address: str | None = None,
+    runtime_env: dict | None = None,
+    init_kwargs: dict | None = None,
+    resources_per_trial: dict | None = None,
+) -> object:
+    """executor="ray" (the optional extra `ray`); Ray is imported only when it is chosen."""
+    from hyperion_executors.ray_executor import RayExecutor
+
+    return RayExecutor(address, runtime_env, init_kwargs, resources_per_trial)

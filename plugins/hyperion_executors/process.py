@@ -8,6 +8,7 @@ socket), which fails the running trial with the exit code; the worker is then re
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import socket
@@ -21,6 +22,7 @@ from typing import Any
 from hyperion_core.errors import ObjectiveError
 from hyperion_core.log import get_logger
 from hyperion_core.protocols import Emit, Failed, Finished
+from hyperion_executors._resources import Allocation
 
 logger = get_logger(__name__)
 
@@ -40,7 +42,10 @@ class ProcessExecutor:
     #: A worker that ignores should_stop() is terminated after the loop's grace period.
     terminates = True
 
-    def __init__(self) -> None:
+    def __init__(self, resources_per_trial: dict[str, float] | None = None) -> None:
+        self._allocation = Allocation(resources_per_trial, "process")
+        #: the most trials that fit at once given resources_per_trial (None: as many as asked)
+        self.capacity = self._allocation.capacity
         self._jobs: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = queue.SimpleQueue()
         self._slots: list[_Slot] = []
         self._by_trial: dict[int, _Slot] = {}
@@ -59,6 +64,8 @@ class ProcessExecutor:
                 "database connections, GPU models) inside it, or use executor='thread'."
             ) from exc
         self._emit = emit
+        if self.capacity is not None:  # no more workers than there are resources for (the loop follows)
+            max_workers = min(max_workers, self.capacity)
         for index in range(max_workers):
             slot = _Slot(index)
             self._slots.append(slot)
@@ -76,6 +83,7 @@ class ProcessExecutor:
             slot.proc = subprocess.Popen(
                 [sys.executable, "-m", "hyperion_executors._worker", str(child.fileno())],
                 pass_fds=(child.fileno(),),
+                env={**os.environ, **self._allocation.env(slot.index)},
             )
         finally:
             child.close()

@@ -16,14 +16,23 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperion_core.context import TrialContext, run_trial
+from hyperion_core.errors import ConfigurationError
 from hyperion_core.protocols import Emit, Failed
+from hyperion_executors._resources import Allocation
 
 
 class ThreadExecutor:
     #: A thread cannot be killed: an abandoned trial finishes in the background, unheard.
     terminates = False
 
-    def __init__(self) -> None:
+    def __init__(self, resources_per_trial: dict[str, float] | None = None) -> None:
+        if (resources_per_trial or {}).get("gpu"):
+            raise ConfigurationError(
+                "executor='thread' cannot give each trial its own GPU (threads share one process and its devices): "
+                "use executor='process' or executor='ray' with resources_per_trial"
+            )
+        #: the most trials that fit at once given resources_per_trial (None: as many as asked)
+        self.capacity = Allocation(resources_per_trial, "thread").capacity
         self._jobs: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = queue.SimpleQueue()
         self._stopped: set[int] = set()
         self._abandoned: set[int] = set()

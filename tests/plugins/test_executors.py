@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperion import Choice, Float, ObjectiveError, ObjectiveResult, tune
+from hyperion import Choice, ConfigurationError, Float, ObjectiveError, ObjectiveResult, tune
 from tests.objectives import cooperative, crash, quadratic, reporting
 
 # (executor, max_concurrent): the thread executor runs inline with one slot and on threads with more.
@@ -179,3 +179,34 @@ def test_keyboard_interrupt_inside_a_worker_fails_only_that_trial(executor):
     result = tune(objective, {"x": Float(0, 1)}, max_trials=4, max_concurrent=2, executor=executor)
     assert [t["state"] for t in result["trials"]].count("failed") == 1
     assert result["trials"][1]["error"].startswith("KeyboardInterrupt")
+
+
+def sees_its_gpus(ctx, x):
+    import os
+
+    return ObjectiveResult(score=x, metrics={"gpus": os.environ.get("CUDA_VISIBLE_DEVICES")})
+
+
+def test_process_workers_each_get_their_own_gpus(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5,7,9")  # a fake device list: nothing touches a GPU
+    result = tune(
+        sees_its_gpus,
+        {"x": Float(0, 1)},
+        executor="process",
+        resources_per_trial={"gpu": 2},
+        max_trials=8,
+        max_concurrent=4,
+    )
+    assert result["study"]["completed"] == 8
+    assert {t["metrics"]["gpus"] for t in result["trials"]} <= {"3,5", "7,9"}
+    assert any("lowered to 2" in n for n in result["study"]["notes"])  # four devices, two per trial
+
+
+def test_gpu_requests_that_cannot_be_met_are_clear_errors(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(ConfigurationError, match="asks for 2 GPU.*shows 1"):
+        tune(sees_its_gpus, {"x": Float(0, 1)}, executor="process", resources_per_trial={"gpu": 2}, max_trials=1)
+    with pytest.raises(ConfigurationError, match="executor='thread' cannot give each trial its own GPU"):
+        tune(sees_its_gpus, {"x": Float(0, 1)}, resources_per_trial={"gpu": 1}, max_trials=1)
+    with pytest.raises(ConfigurationError, match="resources_per_trial: 'cpu' must be a number >= 0"):
+        tune(sees_its_gpus, {"x": Float(0, 1)}, resources_per_trial={"cpu": -1}, max_trials=1)
