@@ -42,7 +42,7 @@ def test_unknown_name_lists_the_installed_names_of_that_kind():
     message = str(info.value)
     assert "unknown strategy 'nope'" in message
     assert "grid" in message and "random" in message
-    with pytest.raises(UnknownPluginError, match="unknown executor 'gpu'.*process, thread"):
+    with pytest.raises(UnknownPluginError, match="unknown executor .gpu.*process, ray, thread"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, executor="gpu", max_trials=1)
 
 
@@ -228,7 +228,7 @@ def test_cli_plugins_list_json_and_table():
     table = subprocess.run(
         [sys.executable, "-m", "hyperion", "plugins", "list"], capture_output=True, text=True, timeout=60
     )
-    assert "executor: process, thread" in table.stdout
+    assert "executor: process, ray, thread" in table.stdout
     version = subprocess.run(
         [sys.executable, "-m", "hyperion", "--version"], capture_output=True, text=True, timeout=60
     )
