@@ -117,6 +117,8 @@ class StudyRecord:
     created: float = field(default_factory=time.time)
     # trial number -> [(step, metrics)]: the reports of finished trials, for policies after a resume
     history: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # join=True: the trials other processes run now (or left interrupted, for anyone to claim)
+    foreign: list[Trial] = field(default_factory=list)
 
 
 @dataclass

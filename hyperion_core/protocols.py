@@ -185,6 +185,21 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class SharedStorage(Storage, Protocol):
+    """A storage several processes can work one study through (tune(join=True)): it hands out trial
+    numbers within a study-wide max_trials, interrupted trials of dead processes, and what the others
+    changed since the last look. See hyperion_storage._join for the SQL one."""
+
+    def open_study(
+        self, name: str, space: dict[str, Any], metric: str, mode: str, join: bool = False, stale_after_s: float = 60.0
+    ) -> StudyRecord: ...
+
+    def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Any: ...
+
+    def sync(self, study_name: str) -> Any: ...
+
+
 class Reporter:
     """Shows or records what happens. Only reporters print, and only when the user asked."""
 

@@ -105,20 +105,31 @@ class StudyState:
         return self.trials[number] if 0 <= number < len(self.trials) else None
 
     # -- the loop's bookkeeping ---------------------------------------------------------------------
-    def add(self, trial: Trial) -> None:
+    def add(self, trial: Trial, ours: bool = True) -> None:
+        """A new trial, or a newer record of a known one. `running` holds this process's running trials
+        only; with join=True the others' are in `trials` too, in their state."""
         if trial.number == len(self.trials):
             self.trials.append(trial)
         else:  # a re-run of an interrupted trial keeps its number
             self.trials[trial.number] = trial
-        if trial.state is TrialState.RUNNING:
+        if ours and trial.state is TrialState.RUNNING:
             self.running[trial.number] = trial
 
-    def load(self, trials: list[Trial], history: dict[int, list[tuple[int, dict[str, Any]]]]) -> list[Trial]:
+    def load(
+        self,
+        trials: list[Trial],
+        history: dict[int, list[tuple[int, dict[str, Any]]]],
+        foreign: list[Trial] | None = None,
+    ) -> list[Trial]:
         """Take in a resumed study's trials (finished ones count, the others come back INTERRUPTED) and
-        the reports of the finished ones; returns the trials to run again, by number."""
+        the reports of the finished ones; returns the trials to run again, by number. `foreign` (join=True)
+        are trials other processes run or left for anyone to claim: kept as they are, never run here."""
         reruns = []
-        for trial in sorted(trials, key=lambda t: t.number):
-            if trial.state.finished:
+        others = {t.number for t in foreign or ()}
+        for trial in sorted([*trials, *(foreign or ())], key=lambda t: t.number):
+            if trial.number in others:
+                self.add(trial, ours=False)
+            elif trial.state.finished:
                 self.add(trial)
                 self.finish(trial)
                 self.resumed += 1

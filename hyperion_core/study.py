@@ -27,6 +27,7 @@ from hyperion_core.protocols import (
     Policy,
     Reported,
     Reporter,
+    SharedStorage,
     Storage,
     Strategy,
     Wake,
@@ -61,6 +62,7 @@ class StudyLoop:
         rank_killed: bool = False,
         storage_url: str = "memory",
         default_max_trials: int | None = None,
+        join: bool = False,
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -80,6 +82,11 @@ class StudyLoop:
         self.strategy = strategy
         self.executor = executor
         self.storage = storage
+        # join=True: the storage coordinates this study's processes (numbers, budget, the others' trials)
+        self.joined: SharedStorage | None = storage if join and isinstance(storage, SharedStorage) else None
+        if join and self.joined is None:
+            raise ConfigurationError("join=True needs a storage shared by the processes: sqlite:/// or postgresql://")
+        self._claims_spent = False
         self.policies = policies
         self.reporters = reporters
         self.max_trials = max_trials
@@ -123,7 +130,8 @@ class StudyLoop:
         strategy.setup(state)
         for policy in self.policies:
             policy.setup(state)
-        self.reruns = state.load(self.record.trials, self.record.history)
+        # join=True: `foreign` is what the other processes run now, or left for anyone to claim
+        self.reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
         for trial in state.trials:
             if trial.state.finished:
                 strategy.observe(trial)
@@ -196,6 +204,8 @@ class StudyLoop:
             if not state.running and (self.stopping or self._done()):
                 break
             self._flush()
+            if self.joined is not None:
+                self._sync()
             if self.inline and self._inline_executor.run_queued(self._apply_inline):
                 if self._inline_error is not None:
                     raise self._inline_error
@@ -236,34 +246,52 @@ class StudyLoop:
     def _done(self) -> bool:
         if self.reruns:
             return False
-        if self.strategy.exhausted:
+        if self.strategy.exhausted or self._claims_spent:
             return True
         return self.max_trials is not None and len(self.state.trials) >= self.max_trials
 
     def _fill(self) -> int:
         """Start trials in the free slots; returns how many started."""
+        if self.joined is not None:
+            return self._fill_joined()
         state = self.state
         slots = self.max_concurrent - len(state.running)
         started = 0
         while slots > 0 and self.reruns:
-            old = self.reruns.pop(0)
-            self._start(
-                Trial(
-                    number=old.number,
-                    params=old.params,
-                    parent_id=old.parent_id,
-                    depth=old.depth,
-                    rationale=old.rationale,
-                )
-            )
+            self._start(_again(self.reruns.pop(0)), new=False)
             slots -= 1
             started += 1
         if self.max_trials is not None:
             slots = min(slots, self.max_trials - len(state.trials))
         if slots <= 0 or self.strategy.exhausted:
             return started
-        proposals = self.strategy.propose(state, slots)
-        for proposal in proposals[:slots]:
+        for trial in self._proposed(slots):
+            trial.number = len(state.trials)
+            self._start(trial)
+            started += 1
+        return started
+
+    def _fill_joined(self) -> int:
+        """join=True: the database hands out interrupted trials and numbers (max_trials is study-wide)."""
+        slots = self.max_concurrent - len(self.state.running)
+        if slots <= 0 or self._claims_spent:
+            return 0
+        new = [] if self.strategy.exhausted else self._proposed(slots)
+        claim = self.joined.claim(self.state.name, new, slots, self.max_trials)  # type: ignore[union-attr]
+        self._apply_foreign(claim.foreign, claim.reports)
+        for old in claim.reruns:
+            self._start(_again(old), new=False)
+        for trial in new[: len(claim.numbers)]:  # the claim numbered these (and wrote them as ours)
+            self._start(trial)
+        if not claim.reruns and len(claim.numbers) < len(new):
+            self._claims_spent = True  # the study-wide budget is used up (by every process together)
+        return len(claim.reruns) + len(claim.numbers)
+
+    def _proposed(self, slots: int) -> list[Trial]:
+        """New trials (numbered later) from the strategy's proposals, each checked against the space."""
+        state = self.state
+        out = []
+        for proposal in self.strategy.propose(state, slots)[:slots]:
             try:
                 params = state.space.validate(proposal.params)
             except SpaceError as exc:
@@ -276,25 +304,43 @@ class StudyLoop:
                 if proposal.parent_id is not None:
                     parent = state.trial_by_id(proposal.parent_id)
                     depth = parent.depth + 1 if parent is not None else 1
-            rationale = cap(proposal.rationale)
-            self._start(
+            out.append(
                 Trial(
-                    number=len(state.trials),
+                    number=-1,
                     params=params,
                     parent_id=proposal.parent_id,
                     depth=depth,
-                    rationale=rationale,
+                    rationale=cap(proposal.rationale),
                 )
             )
-            if rationale:
-                self._event(
-                    "decision", state.trials[-1].number, {"rationale": rationale, "parent_id": proposal.parent_id}
-                )
-            started += 1
-        return started
+        return out
 
-    def _start(self, trial: Trial) -> None:
+    def _sync(self) -> None:
+        """join=True: take in what the other processes did since the last look."""
+        changes = self.joined.sync(self.state.name)  # type: ignore[union-attr]
+        self._apply_foreign(changes.foreign, changes.reports)
+
+    def _apply_foreign(self, trials: list[Trial], reports: list[Report]) -> None:
+        state = self.state
+        for report in reports:
+            state.history.setdefault(report.trial_number, []).append((report.step, report.metrics))
+        for trial in trials:  # in number order: the database's numbers have no gaps
+            if trial.number in state.running:
+                continue  # ours (a rerun we claimed)
+            known = state.trials[trial.number] if trial.number < len(state.trials) else None
+            if known is not None and known.state.finished:
+                continue
+            state.add(trial, ours=False)
+            if trial.state.finished:
+                state.finish(trial)
+                self.strategy.observe(trial)
+                if self.reporters:
+                    self._event(f"trial_{trial.state.value}", trial.number)
+
+    def _start(self, trial: Trial, new: bool = True) -> None:
         self.state.add(trial)
+        if new and trial.rationale:
+            self._event("decision", trial.number, {"rationale": trial.rationale, "parent_id": trial.parent_id})
         if self.trial_timeout_s is not None:
             self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s
         self.changes.trials.append(trial)
@@ -521,6 +567,13 @@ class StudyLoop:
             for event in events:
                 for reporter in self.reporters:
                     reporter.on_event(event, self.state)
+
+
+def _again(old: Trial) -> Trial:
+    """An interrupted trial, to run again with its number and parameters."""
+    return Trial(
+        number=old.number, params=old.params, parent_id=old.parent_id, depth=old.depth, rationale=old.rationale
+    )
 
 
 def _reported_value(trial: Trial, metric: str) -> float | None:

@@ -12,7 +12,7 @@ from hyperion_core.errors import ConfigurationError
 from hyperion_core.log import get_logger
 from hyperion_core.models import TrialState
 from hyperion_core.plugins import registry
-from hyperion_core.protocols import Policy, Reporter, Strategy
+from hyperion_core.protocols import Policy, Reporter, SharedStorage, Strategy
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.study import StudyLoop
@@ -52,6 +52,8 @@ def tune(
     grace_period_s: float = 5.0,
     rank_killed_trials: bool = False,
     trial_timeout_s: float | None = None,
+    join: bool = False,
+    join_stale_after_s: float = 60.0,
 ) -> dict[str, Any]:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -78,8 +80,19 @@ def tune(
     reporter_objs = [reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)]
     storage_obj = reg.storage(storage)
     storage_url = redact_url(getattr(storage_obj, "url", type(storage_obj).__name__))
+    if join and not isinstance(storage_obj, SharedStorage):
+        raise ConfigurationError(
+            "join=True makes several processes work one study through a storage they share: "
+            "pass storage='sqlite:///file.db' (one machine) or 'postgresql://...' (many)"
+        )
+    checks.seconds("join_stale_after_s", join_stale_after_s, optional=False)
     try:
-        record = storage_obj.open_study(name, compiled.describe(), metric, mode)
+        if join:
+            record = storage_obj.open_study(  # type: ignore[call-arg]
+                name, compiled.describe(), metric, mode, join=True, stale_after_s=join_stale_after_s
+            )
+        else:
+            record = storage_obj.open_study(name, compiled.describe(), metric, mode)
         _check_resume(record, compiled.describe(), metric, mode, storage_url)
         loop = StudyLoop(
             objective=objective,
@@ -99,6 +112,7 @@ def tune(
             rank_killed=bool(rank_killed_trials),
             storage_url=storage_url,
             default_max_trials=DEFAULT_MAX_TRIALS,
+            join=join,
         )
         state = loop.run()
     finally:

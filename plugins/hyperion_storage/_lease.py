@@ -58,7 +58,7 @@ def describe(owner: str) -> str:
     return f"process {pid} on {host}"
 
 
-def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
+def owner_alive(owner: str | None, heartbeat: float | None, now: float, stale_after_s: float | None = None) -> bool:
     """Whether the run recorded as `owner` still holds its lease.
 
     A lease of this process is alive while its storage is open. On this host, a process that is gone
@@ -70,7 +70,7 @@ def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
     host, pid, token = (owner.split("|") + ["", "", ""])[:3]
     if token in _live_tokens:
         return True
-    fresh = now - (heartbeat or 0.0) < STALE_OWNER_S
+    fresh = now - (heartbeat or 0.0) < (STALE_OWNER_S if stale_after_s is None else stale_after_s)
     if host != socket.gethostname():
         return fresh
     if not pid.isdigit() or int(pid) == os.getpid():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trial numbers and a change counter kept by the database, runs (join=True)
 
 metadata = sa.MetaData()
 
@@ -26,8 +26,22 @@ studies = sa.Table(
     sa.Column("mode", sa.String(3), nullable=False),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
-    sa.Column("owner", sa.String(255)),  # "host|pid|token" of the tune() that has it open, else NULL
+    sa.Column("owner", sa.String(255)),  # "host|pid|token" of the tune() that has it open, JOINED, or NULL
     sa.Column("heartbeat", sa.Float),
+    sa.Column("next_number", sa.Integer, nullable=False, server_default="0"),  # the next trial number
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # +1 per write: what changed since
+)
+
+# join=True: the processes working one study, each with its lease (a study's owner is then JOINED).
+runs = sa.Table(
+    "hyperion_runs",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("hyperion_studies.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("owner", sa.String(255), nullable=False),  # host|pid|token
+    sa.Column("heartbeat", sa.Float, nullable=False),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Index("ix_hyperion_runs_study", "study_id"),
 )
 
 trials = sa.Table(
@@ -50,6 +64,9 @@ trials = sa.Table(
     sa.Column("last_step", sa.Integer),
     sa.Column("started", sa.Float, nullable=False),
     sa.Column("finished", sa.Float),
+    sa.Column("owner", sa.String(64)),  # the run token that runs it (join=True), else NULL
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # the study's seq when last written
+    sa.Index("ix_hyperion_trials_seq", "study_id", "seq"),
 )
 
 reports = sa.Table(
@@ -61,7 +78,9 @@ reports = sa.Table(
     sa.Column("step", sa.Integer, nullable=False),
     sa.Column("metrics", sa.Text, nullable=False),
     sa.Column("time", sa.Float, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_hyperion_reports_trial", "study_id", "trial_number"),
+    sa.Index("ix_hyperion_reports_seq", "study_id", "seq"),
 )
 
 events = sa.Table(
@@ -75,3 +94,21 @@ events = sa.Table(
     sa.Column("time", sa.Float, nullable=False),
     sa.Index("ix_hyperion_events_study", "study_id"),
 )
+
+
+def migrate(conn: sa.Connection, version: int) -> None:
+    """Bring a file of an older schema up to this one, in the caller's transaction."""
+    if version < 2:
+        for statement in (
+            "ALTER TABLE hyperion_studies ADD COLUMN next_number INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE hyperion_studies ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE hyperion_trials ADD COLUMN owner VARCHAR(64)",
+            "ALTER TABLE hyperion_trials ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE hyperion_reports ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+            "UPDATE hyperion_studies SET next_number = (SELECT COALESCE(MAX(number) + 1, 0) FROM hyperion_trials "
+            "WHERE hyperion_trials.study_id = hyperion_studies.id)",
+        ):
+            conn.exec_driver_sql(statement)
+        for index in trials.indexes | reports.indexes:
+            if index.name in ("ix_hyperion_trials_seq", "ix_hyperion_reports_seq"):
+                index.create(conn)

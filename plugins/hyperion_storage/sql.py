@@ -21,6 +21,7 @@ from hyperion_core.errors import StorageError
 from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
 from hyperion_core.text import dumps, redact_url, scrub, secrets_of
+from hyperion_storage._join import JOINED, JoinMixin, _trial
 from hyperion_storage._lease import Lease, describe, owner_alive
 
 logger = get_logger(__name__)
@@ -35,7 +36,7 @@ class _Lost(Exception):
     """A fenced write found the study no longer ours."""
 
 
-class SQLStorage:
+class SQLStorage(JoinMixin):
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 
@@ -82,6 +83,8 @@ class SQLStorage:
         self._owner = self._lease.owner
         self._ids: dict[str, int] = {}
         self._failed: StorageError | None = None  # after a failed write, later writes fail at once
+        self._joined = False
+        self._last_seq: dict[str, int] = {}
         self._create_schema()
 
     # -- bounded, translated operations ----------------------------------------------------------------
@@ -181,11 +184,23 @@ class SQLStorage:
                         f"{self.url} was written by a newer Hyperion (schema version {row[0]}; this one reads "
                         f"up to {schema.SCHEMA_VERSION}): upgrade with pip install -U hyperion-tune"
                     )
+                elif int(row[0]) < schema.SCHEMA_VERSION:
+                    schema.migrate(conn, int(row[0]))
+                    conn.execute(
+                        schema.meta.update()
+                        .where(schema.meta.c.key == "schema_version")
+                        .values(value=str(schema.SCHEMA_VERSION))
+                    )
 
         self._run("open the storage", create)
 
     # -- studies ----------------------------------------------------------------------------------------
-    def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
+    def open_study(
+        self, name: str, space: dict[str, Any], metric: str, mode: str, join: bool = False, stale_after_s: float = 60.0
+    ) -> StudyRecord:
+        """Create or resume a study. With `join`, this run becomes one of the processes working it
+        (claim() and sync() then apply); a run whose heartbeat is older than `stale_after_s` is dead."""
+        self._joined, self.stale_after_s = join, stale_after_s
 
         def attempt() -> StudyRecord:
             try:
@@ -209,6 +224,7 @@ class SQLStorage:
                 query = query.with_for_update()
             row = conn.execute(query).mappings().first()
             if row is None:
+                self._last_seq[name] = 0
                 inserted = conn.execute(
                     s.studies.insert().values(
                         name=name,
@@ -217,23 +233,31 @@ class SQLStorage:
                         mode=mode,
                         created=now,
                         updated=now,
-                        owner=self._owner,
+                        owner=JOINED if self._joined else self._owner,
                         heartbeat=now,
                     )
                 ).inserted_primary_key
                 assert inserted is not None
                 self._ids[name] = int(inserted[0])
+                if self._joined:
+                    self._join_open(conn, self._ids[name], JOINED, now)
                 return StudyRecord(name, space, metric, mode, [], created=now)
-            if row["owner"] != self._owner and owner_alive(row["owner"], row["heartbeat"], now):
-                raise StorageError(
-                    f"study '{name}' is open in another tune() ({describe(row['owner'])}); one process runs a study "
-                    "at a time: to run its trials in parallel raise max_concurrent (executor='process' for CPU-bound "
-                    "work), or give each process its own study_name (they can share the storage)"
-                )
-            if row["owner"] and row["owner"] != self._owner:
-                logger.info("study '%s': taking over from %s, which is gone", name, describe(row["owner"]))
+            self._check_open(conn, name, row, now)
             study_id = row["id"]
             self._ids[name] = study_id
+            if self._joined:
+                self._join_open(conn, study_id, row["owner"], now)
+                trials = self._trials(conn, study_id)
+                history = self._history(conn, study_id)
+                finished = [t for t in trials if t.state.finished]
+                record = StudyRecord(name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"])
+                record.trials = finished
+                record.foreign = [t for t in trials if not t.state.finished]
+                record.history = {n: h for n, h in history.items() if n < len(trials) and trials[n].state.finished}
+                self._last_seq[name] = int(
+                    conn.execute(sa.select(s.studies.c.seq).where(s.studies.c.id == study_id)).scalar_one()
+                )
+                return record
             conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=self._owner, heartbeat=now))
             # Trials a dead process left running: their partial reports go; the trials run again.
             left = (
@@ -259,6 +283,29 @@ class SQLStorage:
             record.history = self._history(conn, study_id)
             return record
 
+    def _check_open(self, conn: Any, name: str, row: Any, now: float) -> None:
+        """Refuse to open a study another live run owns, unless both join it."""
+        owner = row["owner"]
+        if owner == JOINED:
+            live = self._live_runs(conn, row["id"], now)
+            if live and not self._joined:
+                raise StorageError(
+                    f"study '{name}' is worked by {len(live)} joined tune() process(es) ({describe(live[0])}, ...); "
+                    "pass join=True to work it with them, or use another study_name"
+                )
+            return
+        if owner != self._owner and owner_alive(owner, row["heartbeat"], now):
+            how = (
+                "it was opened without join=True: stop it, or open it with join=True in every process"
+                if self._joined
+                else "one process runs a study at a time: to run its trials in parallel raise max_concurrent "
+                "(executor='process' for CPU-bound work), run several processes with join=True, or give each "
+                "process its own study_name (they can share the storage)"
+            )
+            raise StorageError(f"study '{name}' is open in another tune() ({describe(owner)}); {how}")
+        if owner and owner != self._owner:
+            logger.info("study '%s': taking over from %s, which is gone", name, describe(owner))
+
     def _beat(self, now: float) -> bool:
         """The heartbeat (from the lease's thread): refresh every study we own; False once one is not ours."""
         s = self._schema
@@ -268,6 +315,13 @@ class SQLStorage:
 
         def beat() -> int:
             with self.engine.begin() as conn:
+                if self._joined:
+                    runs = s.runs
+                    return len(ids) * int(
+                        conn.execute(
+                            runs.update().where(runs.c.token == self._lease.token).values(heartbeat=now)
+                        ).rowcount
+                    )
                 result = conn.execute(
                     s.studies.update()
                     .where(s.studies.c.id.in_(ids), s.studies.c.owner == self._owner)
@@ -307,19 +361,29 @@ class SQLStorage:
         now = time.time()
         trials = {t.number: t for t in changes.trials}  # a trial started and finished in one tick: once
         with self.engine.begin() as conn:
-            # The fence: this transaction writes only while the study is still ours.
-            fenced = conn.execute(
-                s.studies.update()
-                .where(s.studies.c.id == study_id, s.studies.c.owner == self._owner)
-                .values(heartbeat=now, updated=now)
-            )
-            if fenced.rowcount == 0:
-                raise _Lost()
+            # The fence: this transaction writes only while the study (joined: this run's lease) is ours.
+            if self._joined:
+                self._fence_run(conn, now)
+            else:
+                fenced = conn.execute(
+                    s.studies.update()
+                    .where(s.studies.c.id == study_id, s.studies.c.owner == self._owner)
+                    .values(heartbeat=now, updated=now)
+                )
+                if fenced.rowcount == 0:
+                    raise _Lost()
+            seq = self._bump_seq(conn, study_id)
             if trials:
                 insert = _insert_for(self.engine)(s.trials)
-                rows = [_trial_row(study_id, t) for t in trials.values()]
+                rows = [{**_trial_row(study_id, t), "seq": seq} for t in trials.values()]
                 update = {c: insert.excluded[c] for c in rows[0] if c not in ("study_id", "number")}
                 conn.execute(insert.on_conflict_do_update(index_elements=["study_id", "number"], set_=update), rows)
+                if not self._joined:  # joined runs take their numbers from the counter (claim)
+                    top = max(trials) + 1
+                    counter = s.studies.c.next_number
+                    conn.execute(
+                        s.studies.update().where(s.studies.c.id == study_id, counter < top).values(next_number=top)
+                    )
             if changes.reports:
                 conn.execute(
                     s.reports.insert(),
@@ -330,6 +394,7 @@ class SQLStorage:
                             "step": r.step,
                             "metrics": dumps(r.metrics),
                             "time": r.time,
+                            "seq": seq,
                         }
                         for r in changes.reports
                     ],
@@ -392,7 +457,7 @@ class SQLStorage:
                         s.trials.c.study_id == row["id"], s.trials.c.state == "completed"
                     )
                 ).scalar()
-                live = owner_alive(row["owner"], row["heartbeat"], now)
+                open_by = self._open_by(conn, row["id"], row["owner"], row["heartbeat"], now)
                 out.append(
                     {
                         "name": row["name"],
@@ -400,7 +465,7 @@ class SQLStorage:
                         "mode": row["mode"],
                         "created": row["created"],
                         "updated": row["updated"],
-                        "open_by": describe(row["owner"]) if live else None,
+                        "open_by": open_by,
                         "trials": sum(by_state.values()),
                         "best": best,
                         **{state.value: by_state.get(state.value, 0) for state in TrialState},
@@ -419,11 +484,13 @@ class SQLStorage:
                 row = conn.execute(
                     self._sa.select(s.studies.c.owner, s.studies.c.heartbeat).where(s.studies.c.id == study_id)
                 ).first()
-                if row is not None and row[0] != self._owner and owner_alive(row[0], row[1], time.time()) and not force:
+                live = self._open_by(conn, study_id, row[0], row[1], time.time()) if row is not None else None
+                if live and row is not None and row[0] != self._owner and not force:
                     raise StorageError(
-                        f"study '{study_name}' is open in a running tune() ({describe(row[0])}); stop it first, "
+                        f"study '{study_name}' is open in a running tune() ({live}); stop it first, "
                         "or delete anyway with --force (that run then stops with an error)"
                     )
+                conn.execute(s.runs.delete().where(s.runs.c.study_id == study_id))
                 for table in (s.reports, s.events, s.trials):
                     conn.execute(table.delete().where(table.c.study_id == study_id))
                 conn.execute(s.studies.delete().where(s.studies.c.id == study_id))
@@ -438,6 +505,9 @@ class SQLStorage:
 
             def release() -> None:
                 with self.engine.begin() as conn:
+                    if self._joined:
+                        self._leave(conn)
+                        return
                     conn.execute(
                         s.studies.update()
                         .where(s.studies.c.id.in_(list(self._ids.values())), s.studies.c.owner == self._owner)
@@ -452,6 +522,13 @@ class SQLStorage:
         self.engine.dispose()
 
     # -- helpers -------------------------------------------------------------------------------------------
+    def _open_by(self, conn: Any, study_id: int, owner: str | None, heartbeat: float | None, now: float) -> str | None:
+        """Who has the study open now, in words (None: no live run)."""
+        if owner == JOINED:
+            live = self._live_runs(conn, study_id, now)
+            return f"{len(live)} joined process(es): {describe(live[0])}, ..." if live else None
+        return describe(owner) if owner and owner_alive(owner, heartbeat, now) else None
+
     def _study_id(self, conn: Any, name: str) -> int:
         s = self._schema
         study_id = conn.execute(self._sa.select(s.studies.c.id).where(s.studies.c.name == name)).scalar()
@@ -464,26 +541,7 @@ class SQLStorage:
         rows = conn.execute(
             self._sa.select(s.trials).where(s.trials.c.study_id == study_id).order_by(s.trials.c.number)
         ).mappings()
-        return [
-            Trial(
-                number=r["number"],
-                params=json.loads(r["params"]),
-                state=TrialState(r["state"]),
-                value=r["value"],
-                score=r["score"],
-                metrics=json.loads(r["metrics"]),
-                artifacts=json.loads(r["artifacts"]),
-                parent_id=r["parent_id"],
-                depth=r["depth"],
-                rationale=r["rationale"],
-                error=r["error"],
-                started=r["started"],
-                finished=r["finished"],
-                last_step=r["last_step"],
-                kill_reason=r["kill_reason"],
-            )
-            for r in rows
-        ]
+        return [_trial(r) for r in rows]
 
     def _history(self, conn: Any, study_id: int) -> dict[int, list[tuple[int, dict[str, Any]]]]:
         s = self._schema

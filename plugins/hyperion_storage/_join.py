@@ -1,0 +1,254 @@
+"""join=True: many tune() processes working one study through the database (design.md, section 8).
+
+Ownership moves from the study to the trial. The database hands out trial numbers (one counter on
+the study row, so they stay unique and contiguous) and enforces `max_trials` study-wide. Each
+process holds a run row (its lease, kept fresh by the heartbeat thread); every write is fenced on
+it. Every write bumps the study's `seq`, and rows carry the `seq` of their last write, so each
+process reads what the others changed since its last look with one indexed query. A run whose
+heartbeat went stale is reaped by whoever notices first: its running trials become interrupted and
+unowned, and the next claim hands them out again with their numbers and parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperion_core.models import Report, Trial, TrialState
+from hyperion_storage._lease import owner_alive
+
+JOINED = "*joined*"  # a study's owner while joined processes work it
+REAP_EVERY_S = 1.0  # how often a process looks for dead runs (an indexed query on a small table)
+
+
+@dataclass
+class Claim:
+    """What one claim got: interrupted trials to run again, numbers for new trials, and what the other
+    processes changed since the last look."""
+
+    reruns: list[Trial] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    foreign: list[Trial] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+
+
+class JoinMixin:
+    """The join=True half of SQLStorage (it provides engine, _sa, _schema, _ids, _run, _lease, _trials)."""
+
+    _sa: Any
+    _schema: Any
+    engine: Any
+    _ids: dict[str, int]
+    _lease: Any
+    _owner: str
+    stale_after_s: float = 60.0
+    _last_seq: dict[str, int]
+    _reaped_at: float = 0.0
+    _run: Any  # SQLStorage._run: one bounded, translated operation
+
+    def _bump_seq(self, conn: Any, study_id: int) -> int:
+        """Take the next change number (this also serialises the writers of one study)."""
+        s = self._schema
+        conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(seq=s.studies.c.seq + 1))
+        return int(conn.execute(self._sa.select(s.studies.c.seq).where(s.studies.c.id == study_id)).scalar_one())
+
+    def _live_runs(self, conn: Any, study_id: int, now: float) -> list[str]:
+        s = self._schema
+        rows = conn.execute(self._sa.select(s.runs.c.owner, s.runs.c.heartbeat).where(s.runs.c.study_id == study_id))
+        return [owner for owner, beat in rows if owner_alive(owner, beat, now, self.stale_after_s)]
+
+    def _reap(self, conn: Any, study_id: int, now: float, seq: int) -> int:
+        """Dead runs lose their lease; their running trials become interrupted and unowned."""
+        sa, s = self._sa, self._schema
+        reaped = 0
+        rows = conn.execute(
+            sa.select(s.runs.c.token, s.runs.c.owner, s.runs.c.heartbeat).where(s.runs.c.study_id == study_id)
+        )
+        for token, owner, beat in list(rows):
+            if token == self._lease.token or owner_alive(owner, beat, now, self.stale_after_s):
+                continue
+            conn.execute(s.runs.delete().where(s.runs.c.token == token))
+            left = (
+                conn.execute(
+                    sa.select(s.trials.c.number).where(
+                        s.trials.c.study_id == study_id, s.trials.c.owner == token, s.trials.c.state == "running"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if left:
+                conn.execute(
+                    s.reports.delete().where(s.reports.c.study_id == study_id, s.reports.c.trial_number.in_(left))
+                )
+            conn.execute(
+                s.trials.update()
+                .where(
+                    s.trials.c.study_id == study_id,
+                    s.trials.c.owner == token,
+                    s.trials.c.state.in_(("running", "interrupted")),
+                )
+                .values(state="interrupted", owner=None, seq=seq)
+            )
+            reaped += 1
+        return reaped
+
+    def _join_open(self, conn: Any, study_id: int, owner: str | None, now: float) -> None:
+        """Register this run on a study (in open_study's transaction)."""
+        sa, s = self._sa, self._schema
+        seq = self._bump_seq(conn, study_id)
+        self._reap(conn, study_id, now, seq)
+        if owner != JOINED:  # trials a single dead owner left running: interrupted, for anyone to claim
+            conn.execute(
+                s.trials.update()
+                .where(s.trials.c.study_id == study_id, s.trials.c.state.in_(("running", "interrupted")))
+                .values(state="interrupted", owner=None, seq=seq)
+            )
+        conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=JOINED, heartbeat=now))
+        conn.execute(
+            s.runs.insert().values(
+                token=self._lease.token, study_id=study_id, owner=self._owner, heartbeat=now, started=now
+            )
+        )
+        del sa
+
+    def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Claim:
+        """One transaction: take up to `slots` interrupted trials, then numbers for as many of `new` as
+        the remaining slots and the study-wide `max_trials` allow (their rows are written now, as this
+        run's; the others in `new` are dropped), and read what the other processes changed."""
+        return self._run(
+            f"claim trials of study '{study_name}'", lambda: self._claim(study_name, new, slots, max_trials)
+        )
+
+    def _claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Claim:
+        sa, s = self._sa, self._schema
+        study_id = self._ids[study_name]
+        now = time.time()
+        out = Claim()
+        with self.engine.begin() as conn:
+            self._fence_run(conn, now)
+            seq = self._bump_seq(conn, study_id)
+            if now - self._reaped_at >= REAP_EVERY_S:
+                self._reaped_at = now
+                self._reap(conn, study_id, now, seq)
+            self._read_changes(conn, study_name, study_id, out, mine_too=False)
+            if slots > 0:
+                query = (
+                    sa.select(s.trials)
+                    .where(
+                        s.trials.c.study_id == study_id, s.trials.c.state == "interrupted", s.trials.c.owner.is_(None)
+                    )
+                    .order_by(s.trials.c.number)
+                    .limit(slots)
+                )
+                if self.engine.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                for row in conn.execute(query).mappings().all():
+                    out.reruns.append(_trial(row))
+                if out.reruns:
+                    conn.execute(
+                        s.trials.update()
+                        .where(s.trials.c.study_id == study_id, s.trials.c.number.in_([t.number for t in out.reruns]))
+                        .values(state="running", owner=self._lease.token, seq=seq, started=now)
+                    )
+            wanted = min(len(new), slots - len(out.reruns))
+            if wanted > 0:
+                start = int(
+                    conn.execute(sa.select(s.studies.c.next_number).where(s.studies.c.id == study_id)).scalar_one()
+                )
+                count = wanted if max_trials is None else max(0, min(wanted, max_trials - start))
+                out.numbers = list(range(start, start + count))
+                if count:
+                    from hyperion_storage.sql import _trial_row
+
+                    rows = []
+                    for number, trial in zip(out.numbers, new):
+                        trial.number = number
+                        rows.append({**_trial_row(study_id, trial), "owner": self._lease.token, "seq": seq})
+                    conn.execute(s.trials.insert(), rows)
+                    conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(next_number=start + count))
+            self._last_seq[study_name] = seq
+        return out
+
+    def sync(self, study_name: str) -> Claim:
+        """What the other processes changed since the last look (trials and reports)."""
+
+        def read() -> Claim:
+            out = Claim()
+            s = self._schema
+            study_id = self._ids[study_name]
+            with self.engine.begin() as conn:
+                query = self._sa.select(s.studies.c.seq).where(s.studies.c.id == study_id)
+                if self.engine.dialect.name == "postgresql":
+                    query = query.with_for_update(read=True)  # no writer moves seq while we read
+                seq = int(conn.execute(query).scalar_one())
+                if seq != self._last_seq.get(study_name):
+                    self._read_changes(conn, study_name, study_id, out, mine_too=False)
+                    self._last_seq[study_name] = seq
+            return out
+
+        return self._run(f"read study '{study_name}'", read)
+
+    def _read_changes(self, conn: Any, study_name: str, study_id: int, out: Claim, mine_too: bool) -> None:
+        sa, s = self._sa, self._schema
+        last = self._last_seq.get(study_name, 0)
+        mine = self._lease.token
+        others = sa.or_(s.trials.c.owner.is_(None), s.trials.c.owner != mine)
+        rows = conn.execute(
+            sa.select(s.trials)
+            .where(s.trials.c.study_id == study_id, s.trials.c.seq > last, others)
+            .order_by(s.trials.c.number)
+        ).mappings()
+        out.foreign = [_trial(row) for row in rows]
+        report_rows = conn.execute(
+            sa.select(s.reports.c.trial_number, s.reports.c.step, s.reports.c.metrics, s.reports.c.time)
+            .select_from(
+                s.reports.join(
+                    s.trials,
+                    sa.and_(s.trials.c.study_id == s.reports.c.study_id, s.trials.c.number == s.reports.c.trial_number),
+                )
+            )
+            .where(s.reports.c.study_id == study_id, s.reports.c.seq > last, others)
+            .order_by(s.reports.c.id)
+        )
+        out.reports = [Report(number, step, json.loads(metrics), t) for number, step, metrics, t in report_rows]
+
+    def _fence_run(self, conn: Any, now: float) -> None:
+        from hyperion_storage.sql import _Lost
+
+        s = self._schema
+        result = conn.execute(s.runs.update().where(s.runs.c.token == self._lease.token).values(heartbeat=now))
+        if result.rowcount == 0:
+            raise _Lost()
+
+    def _leave(self, conn: Any) -> None:
+        """At close: this run's lease ends; trials it leaves interrupted are anyone's to claim."""
+        s = self._schema
+        conn.execute(
+            s.trials.update()
+            .where(s.trials.c.owner == self._lease.token, s.trials.c.state.in_(("running", "interrupted")))
+            .values(state="interrupted", owner=None)
+        )
+        conn.execute(s.runs.delete().where(s.runs.c.token == self._lease.token))
+
+
+def _trial(r: Any) -> Trial:
+    return Trial(
+        number=r["number"],
+        params=json.loads(r["params"]),
+        state=TrialState(r["state"]),
+        value=r["value"],
+        score=r["score"],
+        metrics=json.loads(r["metrics"]),
+        artifacts=json.loads(r["artifacts"]),
+        parent_id=r["parent_id"],
+        depth=r["depth"],
+        rationale=r["rationale"],
+        error=r["error"],
+        started=r["started"],
+        finished=r["finished"],
+        last_step=r["last_step"],
+        kill_reason=r["kill_reason"],
+    )
