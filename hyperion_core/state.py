@@ -39,6 +39,7 @@ class StudyState:
         self.seed = seed
         self.trials: list[Trial] = []  # index == trial number
         self.running: dict[int, Trial] = {}
+        self.elsewhere: dict[int, Trial] = {}  # join=True: trials other processes are running now
         self.best: Trial | None = None
         self.counts: Counter[str] = Counter()
         # trial number -> [(step, metrics)] in arrival order (steps ascend per trial)
@@ -114,6 +115,11 @@ class StudyState:
             self.trials[trial.number] = trial
         if ours and trial.state is TrialState.RUNNING:
             self.running[trial.number] = trial
+            self.elsewhere.pop(trial.number, None)
+        elif trial.state is TrialState.RUNNING:
+            self.elsewhere[trial.number] = trial
+        else:
+            self.elsewhere.pop(trial.number, None)
 
     def load(
         self,
@@ -144,6 +150,7 @@ class StudyState:
 
     def finish(self, trial: Trial) -> None:
         self.running.pop(trial.number, None)
+        self.elsewhere.pop(trial.number, None)
         self.counts[trial.state.value] += 1
         if self.ranks(trial):
             if self.best is None or self.better(trial.value, self.best.value):  # type: ignore[arg-type]

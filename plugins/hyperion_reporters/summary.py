@@ -55,8 +55,10 @@ class SummaryReporter(Reporter):
         if any(t.depth for t in study.trials):
             self._tree(study, best)
         table = Table(title=Text(f"top {min(self.top, c['completed'])} trials"), title_justify="left")
-        for column in ("#", "trial", study.metric):
-            table.add_column(Text(column), justify="left" if column == "trial" else "right")
+        for column in ("#", "trial", study.metric):  # never cut: identifiers and the value
+            table.add_column(
+                Text(column), justify="left" if column == "trial" else "right", no_wrap=True, min_width=len(column)
+            )
         show_depth = any(t.depth for t in study.trials)
         if show_depth:
             table.add_column("depth", justify="right")

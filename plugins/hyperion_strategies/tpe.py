@@ -188,7 +188,8 @@ class TPESearch(Strategy):
             self.rejected.add(*self._encode(trial.params), math.inf)  # "bad" evidence: steer away
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
-        pending = [self._encode(t.params) for t in study.running.values()]
+        # ours and, with join=True, the other processes' running trials: none of them has a value yet
+        pending = [self._encode(t.params) for t in (*study.running.values(), *study.elsewhere.values())]
         out = []
         for _ in range(slots):
             if self.done.size < self.n_startup:

@@ -1,0 +1,25 @@
+"""The examples run as written (the heavy ones opt in by marker)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.torch
+def test_the_pytorch_gpu_example_runs_on_whatever_devices_there_are():
+    """Opt-in (-m torch): PyTorch is several GB. One GPU per trial where there are GPUs, else the CPU."""
+    pytest.importorskip("torch")
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "pytorch_gpu.py"), "--trials", "4"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "best validation accuracy 0.9" in run.stdout
