@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from hyperion_core.ask import AskedTrial, Study, StudyFinished
 from hyperion_core.context import TrialContext
 from hyperion_core.errors import (
     ConfigurationError,
@@ -25,6 +26,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "AskedTrial",
     "Bool",
     "Choice",
     "ConfigurationError",
@@ -42,6 +44,8 @@ __all__ = [
     "SpaceError",
     "StorageError",
     "Strategy",
+    "Study",
+    "StudyFinished",
     "TrialContext",
     "TrialState",
     "UnknownPluginError",

@@ -8,7 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hyperion_core import cli_studies
+from hyperion_core import cli_ask, cli_studies
+from hyperion_core.errors import HyperionError
 from hyperion_core.plugins import KINDS, registry
 
 
@@ -39,10 +40,17 @@ def _main(argv: Sequence[str] | None) -> int:
     listing = plugin_commands.add_parser("list", help="list installed plugins and the names they register")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cli_studies.add_parser(commands)
+    cli_ask.add_parsers(commands)
     args = parser.parse_args(argv)
 
     if args.command == "studies":
         return args.handler(args)
+    if args.command in ("ask", "tell"):
+        try:
+            return int(args.handler(args))
+        except HyperionError as exc:
+            print(f"hyperion: {exc}", file=sys.stderr)
+            return 1
     if args.command == "plugins" and args.plugins_command == "list":
         return _plugins_list(as_json=args.json)
     (plugins if args.command == "plugins" else parser).print_help(sys.stderr)  # usage goes to stderr

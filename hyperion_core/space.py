@@ -125,6 +125,32 @@ class Space:
         """Per searched parameter, the values a grid visits (in the order of self.names)."""
         return [param.grid(points, int_cap) for param in self.params.values()]
 
+    @classmethod
+    def described(cls, description: Mapping[str, Any]) -> Space:
+        """The space a `describe()` came from (how a stored study's space is rebuilt)."""
+        definition: dict[str, Any] = {}
+        for path, d in description.items():
+            kind = d.get("type")
+            value: Any
+            if kind == "fixed":
+                value = d["value"]
+            elif kind == "Float":
+                value = Float(d["low"], d["high"], log=d.get("log", False))
+            elif kind == "Int":
+                value = Int(d["low"], d["high"], log=d.get("log", False))
+            elif kind == "Bool":
+                value = Bool()
+            elif kind == "Choice":
+                value = Choice(d["options"])
+            else:
+                raise SpaceError(f"parameter '{path}': unknown stored type {kind!r}")
+            node = definition
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return cls(definition)
+
     def describe(self) -> dict[str, Any]:
         """A JSON-compatible description (stored with a study; compared on resume)."""
         out: dict[str, Any] = {}

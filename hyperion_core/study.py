@@ -114,7 +114,13 @@ class StudyLoop:
         state = self.state
         try:
             self._setup()
-            self._loop_and_shut_down()
+            self._start_executor()
+            completed_normally = False
+            try:
+                self._loop()
+                completed_normally = True
+            finally:
+                self._shut_down(completed_normally)
         except StorageError as exc:
             state.note(f"the storage failed and the study stopped: {exc}; what it had not written is not stored", True)
             raise
@@ -146,7 +152,7 @@ class StudyLoop:
         self._event("study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed})
         self._show()
 
-    def _loop_and_shut_down(self) -> None:
+    def _start_executor(self) -> None:
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
         executor = self.executor
         # (a runtime protocol check is slow: it is made once here, never on the hot path)
@@ -164,22 +170,21 @@ class StudyLoop:
                 "with resources_per_trial"
             )
             self.max_concurrent = capacity
-        completed_normally = False
+
+    def _shut_down(self, completed_normally: bool) -> None:
+        """The executor's shutdown and the last write; trials still running (an error, Ctrl-C, an
+        ask-and-tell study closed with trials not told) are recorded as interrupted."""
+        if not completed_normally:
+            self._interrupt_running()
         try:
-            self._loop()
-            completed_normally = True
+            self.executor.shutdown()
         finally:
-            if not completed_normally:
-                self._interrupt_running()
             try:
-                executor.shutdown()
+                self._flush()
             finally:
-                try:
-                    self._flush()
-                finally:
-                    self.strategy.close(self.state)
-                    for policy in self.policies:
-                        policy.close(self.state)
+                self.strategy.close(self.state)
+                for policy in self.policies:
+                    policy.close(self.state)
 
     # -- the loop ------------------------------------------------------------------------------------
     def _loop(self) -> None:

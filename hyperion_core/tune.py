@@ -70,15 +70,49 @@ def tune(
         raise ConfigurationError(f"study_name must be at most {MAX_NAME} characters, got {len(name)}")
 
     reg = registry()
-    strategy_obj = reg.strategy(strategy, strategy_kwargs)
-    policies = [] if early_stopping in (None, "none") else [reg.policy(early_stopping, early_stopping_kwargs)]
-    if early_stopping in (None, "none") and early_stopping_kwargs:
-        raise ConfigurationError(
-            "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
-        )
-    executor_obj = reg.executor(executor, _executor_kwargs(executor_kwargs, resources_per_trial))
-    reporter_objs = [reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)]
-    storage_obj = reg.storage(storage)
+    loop = open_loop(
+        objective=objective,
+        space=compiled,
+        name=name,
+        strategy=reg.strategy(strategy, strategy_kwargs),
+        executor=reg.executor(executor, _executor_kwargs(executor_kwargs, resources_per_trial)),
+        storage=storage,
+        policies=_policies(reg, early_stopping, early_stopping_kwargs),
+        reporters=[reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)],
+        metric=metric,
+        mode=mode,
+        seed=seed,
+        max_trials=max_trials,
+        max_concurrent=max_concurrent,
+        max_time_s=max_time_s,
+        grace_period_s=grace_period_s,
+        trial_timeout_s=trial_timeout_s,
+        rank_killed=bool(rank_killed_trials),
+        join=join,
+        join_stale_after_s=join_stale_after_s,
+        default_max_trials=DEFAULT_MAX_TRIALS,
+    )
+    try:
+        state = loop.run()
+    finally:
+        loop.storage.close()
+    return result_of(state, strategy)
+
+
+def open_loop(
+    *,
+    space: Space,
+    name: str,
+    storage: Any,
+    metric: str,
+    mode: str,
+    join: bool = False,
+    join_stale_after_s: float = 60.0,
+    **loop_options: Any,
+) -> StudyLoop:
+    """Open (or resume) the study in its storage and give it to a StudyLoop, the one owner of its state.
+    tune() runs that loop; an ask-and-tell Study drives it call by call."""
+    storage_obj = registry().storage(storage)
     storage_url = redact_url(getattr(storage_obj, "url", type(storage_obj).__name__))
     if join and not isinstance(storage_obj, SharedStorage):
         raise ConfigurationError(
@@ -89,35 +123,27 @@ def tune(
     try:
         if join:
             record = storage_obj.open_study(  # type: ignore[call-arg]
-                name, compiled.describe(), metric, mode, join=True, stale_after_s=join_stale_after_s
+                name, space.describe(), metric, mode, join=True, stale_after_s=join_stale_after_s
             )
         else:
-            record = storage_obj.open_study(name, compiled.describe(), metric, mode)
-        _check_resume(record, compiled.describe(), metric, mode, storage_url)
-        loop = StudyLoop(
-            objective=objective,
-            record=record,
-            space=compiled,
-            seed=seed,
-            strategy=strategy_obj,
-            executor=executor_obj,
-            storage=storage_obj,
-            policies=policies,
-            reporters=reporter_objs,
-            max_trials=max_trials,
-            max_concurrent=max_concurrent,
-            max_time_s=max_time_s,
-            grace_period_s=grace_period_s,
-            trial_timeout_s=trial_timeout_s,
-            rank_killed=bool(rank_killed_trials),
-            storage_url=storage_url,
-            default_max_trials=DEFAULT_MAX_TRIALS,
-            join=join,
+            record = storage_obj.open_study(name, space.describe(), metric, mode)
+        _check_resume(record, space.describe(), metric, mode, storage_url)
+        return StudyLoop(
+            record=record, space=space, storage=storage_obj, storage_url=storage_url, join=join, **loop_options
         )
-        state = loop.run()
-    finally:
+    except BaseException:
         storage_obj.close()
-    return _result(state, storage_url, strategy, state.duration or 0.0)
+        raise
+
+
+def _policies(reg: Any, early_stopping: Any, kwargs: Any) -> list[Policy]:
+    if early_stopping in (None, "none"):
+        if kwargs:
+            raise ConfigurationError(
+                "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
+            )
+        return []
+    return [reg.policy(early_stopping, kwargs)]
 
 
 # -- argument checks --------------------------------------------------------------------------------
@@ -263,7 +289,9 @@ def _describe(description: dict[str, Any]) -> str:
     return f"{kind}({description.get('low')!r}, {description.get('high')!r}{log})"
 
 
-def _result(state: StudyState, storage_url: str, strategy: Any, duration: float) -> dict[str, Any]:
+def result_of(state: StudyState, strategy: Any) -> dict[str, Any]:
+    """The result dict tune() returns (and Study.result()): the best trial, the study, every trial."""
+    storage_url, duration = state.storage_url, state.duration or 0.0
     unflatten = state.space.unflatten
     best = state.best
     return {

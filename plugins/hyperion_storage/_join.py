@@ -223,12 +223,18 @@ class JoinMixin:
         if result.rowcount == 0:
             raise _Lost()
 
+    keep_asked = False  # `hyperion ask`: a trial handed out stays running, unowned, until told
+
     def _leave(self, conn: Any) -> None:
-        """At close: this run's lease ends; trials it leaves interrupted are anyone's to claim."""
+        """At close: this run's lease ends; trials it leaves interrupted are anyone's to claim (with
+        keep_asked, running ones stay running, for a later `hyperion tell`)."""
         s = self._schema
+        mine = s.trials.c.owner == self._lease.token
+        if self.keep_asked:
+            conn.execute(s.trials.update().where(mine, s.trials.c.state == "running").values(owner=None))
         conn.execute(
             s.trials.update()
-            .where(s.trials.c.owner == self._lease.token, s.trials.c.state.in_(("running", "interrupted")))
+            .where(mine, s.trials.c.state.in_(("running", "interrupted")))
             .values(state="interrupted", owner=None)
         )
         conn.execute(s.runs.delete().where(s.runs.c.token == self._lease.token))

@@ -414,6 +414,23 @@ class SQLStorage(JoinMixin):
                     ],
                 )
 
+    def describe_study(self, study_name: str) -> dict[str, Any]:
+        """A stored study's space description, metric and mode (for `hyperion ask` and `tell`)."""
+        s = self._schema
+
+        def read() -> dict[str, Any]:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    self._sa.select(s.studies.c.space, s.studies.c.metric, s.studies.c.mode).where(
+                        s.studies.c.name == study_name
+                    )
+                ).first()
+                if row is None:
+                    raise StorageError(f"no study named '{study_name}' in {self.url}")
+                return {"space": json.loads(row[0]), "metric": row[1], "mode": row[2]}
+
+        return self._run(f"read study '{study_name}'", read)
+
     def load_trials(self, study_name: str) -> list[Trial]:
         def load() -> list[Trial]:
             with self.engine.connect() as conn:

@@ -1,0 +1,260 @@
+"""Ask-and-tell: `Study` drives the same StudyLoop that tune() runs (design.md, section 8), one call at a
+time, so storage writes, resume, early stopping, the strategy's view and reporters are the same.
+Your code runs the trials: `ask()` hands one out, `trial.report()` reports, `tell()` ends it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hyperion_core.context import TrialContext, _describe, normalize_result
+from hyperion_core.errors import ConfigurationError, HyperionError
+from hyperion_core.plugins import registry
+from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Reporter, Strategy
+from hyperion_core.space import Space
+from hyperion_core.study import StudyLoop
+from hyperion_core.tune import _check_options, _policies, _reporter_names, open_loop, result_of
+
+
+class StudyFinished(HyperionError):
+    """ask() has no trial to give: the budget (max_trials) is spent or the strategy has no more points."""
+
+
+class AskedTrial(TrialContext):
+    """A trial handed out by `Study.ask()`: `params` (nested as the space), `number`, `trial_id`,
+    `report(step, **metrics)`, `should_stop()`. Give it back with `study.tell(trial, result)`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"AskedTrial(number={self.number}, params={self.params!r})"
+
+
+class _HandOver:
+    """The executor of an ask-and-tell study: a submitted trial waits for ask() to hand it out."""
+
+    terminates = False
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[int, str, dict[str, Any]]] = []
+
+    def start(self, objective: Any, max_workers: int, emit: Emit) -> None:
+        return None
+
+    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
+        self.waiting.append((trial_number, trial_id, params))
+
+    def stop(self, trial_number: int) -> None:
+        return None  # should_stop() reads the trial's stop_requested
+
+    def abandon(self, trial_number: int) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+
+class Study:
+    """An ask-and-tell study. The arguments mean what they mean for tune(); `max_trials` (default: no
+    limit) caps what ask() hands out. Use it as a context manager, or call close(): trials asked and
+    not told are then recorded as interrupted (a later Study of the same name hands them out again).
+    Thread-safe: several threads may ask and tell at once."""
+
+    def __init__(
+        self,
+        space: Mapping[str, Any],
+        strategy: str | Strategy = "random",
+        strategy_kwargs: Mapping[str, Any] | None = None,
+        storage: str | Any | None = None,
+        study_name: str = "study",
+        metric: str = "score",
+        mode: str = "max",
+        early_stopping: str | Policy | None = None,
+        early_stopping_kwargs: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        max_trials: int | None = None,
+        reporters: Sequence[str | Reporter] | None = None,
+        join: bool = False,
+    ) -> None:
+        _check_options(max_trials, 1, None, metric, mode, 5.0, seed)
+        if not isinstance(study_name, str) or not study_name.strip():
+            raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
+        reg = registry()
+        self._strategy_name = strategy
+        self._handover = _HandOver()
+        self._loop: StudyLoop = open_loop(
+            objective=None,
+            space=Space(space),
+            name=study_name,
+            strategy=reg.strategy(strategy, strategy_kwargs),
+            executor=self._handover,
+            storage=storage,
+            policies=_policies(reg, early_stopping, early_stopping_kwargs),
+            reporters=[reg.reporter(r) for r in _reporter_names(reporters, False, False)],
+            metric=metric,
+            mode=mode,
+            seed=seed,
+            max_trials=max_trials,
+            max_concurrent=1,
+            max_time_s=None,
+            grace_period_s=5.0,
+            join=join,
+        )
+        self._lock = threading.RLock()
+        self._started = time.time()
+        self._closed = False
+        try:
+            self._loop._setup()
+            self._loop.inline = False
+        except BaseException:
+            self._loop.storage.close()
+            raise
+
+    # -- the two doors ---------------------------------------------------------------------------------
+    def ask(self, timeout: float = 60.0) -> AskedTrial:
+        """The next trial to run: an interrupted one first (resume), else the strategy's next point.
+        Raises StudyFinished when there is none; waits up to `timeout` for a strategy that thinks
+        off-thread (an LLM)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._check_open()
+            loop = self._loop
+            while True:
+                loop.max_concurrent = len(loop.state.running) + 1
+                started = loop._fill()
+                loop._flush()
+                if started:
+                    number, trial_id, params = self._handover.waiting.pop(0)
+                    return AskedTrial(number, trial_id, params, self._emit, self._stop_flag(number))
+                if not loop.strategy.pending or time.monotonic() >= deadline:
+                    break
+                try:  # an LLM call in flight: wait for its wake-up, within the timeout
+                    loop.queue.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+                except Exception:
+                    pass
+            why = (
+                f"max_trials={loop.max_trials} reached"
+                if loop.max_trials is not None and len(loop.state.trials) >= loop.max_trials
+                else "the strategy has no more points"
+                if loop.strategy.exhausted or loop._claims_spent
+                else f"the strategy proposed nothing within {timeout:g}s"
+            )
+            raise StudyFinished(f"study '{loop.state.name}': no trial to ask: {why}")
+
+    def tell(self, trial: AskedTrial | int, result: Any) -> None:
+        """End a trial: `result` is a number (the score), an ObjectiveResult, or the exception it raised
+        (the trial then fails with it). A trial stopped by early stopping is recorded as killed."""
+        number = trial if isinstance(trial, int) else trial.number
+        message: Message
+        if isinstance(result, BaseException):
+            message = Failed(number, _describe(result))
+        else:
+            try:
+                message = Finished(number, *normalize_result(result))
+            except (TypeError, ValueError) as exc:
+                message = Failed(number, f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            self._check_open()
+            if number not in self._loop.state.running:
+                known = number < len(self._loop.state.trials)
+                raise ConfigurationError(
+                    f"trial {number} is not running in study '{self._loop.state.name}': "
+                    + ("it was told already (or stopped)" if known else "it was never asked")
+                )
+            self._deliver(message)
+
+    # -- what asked trials call ----------------------------------------------------------------------
+    def _emit(self, message: Message) -> None:
+        with self._lock:
+            if not self._closed:
+                self._deliver(message)
+
+    def _deliver(self, message: Message) -> None:
+        loop = self._loop
+        loop._apply(message)
+        loop._after_messages()
+        loop._flush()
+
+    def _stop_flag(self, number: int) -> Any:
+        trial = self._loop.state.trials[number]
+        return lambda: trial.stop_requested or self._closed
+
+    # -- the study -----------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._loop.state.name
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The best trial so far ({"trial_id", "params", "score", "value", "metrics", ...}), or None."""
+        with self._lock:
+            best: dict[str, Any] | None = self.result()["best"]
+            return best
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        with self._lock:
+            trials: list[dict[str, Any]] = self.result()["trials"]
+            return trials
+
+    def result(self) -> dict[str, Any]:
+        """What tune() would return for this study now."""
+        with self._lock:
+            state = self._loop.state
+            state.duration = time.time() - self._started
+            return result_of(state, self._strategy_name)
+
+    def close(self, keep_asked: bool = False) -> None:
+        """Write what is left and release the study; asked trials not told are recorded as interrupted
+        (with `keep_asked`, in a storage that supports it, they stay running for a later tell)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop = self._loop
+            try:
+                loop._shut_down(completed_normally=keep_asked or not loop.state.running)
+            finally:
+                loop.state.duration = time.time() - self._started
+                for reporter in loop.reporters:
+                    reporter.close(loop.state)
+                loop.storage.close()
+
+    def adopt(self, number: int) -> AskedTrial:
+        """A trial another process asked and left running (`hyperion ask`), to tell it from here."""
+        with self._lock:
+            self._check_open()
+            state = self._loop.state
+            trial = state.elsewhere.get(number)
+            if trial is None:
+                raise ConfigurationError(
+                    f"trial {number} of study '{state.name}' is not waiting for a result"
+                    + (
+                        f" (it is {state.trials[number].state.value})"
+                        if number < len(state.trials)
+                        else " (no such trial)"
+                    )
+                )
+            state.add(trial)  # ours now
+            return AskedTrial(
+                number, trial.trial_id, state.space.unflatten(trial.params), self._emit, self._stop_flag(number)
+            )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError(f"study '{self._loop.state.name}' is closed; open a new Study to go on")
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a study dropped without close(): still release it
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass

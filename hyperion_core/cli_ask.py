@@ -1,0 +1,98 @@
+"""`hyperion ask` and `hyperion tell`: ask-and-tell from a shell, for objectives that are not Python.
+
+`ask` prints one trial as JSON and leaves it running in the storage; `tell` records its result. Both
+join the study (join=True), so several shells, jobs and Python Studies can work it at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from hyperion_core.errors import HyperionError
+from hyperion_core.text import dumps
+
+
+def add_parsers(commands: Any) -> None:
+    def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--storage", default=os.environ.get("HYPERION_STORAGE"), help="storage URL (or $HYPERION_STORAGE)"
+        )
+        p.add_argument("--study", required=True, help="the study's name (create it with tune() or Study() first)")
+        return p
+
+    ask = common(commands.add_parser("ask", help="print the next trial of a stored study as JSON"))
+    ask.add_argument("--strategy", default="random", help="the strategy that proposes it (default: random)")
+    ask.add_argument("--max-trials", type=int, default=None, help="ask for nothing once the study has this many")
+    ask.set_defaults(handler=_ask)
+    tell = common(commands.add_parser("tell", help="record the result of a trial that `hyperion ask` handed out"))
+    tell.add_argument("--trial", type=int, required=True, help="the trial's number (from `hyperion ask`)")
+    outcome = tell.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--score", type=float, help="the trial's score")
+    outcome.add_argument("--metrics", help="the trial's metrics as JSON, e.g. '{\"loss\": 0.3}'")
+    outcome.add_argument("--failed", metavar="REASON", help="the trial failed, with this reason")
+    tell.set_defaults(handler=_tell)
+
+
+def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from hyperion_core.ask import Study
+    from hyperion_core.plugins import registry
+    from hyperion_core.space import Space
+
+    if not args.storage:
+        raise HyperionError("name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)")
+    storage = registry().storage(args.storage)
+    describe = getattr(storage, "describe_study", None)
+    if describe is None:
+        storage.close()
+        raise HyperionError("hyperion ask/tell need a storage other processes share: sqlite:/// or postgresql://")
+    info = describe(args.study)
+    setattr(storage, "keep_asked", True)  # what `ask` hands out stays running until `tell` (SQL storages)
+    return Study(
+        Space.described(info["space"]).definition,
+        storage=storage,
+        study_name=args.study,
+        metric=info["metric"],
+        mode=info["mode"],
+        join=True,
+        **kwargs,
+    )
+
+
+def _ask(args: argparse.Namespace) -> int:
+    study = _open(args, strategy=args.strategy, max_trials=args.max_trials)
+    try:
+        trial = study.ask()
+    finally:
+        study.close(keep_asked=True)
+    print(dumps({"trial": trial.number, "trial_id": trial.trial_id, "params": trial.params}))
+    return 0
+
+
+def _tell(args: argparse.Namespace) -> int:
+    from hyperion_core.models import ObjectiveResult
+
+    if args.failed is not None:
+        result: Any = RuntimeError(args.failed)
+    elif args.metrics is not None:
+        try:
+            metrics = json.loads(args.metrics)
+        except json.JSONDecodeError as exc:
+            raise HyperionError(f"--metrics is not JSON: {exc}") from None
+        if not isinstance(metrics, dict):
+            raise HyperionError("--metrics takes a JSON object, e.g. '{\"loss\": 0.3}'")
+        result = ObjectiveResult(score=metrics.pop("score", None), metrics=metrics)
+    else:
+        result = args.score
+    with _open(args) as study:
+        trial = study.adopt(args.trial)
+        study.tell(trial, result)
+        state = next(t for t in study.trials if t["number"] == args.trial)
+    print(
+        f"trial {args.trial}: {state['state']}" + (f" ({state['error'].splitlines()[0]})" if state["error"] else ""),
+        file=sys.stderr,
+    )
+    return 0

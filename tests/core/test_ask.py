@@ -1,0 +1,153 @@
+"""Ask-and-tell: the same semantics as tune() (one StudyLoop underneath), with every strategy, SQLite
+resume, early stopping, several threads, and clear errors."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from hyperion import ConfigurationError, Float, Int, ObjectiveResult, Study, StudyFinished, tune
+from hyperion_core.plugins import registry
+from hyperion_reporters.summary import SummaryReporter
+from tests.plugins.test_strategies_contract import KWARGS, SPACE, objective
+
+STRATEGIES = registry().names("strategy")
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_asks_points_in_the_space_and_learns_from_tells(name):
+    with Study(SPACE, strategy=name, strategy_kwargs=KWARGS.get(name), max_trials=15, seed=2) as study:
+        told = 0
+        try:
+            for _ in range(15):
+                trial = study.ask()
+                study.tell(trial, objective(trial, **trial.params))
+                told += 1
+        except StudyFinished:
+            pass
+        result = study.result()
+    assert told == result["study"]["completed"] > 0
+    assert result["best"]["value"] == max(t["value"] for t in result["trials"])
+
+
+def test_ask_and_tell_matches_tune_trial_for_trial_with_a_seed():
+    space = {"x": Float(0, 1), "n": Int(1, 5)}
+    f = lambda ctx, x, n: x * n  # noqa: E731
+    ran = tune(f, space, strategy="bayesian", max_trials=15, seed=7)
+    with Study(space, strategy="bayesian", max_trials=15, seed=7) as study:
+        for _ in range(15):
+            trial = study.ask()
+            study.tell(trial, f(trial, **trial.params))
+        asked = study.trials
+    assert [t["params"] for t in asked] == [t["params"] for t in ran["trials"]]
+
+
+def test_a_study_resumes_by_name_and_hands_out_trials_asked_but_never_told(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ask.db'}"
+    with Study({"x": Float(0, 1)}, storage=url, study_name="s", seed=0) as study:
+        for _ in range(3):
+            trial = study.ask()
+            study.tell(trial, trial.params["x"])
+        left = study.ask()  # asked, never told: interrupted at close
+    with Study({"x": Float(0, 1)}, storage=url, study_name="s", seed=0) as study:
+        again = study.ask()
+        assert (again.number, again.params) == (left.number, left.params)
+        study.tell(again, 0.5)
+        result = study.result()
+    assert result["study"]["completed"] == 4 and result["study"]["resumed"] == 3
+
+
+def test_early_stopping_reaches_should_stop_and_the_tell_records_a_kill():
+    with Study({"x": Float(0, 1)}, early_stopping="median", metric="loss", mode="min", seed=1) as study:
+        killed = 0
+        for _ in range(10):
+            trial = study.ask()
+            for step in range(5):
+                trial.report(step=step, loss=trial.params["x"] + step)
+                if trial.should_stop():
+                    break
+            study.tell(trial, ObjectiveResult(metrics={"loss": trial.params["x"]}))
+            killed += trial.should_stop()
+        result = study.result()
+    assert killed == result["study"]["killed"] > 0
+    assert all(t["kill_reason"].startswith("median") for t in result["trials"] if t["state"] == "killed")
+
+
+def test_several_threads_ask_and_tell_at_once():
+    with Study({"x": Float(0, 1)}, strategy="bayesian", max_trials=80, seed=3) as study:
+
+        def work():
+            try:
+                while True:
+                    trial = study.ask()
+                    trial.report(step=0, loss=trial.params["x"])
+                    study.tell(trial, trial.params["x"])
+            except StudyFinished:
+                pass
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        result = study.result()
+    assert result["study"]["completed"] == 80
+    assert sorted(t["number"] for t in result["trials"]) == list(range(80))
+
+
+def test_tells_that_make_no_sense_are_clear_errors_and_exceptions_fail_the_trial():
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    with Study({"x": Float(0, 1)}, reporters=[SummaryReporter(console=console)], study_name="errs") as study:
+        trial = study.ask()
+        study.tell(trial, RuntimeError("out of memory"))
+        with pytest.raises(ConfigurationError, match="told already"):
+            study.tell(trial, 1.0)
+        with pytest.raises(ConfigurationError, match="never asked"):
+            study.tell(99, 1.0)
+        other = study.ask()
+        study.tell(other, "not a number")
+        assert [t["state"] for t in study.trials] == ["failed", "failed"]
+        assert study.trials[0]["error"].startswith("RuntimeError: out of memory")
+    assert "errs: 2 trials: 0 completed, 2 failed" in console.file.getvalue()  # reporters see it all
+    with pytest.raises(ConfigurationError, match="closed"):
+        study.ask()
+
+
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "hyperion", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_shell_asks_and_tells_a_stored_study(tmp_path):
+    import json
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    space = {"x": Float(0, 1), "n": Int(1, 3), "model": {"depth": Int(1, 4), "tag": "v1"}}
+    tune(lambda ctx, **p: p["x"], space, storage=url, study_name="shell", max_trials=2, seed=0)
+    asked = [json.loads(_cli("ask", "--storage", url, "--study", "shell", cwd=tmp_path).stdout) for _ in range(2)]
+    assert [a["trial"] for a in asked] == [2, 3] and asked[0]["params"]["model"]["tag"] == "v1"
+    told = _cli("tell", "--storage", url, "--study", "shell", "--trial", "2", "--score", "0.99", cwd=tmp_path)
+    assert told.returncode == 0 and "trial 2: completed" in told.stderr
+    failed = _cli("tell", "--storage", url, "--study", "shell", "--trial", "3", "--failed", "segfault", cwd=tmp_path)
+    assert failed.returncode == 0 and "failed (RuntimeError: segfault)" in failed.stderr
+    again = _cli("tell", "--storage", url, "--study", "shell", "--trial", "3", "--score", "1", cwd=tmp_path)
+    assert again.returncode == 1 and "not waiting for a result (it is failed)" in again.stderr
+    done = _cli("ask", "--storage", url, "--study", "shell", "--max-trials", "4", cwd=tmp_path)
+    assert done.returncode == 1 and "max_trials=4 reached" in done.stderr
+    with Study(space, storage=url, study_name="shell") as study:
+        assert study.best["value"] == 0.99 and study.best["trial_id"] == "trial_0002"
