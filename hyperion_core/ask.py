@@ -16,6 +16,7 @@ from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Rep
 from hyperion_core.space import Space
 from hyperion_core.study import StudyLoop
 from hyperion_core.tune import _check_options, _policies, _reporter_names, open_loop, result_of
+from hyperion_core.warm import initial_proposals, warm_trials
 
 
 class StudyFinished(HyperionError):
@@ -77,6 +78,8 @@ class Study:
         max_trials: int | None = None,
         reporters: Sequence[str | Reporter] | None = None,
         join: bool = False,
+        initial_points: Sequence[Mapping[str, Any]] | None = None,
+        warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         _check_options(max_trials, 1, None, metric, mode, 5.0, seed)
         if not isinstance(study_name, str) or not study_name.strip():
@@ -84,9 +87,12 @@ class Study:
         reg = registry()
         self._strategy_name = strategy
         self._handover = _HandOver()
+        compiled = Space(space)
         self._loop: StudyLoop = open_loop(
             objective=None,
-            space=Space(space),
+            space=compiled,
+            initial=initial_proposals(initial_points, compiled, seed),
+            warm=warm_trials(warm_start_from, compiled, metric, reg),
             name=study_name,
             strategy=reg.strategy(strategy, strategy_kwargs),
             executor=self._handover,

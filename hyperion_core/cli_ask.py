@@ -50,7 +50,7 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
         storage.close()
         raise HyperionError("hyperion ask/tell need a storage other processes share: sqlite:/// or postgresql://")
     info = describe(args.study)
-    setattr(storage, "keep_asked", True)  # what `ask` hands out stays running until `tell` (SQL storages)
+    storage.keep_asked = True  # what `ask` hands out stays running until `tell` (SQL storages)
     return Study(
         Space.described(info["space"]).definition,
         storage=storage,

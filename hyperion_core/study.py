@@ -25,6 +25,7 @@ from hyperion_core.protocols import (
     InlineExecutor,
     Message,
     Policy,
+    Proposal,
     Reported,
     Reporter,
     SharedStorage,
@@ -63,6 +64,8 @@ class StudyLoop:
         storage_url: str = "memory",
         default_max_trials: int | None = None,
         join: bool = False,
+        initial: list[Proposal] | None = None,
+        warm: tuple[list[Trial], list[str]] | None = None,
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -87,6 +90,8 @@ class StudyLoop:
         if join and self.joined is None:
             raise ConfigurationError("join=True needs a storage shared by the processes: sqlite:/// or postgresql://")
         self._claims_spent = False
+        self.initial = list(initial or [])  # initial_points, proposed before the strategy is asked
+        self.warm = warm or ([], [])  # warm_start_from: trials of another study, and what to say of them
         self.policies = policies
         self.reporters = reporters
         self.max_trials = max_trials
@@ -136,8 +141,17 @@ class StudyLoop:
         strategy.setup(state)
         for policy in self.policies:
             policy.setup(state)
+        warm_trials, warm_notes = self.warm
+        for trial in warm_trials:  # another study's results: learned from, not this study's trials
+            strategy.observe(trial)
+        for note in warm_notes:
+            state.note(note)
         # join=True: `foreign` is what the other processes run now, or left for anyone to claim
         self.reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
+        done = {
+            t.rationale.split(";")[0] for t in state.trials if t.rationale and t.rationale.startswith("initial point")
+        }
+        self.initial = [p for p in self.initial if (p.rationale or "").split(";")[0] not in done]
         for trial in state.trials:
             if trial.state.finished:
                 strategy.observe(trial)
@@ -296,7 +310,9 @@ class StudyLoop:
         """New trials (numbered later) from the strategy's proposals, each checked against the space."""
         state = self.state
         out = []
-        for proposal in self.strategy.propose(state, slots)[:slots]:
+        first = [self.initial.pop(0) for _ in range(min(slots, len(self.initial)))]
+        more = self.strategy.propose(state, slots - len(first))[: slots - len(first)] if slots > len(first) else []
+        for proposal in [*first, *more]:
             try:
                 params = state.space.validate(proposal.params)
             except SpaceError as exc:

@@ -17,6 +17,7 @@ from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.study import StudyLoop
 from hyperion_core.text import redact_url
+from hyperion_core.warm import initial_proposals, warm_trials
 
 logger = get_logger(__name__)
 
@@ -54,6 +55,8 @@ def tune(
     trial_timeout_s: float | None = None,
     join: bool = False,
     join_stale_after_s: float = 60.0,
+    initial_points: Sequence[Mapping[str, Any]] | None = None,
+    warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -91,6 +94,8 @@ def tune(
         join=join,
         join_stale_after_s=join_stale_after_s,
         default_max_trials=DEFAULT_MAX_TRIALS,
+        initial=initial_proposals(initial_points, compiled, seed),
+        warm=warm_trials(warm_start_from, compiled, metric, reg),
     )
     try:
         state = loop.run()

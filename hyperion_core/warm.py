@@ -1,0 +1,102 @@
+"""Warm starts: points to evaluate first (`initial_points`), and finished trials of another study for
+the strategy to learn from before its first proposal (`warm_start_from`)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hyperion_core.errors import ConfigurationError, SpaceError
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.protocols import Proposal
+from hyperion_core.space import Space
+
+
+def _flat(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in point.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def initial_proposals(points: Any, space: Space, seed: int | None) -> list[Proposal]:
+    """`initial_points` checked against the space: nested or dotted keys; a parameter a point leaves out
+    is sampled (seeded); fixed values may be given if they match. A bad point is a ConfigurationError
+    naming the point and the parameter."""
+    if points is None:
+        return []
+    if isinstance(points, Mapping) or not isinstance(points, Sequence) or isinstance(points, (str, bytes)):
+        raise ConfigurationError(f"initial_points must be a list of dicts, got {type(points).__name__}")
+    rng = random.Random(seed)
+    out = []
+    for i, point in enumerate(points):
+        if not isinstance(point, Mapping):
+            raise ConfigurationError(f"initial_points[{i}] must be a dict of parameter values, got {point!r:.100}")
+        given = _flat(point)
+        filled = {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
+        extra = {k: v for k, v in given.items() if k not in space.params}
+        try:
+            space.validate({**filled, **extra})
+        except SpaceError as exc:
+            raise ConfigurationError(f"initial_points[{i}]: {exc}") from None
+        sampled = [name for name in space.params if name not in given]
+        note = f"; sampled {', '.join(sampled)}" if sampled else ""
+        out.append(Proposal(filled, rationale=f"initial point {i}{note}"))
+    return out
+
+
+def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[list[Trial], list[str]]:
+    """Finished trials from another study, `(storage_url, study_name)`, or a list of dicts with
+    `params` and `value` (or the metric in `metrics`), for the strategy to observe. A trial that does
+    not fit this space (a value out of range, a parameter missing) is dropped; parameters the space no
+    longer has are ignored; both are said in the returned notes."""
+    if source is None:
+        return [], []
+    if isinstance(source, tuple) and len(source) == 2 and all(isinstance(s, str) for s in source):
+        url, name = source
+        storage = registry.storage(url)
+        try:
+            old = [t for t in storage.load_trials(name) if t.state.finished]
+        finally:
+            storage.close()
+        rows = [{"params": t.params, "value": t.value, "metrics": t.metrics, "state": t.state} for t in old]
+        where = f"study '{name}'"
+    elif isinstance(source, Sequence) and not isinstance(source, (str, bytes)):
+        rows = [dict(r) for r in source if isinstance(r, Mapping)]
+        if len(rows) != len(source):
+            raise ConfigurationError("warm_start_from: each trial must be a dict with 'params' and 'value'")
+        where = "warm_start_from"
+    else:
+        raise ConfigurationError(
+            "warm_start_from must be (storage_url, study_name) or a list of {'params': ..., 'value': ...}, "
+            f"got {type(source).__name__}"
+        )
+    trials, dropped, ignored = [], 0, set()
+    for row in rows:
+        params = _flat(row.get("params") or {})
+        ignored |= {k for k in params if k not in space.params and k not in space.fixed}
+        value = (row.get("metrics") or {}).get(metric, row.get("value")) if metric != "score" else row.get("value")
+        state = row.get("state", TrialState.COMPLETED)
+        try:
+            point = space.validate({k: v for k, v in params.items() if k in space.params or k in space.fixed})
+        except SpaceError:
+            dropped += 1
+            continue
+        if state is TrialState.COMPLETED and (not isinstance(value, (int, float)) or not math.isfinite(value)):
+            dropped += 1
+            continue
+        trial = Trial(number=-1, params=point, state=state, value=float(value) if value is not None else None)
+        trials.append(trial)
+    notes = [f"warm start: the strategy learned from {len(trials)} finished trial(s) of {where}"]
+    if dropped:
+        notes.append(
+            f"warm start: {dropped} trial(s) of {where} did not fit this space (or had no value) and were left out"
+        )
+    if ignored:
+        notes.append(f"warm start: parameter(s) {', '.join(sorted(ignored))} are not in this space and were ignored")
+    return trials, notes
