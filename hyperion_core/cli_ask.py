@@ -50,7 +50,8 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
         storage.close()
         raise HyperionError("hyperion ask/tell need a storage other processes share: sqlite:/// or postgresql://")
     info = describe(args.study)
-    storage.keep_asked = True  # what `ask` hands out stays running until `tell` (SQL storages)
+    shared: Any = storage  # the SQL storage's JoinMixin
+    shared.keep_asked = True  # what `ask` hands out stays running until `tell`
     return Study(
         Space.described(info["space"]).definition,
         storage=storage,
