@@ -116,7 +116,8 @@ class TreeSearch(Strategy):
         return sorted(done, key=study.sort_key)
 
     def _perturb(self, params: dict[str, Any], spread: float) -> dict[str, Any]:
-        return {name: param.perturb(params[name], spread, self.rng) for name, param in self.space.params.items()}
+        """Each active parameter moved; a conditional Choice may switch option (its new parameters sampled)."""
+        return self.space.perturb(params, spread, self.rng)
 
     def _fresh(self, params: dict[str, Any]) -> dict[str, Any]:
         """Avoid proposing a point the tree already has (a few tries, then accept it)."""

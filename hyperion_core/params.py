@@ -221,6 +221,18 @@ class Int(_Range):
         return sorted(set(values))
 
 
+def _label(branch: Mapping[str, Any], i: int, options: list[Any]) -> Any:
+    """A sub-space option's value: its first plain value ("adam"), unique among the options."""
+    label = next((v for v in branch.values() if isinstance(v, str) and v), f"option_{i}")
+    taken = {_key(o if not isinstance(o, Mapping) else None) for o in options}
+    taken |= {
+        _key(next((v for v in b.values() if isinstance(v, str) and v), None))
+        for b in options[:i]
+        if isinstance(b, Mapping)
+    }
+    return label if _key(label) not in taken or label == f"option_{i}" else f"{label}_{i}"
+
+
 def _key(value: Any) -> Any:
     """A hashable key with _same's equality: True apart from 1, 1 equal to 1.0, "1" apart from 1."""
     if isinstance(value, bool):
@@ -244,15 +256,28 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class Choice(Parameter):
-    """One of a list of options (any JSON-compatible values), each equally likely."""
+    """One of a list of options (any JSON-compatible values), each equally likely.
+
+    An option that is a dict holding space entries makes a choice between sub-spaces (a conditional
+    space): `Choice([{"name": "adam", "lr": Float(...)}, {"name": "sgd", "lr": Float(...), "momentum":
+    Float(0, 0.99)}])`. The objective then gets the chosen dict with its values sampled; the other
+    options' parameters are inactive (absent). Such an option's value (its label) is its first plain
+    value ("adam"), or "option_<i>"."""
 
     categorical = True
 
     def __init__(self, options: Any) -> None:
         self.options = options
+        self._raw = options
+        #: per option, the sub-space it opens (a dict) or None; all None for a plain Choice
+        self.branches: list[Mapping[str, Any] | None] = []
+
+    @property
+    def conditional(self) -> bool:
+        return any(branch is not None for branch in self.branches)
 
     def __repr__(self) -> str:
-        return f"Choice({self.options!r})"
+        return f"Choice({self._raw!r})"
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and _same(list(self.options), list(other.options))  # type: ignore[attr-defined]
@@ -261,11 +286,16 @@ class Choice(Parameter):
         return hash(("Choice", repr(self.options)))
 
     def check(self, path: str) -> None:
-        if isinstance(self.options, (str, bytes, Mapping)) or not hasattr(self.options, "__iter__"):
-            raise SpaceError(f"parameter '{path}': Choice takes a list of options, got {self.options!r}")
-        self.options = list(self.options)
-        if not self.options:
+        raw = self._raw
+        if isinstance(raw, (str, bytes, Mapping)) or not hasattr(raw, "__iter__"):
+            raise SpaceError(f"parameter '{path}': Choice takes a list of options, got {raw!r}")
+        raw = list(raw)
+        if not raw:
             raise SpaceError(f"parameter '{path}': Choice needs at least one option, got an empty list")
+        self.branches = [option if isinstance(option, Mapping) else None for option in raw]
+        self.options = [
+            _label(option, i, raw) if isinstance(option, Mapping) else option for i, option in enumerate(raw)
+        ]
         for option in self.options:
             if not _is_fixed(option):
                 raise SpaceError(

@@ -28,13 +28,15 @@ class Space:
         self.definition = definition
         self.params: dict[str, Parameter] = {}
         self.fixed: dict[str, Any] = {}
+        # conditional spaces: path -> (the Choice's path, the option that activates it)
+        self.conditions: dict[str, tuple[str, Any]] = {}
         self._order: list[str] = []
-        self._walk(definition, "")
+        self._walk(definition, "", None)
         if not self.params and not self.fixed:
             raise SpaceError("the space is empty: add at least one parameter, e.g. {'x': Float(0, 1)}")
         self.names = list(self.params)
 
-    def _walk(self, node: Mapping[str, Any], prefix: str) -> None:
+    def _walk(self, node: Mapping[str, Any], prefix: str, condition: tuple[str, Any] | None) -> None:
         for key, value in node.items():
             if not isinstance(key, str) or not key:
                 raise SpaceError(f"space key {key!r} under '{prefix or '<root>'}' must be a non-empty string")
@@ -43,13 +45,23 @@ class Space:
                     f"space key '{prefix}{key}' contains '.', which Hyperion uses for nesting; nest a dict instead"
                 )
             path = prefix + key
+            if path in self.params or path in self.fixed:
+                raise SpaceError(f"parameter '{path}' is defined twice (rename one)")
+            if condition is not None:
+                self.conditions[path] = condition
             if isinstance(value, Parameter):
                 value.check(path)
                 self.params[path] = value
+                if isinstance(value, Choice) and value.conditional:
+                    self._order.append(path)
+                    for label, branch in zip(value.options, value.branches):
+                        if branch is not None:  # its entries are active only when this option is chosen
+                            self._walk(branch, f"{path}[{label}].", (path, label))
+                    continue
             elif isinstance(value, Mapping):
                 if not value:
                     raise SpaceError(f"parameter '{path}': an empty dict; give it parameters or remove it")
-                self._walk(value, path + ".")
+                self._walk(value, path + ".", condition)
                 continue
             elif isinstance(value, type) and issubclass(value, Parameter):
                 raise SpaceError(f"parameter '{path}': {value.__name__} must be called, e.g. {value.__name__}(...)")
@@ -69,14 +81,62 @@ class Space:
         return len(self.params)
 
     # -- values ---------------------------------------------------------------------------------
+    def active(self, path: str, values: Mapping[str, Any]) -> bool:
+        """Whether a parameter applies given the choices in `values` (always, outside conditional options)."""
+        condition = self.conditions.get(path)
+        while condition is not None:
+            parent, label = condition
+            if parent not in values or not _same(values[parent], label):
+                return False
+            condition = self.conditions.get(parent)
+        return True
+
     def sample(self, rng: random.Random) -> dict[str, Any]:
-        """One random point: a flat dict of the searched parameters."""
-        return {name: param.sample(rng) for name, param in self.params.items()}
+        """One random point: a flat dict of the searched parameters (the active ones)."""
+        if not self.conditions:
+            return {name: param.sample(rng) for name, param in self.params.items()}
+        out: dict[str, Any] = {}
+        for name, param in self.params.items():  # a Choice comes before the parameters it opens
+            if self.active(name, out):
+                out[name] = param.sample(rng)
+        return out
+
+    def perturb(self, values: Mapping[str, Any], spread: float, rng: random.Random) -> dict[str, Any]:
+        """A neighbour of a point: each active parameter moved by about `spread`; the parameters of an
+        option newly chosen are sampled."""
+        out: dict[str, Any] = {}
+        for name, param in self.params.items():
+            if self.conditions and not self.active(name, out):
+                continue
+            out[name] = param.perturb(values[name], spread, rng) if name in values else param.sample(rng)
+        return out
+
+    def grid_points(self, points: int = 5, int_cap: int = 100) -> Iterator[dict[str, Any]]:
+        """Every grid point (flat dicts); a conditional Choice expands each option's own grid."""
+        names = self.names
+        axes = self.grid(points, int_cap)
+
+        def expand(i: int, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            if i == len(names):
+                yield dict(current)
+                return
+            name = names[i]
+            if self.conditions and not self.active(name, current):
+                yield from expand(i + 1, current)
+                return
+            for value in axes[i]:
+                current[name] = value
+                yield from expand(i + 1, current)
+            current.pop(name, None)
+
+        return expand(0, {})
 
     def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check a flat point; returns the full flat point (fixed values added). Raises SpaceError."""
         out: dict[str, Any] = {}
         for name, param in self.params.items():
+            if self.conditions and not self.active(name, out):
+                continue  # an option not chosen: its parameters are absent (a value given for one is dropped)
             if name not in values:
                 raise SpaceError(f"parameter '{name}' is missing from the proposed point")
             value = values[name]
@@ -86,10 +146,12 @@ class Space:
                 value = int(value)
             out[name] = value
         for name, value in self.fixed.items():
+            if self.conditions and not self.active(name, out):
+                continue
             if name in values and not _same(values[name], value):
                 raise SpaceError(f"parameter '{name}' is fixed to {value!r}, got {values[name]!r}")
             out[name] = value
-        unknown = [name for name in values if name not in out]
+        unknown = [name for name in values if name not in self.params and name not in self.fixed]
         if unknown:
             raise SpaceError(
                 f"unknown parameter(s) {', '.join(sorted(unknown))}; the space has {', '.join(self._order)}"
@@ -104,7 +166,10 @@ class Space:
         return True
 
     def unflatten(self, flat: Mapping[str, Any]) -> dict[str, Any]:
-        """Dotted paths back to the nesting of the definition (what the objective receives)."""
+        """Dotted paths back to the nesting of the definition (what the objective receives). A
+        conditional Choice becomes the chosen option: its dict with its values, or the plain option."""
+        if self.conditions:
+            return self._build(self.definition, "", flat)
         nested: dict[str, Any] = {}
         for path, value in flat.items():
             node = nested
@@ -113,6 +178,24 @@ class Space:
                 node = node.setdefault(part, {})
             node[leaf] = value
         return nested
+
+    def _build(self, node: Mapping[str, Any], prefix: str, flat: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            path = prefix + key
+            if isinstance(value, Choice) and value.conditional:
+                if path not in flat:
+                    continue
+                branch = value.branches[value.index(flat[path])]
+                out[key] = flat[path] if branch is None else self._build(branch, f"{path}[{flat[path]}].", flat)
+            elif isinstance(value, Parameter):
+                if path in flat:
+                    out[key] = flat[path]
+            elif isinstance(value, Mapping):
+                out[key] = self._build(value, path + ".", flat)
+            else:
+                out[key] = value
+        return out
 
     # -- encodings for model-based strategies and grids ------------------------------------------
     def to_unit(self, values: Mapping[str, Any]) -> list[float]:
@@ -128,34 +211,47 @@ class Space:
     @classmethod
     def described(cls, description: Mapping[str, Any]) -> Space:
         """The space a `describe()` came from (how a stored study's space is rebuilt)."""
-        definition: dict[str, Any] = {}
-        for path, d in description.items():
+
+        def leaf(d: Mapping[str, Any], path: str) -> Any:
             kind = d.get("type")
-            value: Any
             if kind == "fixed":
-                value = d["value"]
-            elif kind == "Float":
-                value = Float(d["low"], d["high"], log=d.get("log", False))
-            elif kind == "Int":
-                value = Int(d["low"], d["high"], log=d.get("log", False))
-            elif kind == "Bool":
-                value = Bool()
-            elif kind == "Choice":
-                value = Choice(d["options"])
-            else:
-                raise SpaceError(f"parameter '{path}': unknown stored type {kind!r}")
-            node = definition
-            *parents, leaf = path.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = value
-        return cls(definition)
+                return d["value"]
+            if kind == "Float":
+                return Float(d["low"], d["high"], log=d.get("log", False))
+            if kind == "Int":
+                return Int(d["low"], d["high"], log=d.get("log", False))
+            if kind == "Bool":
+                return Bool()
+            if kind == "Choice":
+                options = []
+                for label in d["options"]:
+                    branch = node(f"{path}[{label}].", [path, label])
+                    options.append(branch if branch else label)
+                return Choice(options)
+            raise SpaceError(f"parameter '{path}': unknown stored type {kind!r}")
+
+        def node(prefix: str, when: list[Any] | None) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for path, d in description.items():
+                if d.get("when") != when or not path.startswith(prefix):
+                    continue
+                *parents, key = path[len(prefix) :].split(".")
+                target = out
+                for part in parents:
+                    target = target.setdefault(part, {})
+                target[key] = leaf(d, path)
+            return out
+
+        return cls(node("", None))
 
     def describe(self) -> dict[str, Any]:
         """A JSON-compatible description (stored with a study; compared on resume)."""
         out: dict[str, Any] = {}
         for path in self._order:
-            out[path] = (
+            described = (
                 self.params[path].describe() if path in self.params else {"type": "fixed", "value": self.fixed[path]}
             )
+            if path in self.conditions:
+                described["when"] = list(self.conditions[path])
+            out[path] = described
         return out

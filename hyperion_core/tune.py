@@ -159,7 +159,7 @@ def _check_objective(objective: Any) -> None:
 
 def _check_signature(objective: Callable[..., Any], space: Space) -> None:
     """The objective must take ctx first, then every top-level name of the space."""
-    top = list(dict.fromkeys(path.split(".")[0] for path in space.describe()))
+    top = list(space.definition)
     try:
         params = list(inspect.signature(objective).parameters.values())
     except (TypeError, ValueError):

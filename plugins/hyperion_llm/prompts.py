@@ -13,8 +13,14 @@ from hyperion_core.text import first_line, plain_number
 
 
 def describe_space(space: Space) -> str:
-    lines = [f"- {name}: {p.prompt_line()}" for name, p in space.params.items()]
-    lines += [f"- {name}: fixed at {json.dumps(value)} (do not change)" for name, value in space.fixed.items()]
+    def when(name: str) -> str:
+        condition = space.conditions.get(name)
+        return f" (only when {condition[0]} = {json.dumps(condition[1])}; leave it out otherwise)" if condition else ""
+
+    lines = [f"- {name}: {p.prompt_line()}{when(name)}" for name, p in space.params.items()]
+    lines += [
+        f"- {name}: fixed at {json.dumps(value)} (do not change){when(name)}" for name, value in space.fixed.items()
+    ]
     return "\n".join(lines)
 
 

@@ -83,7 +83,8 @@ def validate(raw: Any, space: Space, rng: random.Random) -> tuple[dict[str, Any]
 
 def key(params: dict[str, Any], space: Space) -> str:
     """Identity of a point, for duplicate checks (floats to 10 significant digits)."""
-    return json.dumps([f"{params[n]:.10g}" if isinstance(params[n], float) else params[n] for n in space.names])
+    values = [params.get(n) for n in space.names]  # an inactive parameter (conditional space) is None
+    return json.dumps([f"{v:.10g}" if isinstance(v, float) else v for v in values])
 
 
 def truncate(text: str, limit: int = MAX_REPLY_CHARS) -> str:

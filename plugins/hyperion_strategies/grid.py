@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -30,21 +29,22 @@ class GridSearch(Strategy):
     def setup(self, study: StudyState) -> None:
         super().setup(study)
         self.axes = self.space.grid(self.points, self.max_int_values)
-        self.size = math.prod(len(axis) for axis in self.axes)
-        self._points: Iterator[tuple[Any, ...]] = itertools.product(*self.axes)
+        if self.space.conditions:  # each option of a conditional Choice with its own parameters' grid
+            self.size = sum(1 for _ in self.space.grid_points(self.points, self.max_int_values))
+        else:
+            self.size = math.prod(len(axis) for axis in self.axes)
+        self._points: Iterator[dict[str, Any]] = self.space.grid_points(self.points, self.max_int_values)
 
     def _key(self, params: dict[str, Any]) -> tuple[str, ...]:
-        return tuple(repr(params[name]) for name in self.space.names)
+        return tuple(repr(params.get(name)) for name in self.space.names)
 
     def observe(self, trial: Trial) -> None:
         # Resumed trials arrive here before the first proposal: their points are not run again.
         self._seen.add(self._key(trial.params))
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
-        names = self.space.names
         out: list[Proposal] = []
-        for values in self._points:
-            params = dict(zip(names, values))
+        for params in self._points:
             if self._seen and self._key(params) in self._seen:
                 continue
             out.append(Proposal(params))

@@ -20,6 +20,7 @@ import numpy as np
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.space import Choice
 from hyperion_core.state import StudyState
 
 _SQRT2 = math.sqrt(2.0)
@@ -177,6 +178,15 @@ class TPESearch(Strategy):
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
         p = self.space.params
+        if self.space.conditions:  # a conditional space: an inactive parameter is drawn at random, so
+            # it adds no information; each parameter's density comes from the trials where it was active
+            return (
+                [p[n].to_unit(params[n]) if n in params else float(self.np_rng.random()) for n in self.num_names],
+                [
+                    p[n].index(params[n]) if n in params else int(self.np_rng.integers(size))  # type: ignore[attr-defined]
+                    for n, size in zip(self.cat_names, self.cat_sizes)
+                ],
+            )
         num = [p[n].to_unit(params[n]) for n in self.num_names]
         cat = [p[n].index(params[n]) for n in self.cat_names]  # type: ignore[attr-defined]
         return num, cat
@@ -204,6 +214,8 @@ class TPESearch(Strategy):
         n = self.done.size
         order = np.argsort(self.done.loss[:n], kind="stable")
         n_good = min(max(1, math.ceil(self.gamma * n)), 25)
+        if self.space.conditions:
+            return self._suggest_tree(order, n_good, pending)
         good, bad = order[:n_good], order[n_good:]
         d_num, d_cat = len(self.num_names), len(self.cat_names)
         bad_num = [self.done.num[bad], self.rejected.num[: self.rejected.size]]
@@ -217,6 +229,9 @@ class TPESearch(Strategy):
         bad_density = _Density(
             np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.prior_weight, self.bandwidth
         )
+        return self._best_candidate(good_density, bad_density)
+
+    def _best_candidate(self, good_density: _Density, bad_density: _Density) -> dict[str, Any]:
         num, cat = good_density.sample(self.np_rng, self.n_candidates)
         best = int(np.argmax(good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)))
         p = self.space.params
@@ -224,3 +239,68 @@ class TPESearch(Strategy):
         for j, name in enumerate(self.cat_names):
             params[name] = p[name].options[int(cat[best, j])]  # type: ignore[attr-defined]
         return {name: params[name] for name in self.space.names}
+
+    def _suggest_tree(
+        self, order: np.ndarray, n_good: int, pending: list[tuple[list[float], list[int]]]
+    ) -> dict[str, Any]:
+        """A conditional space as a tree: each conditional Choice is decided on its own (the ratio of its
+        options among good and bad trials where it was active), then the parameters of the chosen options
+        are modelled from the trials that made the same choices."""
+        n = self.done.size
+        is_good = np.zeros(n, dtype=bool)
+        is_good[order[:n_good]] = True
+        rows = np.ones(n, dtype=bool)  # the trials consistent with the choices made so far
+        chosen: dict[str, Any] = {}
+        for name, param in self.space.params.items():
+            if not (isinstance(param, Choice) and param.conditional) or not self.space.active(name, chosen):
+                continue
+            j = self.cat_names.index(name)
+            size = self.cat_sizes[j]
+            column = self.done.cat[:n, j]
+            # one pseudo-trial per option: an option that happened to start badly is still tried again
+            good = np.bincount(column[rows & is_good], minlength=size) + 1.0
+            bad = np.bincount(column[rows & ~is_good], minlength=size) + 1.0
+            log_ratio = np.log(good / good.sum()) - np.log(bad / bad.sum())
+            candidates = self.np_rng.choice(size, size=self.n_candidates, p=good / good.sum())
+            pick = int(candidates[int(np.argmax(log_ratio[candidates]))])
+            chosen[name] = param.options[pick]
+            rows &= column == pick
+        # Within the chosen options, good and bad are split again among the trials that made these choices.
+        subset = np.flatnonzero(rows)
+        is_good = np.zeros(n, dtype=bool)
+        if len(subset):
+            ranked = subset[np.argsort(self.done.loss[subset], kind="stable")]
+            is_good[ranked[: min(max(1, math.ceil(self.gamma * len(subset))), 25)]] = True
+        keep = self._consistent(self.rejected.cat[: self.rejected.size], chosen)
+        liars = [p for p in pending if self._consistent(np.array([p[1]], dtype=np.int64), chosen)[0]]
+        if (rows & is_good).any():
+            bad_num = [self.done.num[:n][rows & ~is_good], self.rejected.num[: self.rejected.size][keep]]
+            bad_cat = [self.done.cat[:n][rows & ~is_good], self.rejected.cat[: self.rejected.size][keep]]
+            if liars:
+                bad_num.append(np.array([p[0] for p in liars], dtype=float).reshape(len(liars), len(self.num_names)))
+                bad_cat.append(np.array([p[1] for p in liars], dtype=np.int64).reshape(len(liars), len(self.cat_names)))
+            good_density = _Density(
+                self.done.num[:n][rows & is_good],
+                self.done.cat[:n][rows & is_good],
+                self.cat_sizes,
+                self.prior_weight,
+                self.bandwidth,
+            )
+            bad_density = _Density(
+                np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.prior_weight, self.bandwidth
+            )
+            proposal = {**self._best_candidate(good_density, bad_density), **chosen}
+        else:  # no good trial made these choices yet: their parameters are sampled
+            proposal = dict(chosen)
+        out: dict[str, Any] = {}
+        for name, param in self.space.params.items():  # the active parameters only, in order
+            if self.space.active(name, out):
+                out[name] = proposal[name] if name in proposal else param.sample(self.rng)
+        return out
+
+    def _consistent(self, cat: np.ndarray, chosen: dict[str, Any]) -> np.ndarray:
+        mask = np.ones(len(cat), dtype=bool)
+        for name, label in chosen.items():
+            j = self.cat_names.index(name)
+            mask &= cat[:, j] == self.space.params[name].index(label)  # type: ignore[attr-defined]
+        return mask
