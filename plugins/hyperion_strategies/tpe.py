@@ -251,6 +251,11 @@ class TPESearch(Strategy):
         is_good[order[:n_good]] = True
         rows = np.ones(n, dtype=bool)  # the trials consistent with the choices made so far
         chosen: dict[str, Any] = {}
+        # Older trials count less (all but the latest 25 ramp down to 1/n): an option that started badly
+        # is not shut out for good by its first random trials.
+        recency = np.ones(n)
+        if n > 25:
+            recency[: n - 25] = np.linspace(1.0 / n, 1.0, n - 25)
         for name, param in self.space.params.items():
             if not (isinstance(param, Choice) and param.conditional) or not self.space.active(name, chosen):
                 continue
@@ -258,8 +263,8 @@ class TPESearch(Strategy):
             size = self.cat_sizes[j]
             column = self.done.cat[:n, j]
             # one pseudo-trial per option: an option that happened to start badly is still tried again
-            good = np.bincount(column[rows & is_good], minlength=size) + 1.0
-            bad = np.bincount(column[rows & ~is_good], minlength=size) + 1.0
+            good = np.bincount(column[rows & is_good], recency[rows & is_good], minlength=size) + 1.0
+            bad = np.bincount(column[rows & ~is_good], recency[rows & ~is_good], minlength=size) + 1.0
             log_ratio = np.log(good / good.sum()) - np.log(bad / bad.sum())
             candidates = self.np_rng.choice(size, size=self.n_candidates, p=good / good.sum())
             pick = int(candidates[int(np.argmax(log_ratio[candidates]))])
@@ -273,25 +278,36 @@ class TPESearch(Strategy):
             is_good[ranked[: min(max(1, math.ceil(self.gamma * len(subset))), 25)]] = True
         keep = self._consistent(self.rejected.cat[: self.rejected.size], chosen)
         liars = [p for p in pending if self._consistent(np.array([p[1]], dtype=np.int64), chosen)[0]]
-        if (rows & is_good).any():
-            bad_num = [self.done.num[:n][rows & ~is_good], self.rejected.num[: self.rejected.size][keep]]
-            bad_cat = [self.done.cat[:n][rows & ~is_good], self.rejected.cat[: self.rejected.size][keep]]
+        # Model only the dimensions the chosen options make active: the others are noise here.
+        nums = [j for j, name in enumerate(self.num_names) if self.space.active(name, chosen)]
+        cats = [j for j, name in enumerate(self.cat_names) if name not in chosen and self.space.active(name, chosen)]
+        proposal = dict(chosen)
+        if (rows & is_good).any() and (nums or cats):
+            good_rows, bad_rows = rows & is_good, rows & ~is_good
+            bad_num = [self.done.num[:n][bad_rows][:, nums], self.rejected.num[: self.rejected.size][keep][:, nums]]
+            bad_cat = [self.done.cat[:n][bad_rows][:, cats], self.rejected.cat[: self.rejected.size][keep][:, cats]]
             if liars:
-                bad_num.append(np.array([p[0] for p in liars], dtype=float).reshape(len(liars), len(self.num_names)))
-                bad_cat.append(np.array([p[1] for p in liars], dtype=np.int64).reshape(len(liars), len(self.cat_names)))
+                bad_num.append(np.array([p[0] for p in liars], dtype=float).reshape(len(liars), -1)[:, nums])
+                bad_cat.append(np.array([p[1] for p in liars], dtype=np.int64).reshape(len(liars), -1)[:, cats])
+            sizes = [self.cat_sizes[j] for j in cats]
             good_density = _Density(
-                self.done.num[:n][rows & is_good],
-                self.done.cat[:n][rows & is_good],
-                self.cat_sizes,
+                self.done.num[:n][good_rows][:, nums],
+                self.done.cat[:n][good_rows][:, cats],
+                sizes,
                 self.prior_weight,
                 self.bandwidth,
             )
             bad_density = _Density(
-                np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.prior_weight, self.bandwidth
+                np.concatenate(bad_num), np.concatenate(bad_cat), sizes, self.prior_weight, self.bandwidth
             )
-            proposal = {**self._best_candidate(good_density, bad_density), **chosen}
-        else:  # no good trial made these choices yet: their parameters are sampled
-            proposal = dict(chosen)
+            num, cat = good_density.sample(self.np_rng, self.n_candidates)
+            best = int(np.argmax(good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)))
+            p = self.space.params
+            for k, j in enumerate(nums):
+                proposal[self.num_names[j]] = p[self.num_names[j]].from_unit(float(num[best, k]))
+            for k, j in enumerate(cats):
+                proposal[self.cat_names[j]] = p[self.cat_names[j]].options[int(cat[best, k])]  # type: ignore[attr-defined]
+        # (no good trial made these choices yet: their parameters are sampled)
         out: dict[str, Any] = {}
         for name, param in self.space.params.items():  # the active parameters only, in order
             if self.space.active(name, out):

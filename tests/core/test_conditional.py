@@ -112,3 +112,21 @@ def test_a_conditional_study_resumes_and_its_records_leave_inactive_parameters_o
         active = {k for k in trial.params if k.startswith("optimizer[")}
         assert all(k.startswith(f"optimizer[{trial.params['optimizer']}]") for k in active)
     storage.close()
+
+
+def test_bayesian_beats_random_search_on_a_model_choice():
+    """The search quality the tree decomposition exists for (benchmarks/conditional.py has the figures)."""
+    import statistics
+
+    from benchmarks.conditional import SPACE as MODELS
+    from benchmarks.conditional import loss
+
+    def median_best(strategy):
+        return statistics.median(
+            tune(lambda ctx, model: loss(model), MODELS, strategy=strategy, mode="min", max_trials=60, seed=s)["best"][
+                "value"
+            ]
+            for s in range(10)
+        )
+
+    assert median_best("bayesian") < median_best("random") / 10
