@@ -15,7 +15,7 @@ from hyperion_core.plugins import registry
 from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Reporter, Strategy
 from hyperion_core.space import Space
 from hyperion_core.study import StudyLoop
-from hyperion_core.tune import _check_options, _policies, _reporter_names, open_loop, result_of
+from hyperion_core.tune import _check_options, _constraints, _policies, _reporter_names, goal, open_loop, result_of
 from hyperion_core.warm import initial_proposals, warm_trials
 
 
@@ -70,8 +70,8 @@ class Study:
         strategy_kwargs: Mapping[str, Any] | None = None,
         storage: str | Any | None = None,
         study_name: str = "study",
-        metric: str = "score",
-        mode: str = "max",
+        metric: str | Sequence[str] = "score",
+        mode: str | Sequence[str] = "max",
         early_stopping: str | Policy | None = None,
         early_stopping_kwargs: Mapping[str, Any] | None = None,
         seed: int | None = None,
@@ -80,8 +80,10 @@ class Study:
         join: bool = False,
         initial_points: Sequence[Mapping[str, Any]] | None = None,
         warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
+        constraints: Mapping[str, tuple[str, float]] | None = None,
     ) -> None:
         _check_options(max_trials, 1, None, metric, mode, 5.0, seed)
+        metric, mode = goal(metric, mode)
         if not isinstance(study_name, str) or not study_name.strip():
             raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
         reg = registry()
@@ -92,6 +94,7 @@ class Study:
             objective=None,
             space=compiled,
             initial=initial_proposals(initial_points, compiled, seed),
+            constraints=_constraints(constraints),
             warm=warm_trials(warm_start_from, compiled, metric, reg),
             name=study_name,
             strategy=reg.strategy(strategy, strategy_kwargs),

@@ -54,6 +54,8 @@ class Trial:
     last_report: dict[str, Any] | None = None
     kill_reason: str | None = None
     stop_requested: bool = False
+    values: list[float] | None = None  # several objectives: one value each, in tune()'s metric order
+    violation: float | None = None  # with constraints: 0 when feasible, else how far outside (None: none)
 
     @property
     def trial_id(self) -> str:
@@ -78,6 +80,8 @@ class Trial:
             "rationale": self.rationale,
             "error": self.error,
             "kill_reason": self.kill_reason,
+            "values": self.values,
+            "feasible": None if self.violation is None else self.violation == 0,
             "last_step": self.last_step,
             "started": self.started,
             "finished": self.finished,

@@ -34,8 +34,10 @@ class StudyState:
     ) -> None:
         self.name = name
         self.space = space
-        self.metric = metric
-        self.mode = mode
+        # several objectives are stored as "a,b" / "max,min"; metric and mode are then the first (primary)
+        self.objectives: list[tuple[str, str]] = list(zip(metric.split(","), mode.split(",")))
+        self.metric, self.mode = self.objectives[0]
+        self.front: list[Trial] = []  # several objectives: the non-dominated feasible completed trials
         self.seed = seed
         self.trials: list[Trial] = []  # index == trial number
         self.running: dict[int, Trial] = {}
@@ -80,13 +82,21 @@ class StudyState:
         value = trial.value if trial.value is not None else math.inf * (-1 if self.mode == "min" else 1)
         return -value if self.mode == "max" else value
 
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
     def ranks(self, trial: Trial) -> bool:
-        """Whether the trial competes for best: completed ones, and killed ones if asked."""
-        if trial.value is None:
+        """Whether the trial competes for best: completed feasible ones, and killed ones if asked."""
+        if trial.value is None or (trial.violation or 0) > 0:
             return False
         return trial.state is TrialState.COMPLETED or (self.rank_killed and trial.state is TrialState.KILLED)
 
     def top(self, k: int | None = None) -> list[Trial]:
+        """The best trials first (several objectives: the Pareto front, by the first objective)."""
+        if self.multi_objective:
+            front = sorted(self.front, key=self.sort_key)
+            return front if k is None else front[:k]
         done = [t for t in self.trials if self.ranks(t)]
         done.sort(key=self.sort_key)
         return done if k is None else done[:k]
@@ -152,9 +162,26 @@ class StudyState:
         self.running.pop(trial.number, None)
         self.elsewhere.pop(trial.number, None)
         self.counts[trial.state.value] += 1
+        if self.multi_objective:
+            if trial.values is not None and trial.state is TrialState.COMPLETED and self.ranks(trial):
+                self._to_front(trial)
+            return
         if self.ranks(trial):
             if self.best is None or self.better(trial.value, self.best.value):  # type: ignore[arg-type]
                 self.best = trial
+
+    def _to_front(self, trial: Trial) -> None:
+        """Keep the Pareto front: a trial no other dominates joins, and pushes out those it dominates."""
+        signs = [-1.0 if mode == "max" else 1.0 for _, mode in self.objectives]
+        mine = [s * v for s, v in zip(signs, trial.values or [])]
+        kept = []
+        for other in self.front:
+            theirs = [s * v for s, v in zip(signs, other.values or [])]
+            if all(a <= b for a, b in zip(theirs, mine)) and any(a < b for a, b in zip(theirs, mine)):
+                return  # dominated: the front stays as it is
+            if not (all(a <= b for a, b in zip(mine, theirs)) and any(a < b for a, b in zip(mine, theirs))):
+                kept.append(other)
+        self.front = [*kept, trial]
 
     def metric_value(self, trial_number: int, step: int, metric: str | None = None) -> float | None:
         """The trial's value of `metric` at `step`, or its latest value reported before it."""

@@ -66,6 +66,7 @@ class StudyLoop:
         join: bool = False,
         initial: list[Proposal] | None = None,
         warm: tuple[list[Trial], list[str]] | None = None,
+        constraints: dict[str, tuple[str, float]] | None = None,
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -90,6 +91,7 @@ class StudyLoop:
         if join and self.joined is None:
             raise ConfigurationError("join=True needs a storage shared by the processes: sqlite:/// or postgresql://")
         self._claims_spent = False
+        self.constraints = dict(constraints or {})  # metric -> ("<=" or ">=", bound)
         self.initial = list(initial or [])  # initial_points, proposed before the strategy is asked
         self.warm = warm or ([], [])  # warm_start_from: trials of another study, and what to say of them
         self.policies = policies
@@ -155,6 +157,10 @@ class StudyLoop:
         for trial in state.trials:
             if trial.state.finished:
                 strategy.observe(trial)
+        if state.multi_objective:
+            state.note(
+                "several objectives: result['best'] is None; the non-dominated trials are in result['pareto_front']"
+            )
         if state.resumed or self.reruns:
             state.note(
                 f"resumed from {state.storage_url}: {state.resumed} finished trial(s) loaded"
@@ -422,36 +428,30 @@ class StudyLoop:
 
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
         trial.score, trial.metrics, trial.artifacts = score, metrics, artifacts
-        metric = self.state.metric
-        if metric == "score":
-            value = score
-        elif metric in metrics:
-            value = metrics[metric]
-        elif trial.last_report and metric in trial.last_report:
-            value = trial.last_report[metric]
-        else:
-            self._check_metric_name(metrics, trial.last_report or {}, score)
-            value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
+        state = self.state
+        values: list[float] = []
+        error = None
+        for metric, _ in state.objectives:
+            value, found = _lookup(metric, score, metrics, trial.last_report)
+            if not found and not state.multi_objective:
+                self._check_metric_name(metrics, trial.last_report or {}, score)
+                value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
+            error = _not_a_value(metric, value)
+            if error is not None:
+                break
+            values.append(float(value))  # type: ignore[arg-type]
         if trial.stop_requested:
             self._end(trial, TrialState.KILLED)
             return
-        error = None
-        if value is None:
-            where = (
-                "ObjectiveResult(score=...)"
-                if metric == "score"
-                else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
-            )
-            error = f"the objective gave no value for metric '{metric}'; return it in {where}"
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            error = f"metric '{metric}' is {value!r:.200} ({type(value).__name__}), not a number"
-        elif not math.isfinite(value):
-            error = f"metric '{metric}' is {value} (not finite); a trial's value must be a finite number"
-        if error is not None or value is None:
+        if error is None and self.constraints:
+            trial.violation, error = _violation(self.constraints, score, metrics, trial.last_report)
+        if error is not None:
             self._end(trial, TrialState.FAILED, error=error)
-        else:
-            trial.value = float(value)
-            self._end(trial, TrialState.COMPLETED)
+            return
+        trial.value = values[0]
+        if state.multi_objective:
+            trial.values = values
+        self._end(trial, TrialState.COMPLETED)
 
     def _check_metric_name(self, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
         """The metric is nowhere in a finished trial: a misspelling stops the study; otherwise the score
@@ -588,6 +588,47 @@ class StudyLoop:
             for event in events:
                 for reporter in self.reporters:
                     reporter.on_event(event, self.state)
+
+
+def _lookup(metric: str, score: Any, metrics: dict[str, Any], report: dict[str, Any] | None) -> tuple[Any, bool]:
+    """A metric's value in a finished trial: the score, its final metrics, or its last report."""
+    if metric == "score":
+        return score, score is not None
+    if metric in metrics:
+        return metrics[metric], True
+    if report and metric in report:
+        return report[metric], True
+    return None, False
+
+
+def _not_a_value(metric: str, value: Any) -> str | None:
+    """Why `value` cannot be the trial's value of `metric`, or None."""
+    if value is None:
+        where = (
+            "ObjectiveResult(score=...)"
+            if metric == "score"
+            else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
+        )
+        return f"the objective gave no value for metric '{metric}'; return it in {where}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"metric '{metric}' is {value!r:.200} ({type(value).__name__}), not a number"
+    if not math.isfinite(value):
+        return f"metric '{metric}' is {value} (not finite); a trial's value must be a finite number"
+    return None
+
+
+def _violation(
+    constraints: dict[str, tuple[str, float]], score: Any, metrics: dict[str, Any], report: dict[str, Any] | None
+) -> tuple[float | None, str | None]:
+    """How far a trial is outside its constraints (0: feasible), or why it cannot be told."""
+    total = 0.0
+    for metric, (op, bound) in constraints.items():
+        value, _ = _lookup(metric, score, metrics, report)
+        problem = _not_a_value(metric, value)
+        if problem is not None:
+            return None, f"constraint: {problem}"
+        total += max(0.0, float(value) - bound) if op == "<=" else max(0.0, bound - float(value))
+    return total, None
 
 
 def _again(old: Trial) -> Trial:

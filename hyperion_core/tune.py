@@ -4,6 +4,7 @@ and build the result dict."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -37,8 +38,8 @@ def tune(
     max_trials: int | None = None,
     max_concurrent: int = 1,
     max_time_s: float | None = None,
-    metric: str = "score",
-    mode: str = "max",
+    metric: str | Sequence[str] = "score",
+    mode: str | Sequence[str] = "max",
     executor: str | Any = "thread",
     executor_kwargs: Mapping[str, Any] | None = None,
     resources_per_trial: Mapping[str, float] | None = None,
@@ -57,6 +58,7 @@ def tune(
     join_stale_after_s: float = 60.0,
     initial_points: Sequence[Mapping[str, Any]] | None = None,
     warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
+    constraints: Mapping[str, tuple[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -72,7 +74,10 @@ def tune(
     if len(name) > MAX_NAME:
         raise ConfigurationError(f"study_name must be at most {MAX_NAME} characters, got {len(name)}")
 
+    metric, mode = goal(metric, mode)
     reg = registry()
+    policies = _policies(reg, early_stopping, early_stopping_kwargs)
+    _check_policies(policies, metric, early_stopping_kwargs)
     loop = open_loop(
         objective=objective,
         space=compiled,
@@ -80,8 +85,9 @@ def tune(
         strategy=reg.strategy(strategy, strategy_kwargs),
         executor=reg.executor(executor, _executor_kwargs(executor_kwargs, resources_per_trial)),
         storage=storage,
-        policies=_policies(reg, early_stopping, early_stopping_kwargs),
+        policies=policies,
         reporters=[reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)],
+        constraints=_constraints(constraints),
         metric=metric,
         mode=mode,
         seed=seed,
@@ -214,15 +220,12 @@ def _check_options(
     seed: Any,
     trial_timeout: Any = None,
 ) -> None:
-    if mode not in ("min", "max"):
-        raise ConfigurationError(f"mode must be 'min' or 'max', got {mode!r}")
+    goal(metric, mode)
     checks.whole_number("max_concurrent", max_concurrent, 1, MAX_CONCURRENT)
     checks.whole_number("max_trials", max_trials, 1, optional=True)
     checks.seconds("max_time_s", max_time_s)
     checks.seconds("grace_period_s", grace, optional=False)
     checks.seconds("trial_timeout_s", trial_timeout)
-    if not isinstance(metric, str) or not metric:
-        raise ConfigurationError(f"metric must be a metric name such as 'score' or 'val_loss', got {metric!r}")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ConfigurationError(f"seed must be an integer (or None), got {seed!r}")
 
@@ -243,6 +246,56 @@ def _executor_kwargs(kwargs: Any, resources: Any) -> dict[str, Any] | None:
                 f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
             )
     return {**(kwargs or {}), "resources_per_trial": dict(resources)}
+
+
+def goal(metric: Any, mode: Any) -> tuple[str, str]:
+    """tune()'s metric and mode as stored: "val_loss" / "min", or for several objectives
+    "accuracy,latency_ms" / "max,min" (a list of modes, or one for all)."""
+    metrics = [metric] if isinstance(metric, str) else metric
+    if not isinstance(metrics, (list, tuple)) or not metrics:
+        raise ConfigurationError(
+            f"metric must be a metric name such as 'score' or 'val_loss' (or a list), got {metric!r}"
+        )
+    for name in metrics:
+        if not isinstance(name, str) or not name or "," in name:
+            raise ConfigurationError(f"metric must be a metric name such as 'score' or 'val_loss', got {name!r}")
+    if len(set(metrics)) != len(metrics):
+        raise ConfigurationError(f"metric lists a metric twice: {metrics!r}")
+    modes = [mode] * len(metrics) if isinstance(mode, str) else mode
+    if not isinstance(modes, (list, tuple)) or len(modes) != len(metrics):
+        raise ConfigurationError(f"mode must be 'min' or 'max', or a list of them as long as metric, got {mode!r}")
+    for m in modes:
+        if m not in ("min", "max"):
+            raise ConfigurationError(f"mode must be 'min' or 'max', got {m!r}")
+    return ",".join(metrics), ",".join(modes)
+
+
+def _constraints(constraints: Any) -> dict[str, tuple[str, float]]:
+    """constraints={"memory_gb": ("<=", 8.0), "accuracy": (">=", 0.9)}, checked."""
+    if constraints is None:
+        return {}
+    if not isinstance(constraints, Mapping):
+        raise ConfigurationError(
+            f"constraints must be a dict such as {{'memory_gb': ('<=', 8.0)}}, got {constraints!r}"
+        )
+    out = {}
+    for name, rule in constraints.items():
+        ok = isinstance(rule, (tuple, list)) and len(rule) == 2 and rule[0] in ("<=", ">=")
+        if not ok or not isinstance(name, str) or not checks.is_number(rule[1]) or not math.isfinite(rule[1]):
+            raise ConfigurationError(
+                f"constraints[{name!r}] must be ('<=', bound) or ('>=', bound) with a finite number, got {rule!r}"
+            )
+        out[name] = (rule[0], float(rule[1]))
+    return out
+
+
+def _check_policies(policies: list[Policy], metric: str, early_stopping_kwargs: Any) -> None:
+    """With several objectives early stopping needs to be told which metric to watch."""
+    if "," in metric and policies and not (early_stopping_kwargs or {}).get("metric"):
+        raise ConfigurationError(
+            "early stopping with several objectives needs the metric to watch: "
+            "early_stopping_kwargs={'metric': 'val_loss', 'mode': 'min'} (one of the objectives or any reported metric)"
+        )
 
 
 def _reporter_names(reporters: Any, show_progress: bool, show_summary: bool) -> list[Any]:
@@ -295,11 +348,19 @@ def _describe(description: dict[str, Any]) -> str:
 
 
 def result_of(state: StudyState, strategy: Any) -> dict[str, Any]:
-    """The result dict tune() returns (and Study.result()): the best trial, the study, every trial."""
+    """The result dict tune() returns (and Study.result()): the best trial, the study, every trial;
+    with several objectives `best` is None and `pareto_front` holds the non-dominated trials."""
     storage_url, duration = state.storage_url, state.duration or 0.0
     unflatten = state.space.unflatten
     best = state.best
+    extra: dict[str, Any] = {}
+    if state.multi_objective:
+        extra["pareto_front"] = [
+            {**t.to_dict(unflatten(t.params)), "values": dict(zip((m for m, _ in state.objectives), t.values or []))}
+            for t in state.top()
+        ]
     return {
+        **extra,
         "best": None
         if best is None
         else {
@@ -314,8 +375,8 @@ def result_of(state: StudyState, strategy: Any) -> dict[str, Any]:
             "name": state.name,
             "storage": storage_url,
             "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
-            "metric": state.metric,
-            "mode": state.mode,
+            "metric": [m for m, _ in state.objectives] if state.multi_objective else state.metric,
+            "mode": [m for _, m in state.objectives] if state.multi_objective else state.mode,
             "trials": len(state.trials),
             "completed": state.counts["completed"],
             "failed": state.counts["failed"],

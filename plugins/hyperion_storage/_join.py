@@ -257,4 +257,6 @@ def _trial(r: Any) -> Trial:
         finished=r["finished"],
         last_step=r["last_step"],
         kill_reason=r["kill_reason"],
+        values=json.loads(r["objective_values"]) if r["objective_values"] else None,
+        violation=r["violation"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2  # 2: trial numbers and a change counter kept by the database, runs (join=True)
+SCHEMA_VERSION = 3  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives
 
 metadata = sa.MetaData()
 
@@ -23,7 +23,7 @@ studies = sa.Table(
     sa.Column("name", sa.String(255), nullable=False, unique=True),
     sa.Column("space", sa.Text, nullable=False),  # JSON: dotted path -> description
     sa.Column("metric", sa.String(255), nullable=False),
-    sa.Column("mode", sa.String(3), nullable=False),
+    sa.Column("mode", sa.String(255), nullable=False),  # "max", or "max,min" for several objectives
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
     sa.Column("owner", sa.String(255)),  # "host|pid|token" of the tune() that has it open, JOINED, or NULL
@@ -65,6 +65,8 @@ trials = sa.Table(
     sa.Column("started", sa.Float, nullable=False),
     sa.Column("finished", sa.Float),
     sa.Column("owner", sa.String(64)),  # the run token that runs it (join=True), else NULL
+    sa.Column("objective_values", sa.Text),  # JSON list: one value per objective (several objectives)
+    sa.Column("violation", sa.Float),  # with constraints: 0 feasible, > 0 how far outside
     sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # the study's seq when last written
     sa.Index("ix_hyperion_trials_seq", "study_id", "seq"),
 )
@@ -112,3 +114,8 @@ def migrate(conn: sa.Connection, version: int) -> None:
         for index in trials.indexes | reports.indexes:
             if index.name in ("ix_hyperion_trials_seq", "ix_hyperion_reports_seq"):
                 index.create(conn)
+    if version < 3:
+        conn.exec_driver_sql("ALTER TABLE hyperion_trials ADD COLUMN objective_values TEXT")
+        conn.exec_driver_sql("ALTER TABLE hyperion_trials ADD COLUMN violation FLOAT")
+        if conn.dialect.name == "postgresql":  # "max,min": SQLite does not enforce lengths
+            conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN mode TYPE VARCHAR(255)")

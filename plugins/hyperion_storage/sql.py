@@ -592,6 +592,8 @@ def _trial_row(study_id: int, t: Trial) -> dict[str, Any]:
         "last_step": t.last_step,
         "started": t.started,
         "finished": t.finished,
+        "objective_values": None if t.values is None else dumps(t.values),
+        "violation": t.violation,
     }
 
 
