@@ -64,7 +64,7 @@ def crowding(loss: np.ndarray) -> np.ndarray:
     return distance
 
 
-def hypervolume(loss: np.ndarray, reference: Sequence[float]) -> float:
+def hypervolume(loss: np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
     """The volume dominated by the rows and bounded by `reference` (losses; 2 or 3 objectives exact,
     by sweeping; more objectives by recursion on the first one)."""
     ref = np.asarray(reference, dtype=float)
