@@ -153,7 +153,9 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
 
     study = _study(storage, args.name)
     trials = storage.load_trials(args.name)
-    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None]
+    if "," in study["metric"]:
+        return _show_front(study, trials, args.top)
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and not (t.violation or 0) > 0]
     done.sort(key=lambda t: t.value if study["mode"] == "min" else -t.value)  # type: ignore[operator]
     console = _console()
     from rich.text import Text
@@ -180,6 +182,42 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
         table.add_column(_text(column))
     for rank, trial in enumerate(done[: args.top], 1):
         cells = [str(rank), trial.trial_id, _number(trial.value), *(_number(trial.params.get(n)) for n in names)]
+        table.add_row(*(_text(c) for c in cells))
+    console.print(table)
+    return 0
+
+
+def _show_front(study: dict[str, Any], trials: list[Trial], top: int) -> int:
+    """Several objectives: the counts and the Pareto front (feasible completed trials no other dominates)."""
+    from rich.table import Table
+
+    from hyperion_core.pareto import front_indices, losses
+
+    metrics, modes = study["metric"].split(","), study["mode"].split(",")
+    done = [t for t in trials if t.state is TrialState.COMPLETED and t.values and not (t.violation or 0) > 0]
+    console = _console()
+    goals = ", ".join(f"{mode} {metric}" for metric, mode in zip(metrics, modes))
+    console.print(
+        _text(
+            f"{study['name']} ({goals}): {study['trials']} trials, {study['completed']} completed, "
+            f"{study['failed']} failed, {study['killed']} killed"
+        )
+    )
+    if not done:
+        console.print("no trial completed")
+        return 0
+    front = [done[i] for i in front_indices(losses([t.values or [] for t in done], modes))]
+    front.sort(key=lambda t: (t.values or [0])[0] * (-1 if modes[0] == "max" else 1))
+    table = Table(title=f"Pareto front: {len(front)} trials (first {min(top, len(front))})", title_justify="left")
+    names = list(front[0].params)
+    for column in ("trial", *metrics, *names):
+        table.add_column(_text(column))
+    for trial in front[:top]:
+        cells = [
+            trial.trial_id,
+            *(_number(v) for v in trial.values or []),
+            *(_number(trial.params.get(n)) for n in names),
+        ]
         table.add_row(*(_text(c) for c in cells))
     console.print(table)
     return 0

@@ -127,7 +127,7 @@ class LLMBranchingAgent(TreeSearch):
         ]
         for parent in parents:
             lines.append(
-                f"Parent {parent.trial_id} ({prompts.outcome(parent, study.metric)}): "
+                f"Parent {parent.trial_id} ({prompts.outcome(parent, prompts.goals(study))}): "
                 f"{prompts.compact(prompts.searched(parent, self.space))}"
             )
             chain, node = [], parent
@@ -135,7 +135,7 @@ class LLMBranchingAgent(TreeSearch):
                 node = parent_of
                 chain.append(
                     f"{node.trial_id} {prompts.compact(prompts.searched(node, self.space))} -> "
-                    f"{prompts.outcome(node, study.metric)}"
+                    f"{prompts.outcome(node, prompts.goals(study))}"
                 )
             if chain:
                 lines.append("  ancestry (nearest first): " + " | ".join(chain))

@@ -34,8 +34,18 @@ def compact(params: dict[str, Any]) -> str:
 
 
 def goal(study: StudyState) -> str:
+    if study.multi_objective:
+        goals = " and ".join(
+            f"{'maximize' if mode == 'max' else 'minimize'} `{metric}`" for metric, mode in study.objectives
+        )
+        return f"{goals} (several objectives: find points that extend or improve the Pareto front)"
     better = "higher" if study.mode == "max" else "lower"
     return f"{'maximize' if study.mode == 'max' else 'minimize'} `{study.metric}` ({better} is better)"
+
+
+def goals(study: StudyState) -> str:
+    """The metric names an outcome shows: "loss", or "accuracy,latency_ms" for several objectives."""
+    return ",".join(metric for metric, _ in study.objectives)
 
 
 def searched(trial: Trial, space: Space) -> dict[str, Any]:
@@ -43,8 +53,12 @@ def searched(trial: Trial, space: Space) -> dict[str, Any]:
 
 
 def outcome(trial: Trial, metric: str) -> str:
+    if trial.state is TrialState.COMPLETED and trial.values is not None and trial.metrics is not None:
+        shown = ", ".join(f"{name}={plain_number(v, 4)}" for name, v in zip(metric.split(","), trial.values))
+        return shown + (" (infeasible)" if (trial.violation or 0) > 0 else "")
     if trial.state is TrialState.COMPLETED:
-        return f"{metric}={plain_number(trial.value, 4) if trial.value is not None else '-'}"
+        infeasible = " (infeasible: outside the constraints)" if (trial.violation or 0) > 0 else ""
+        return f"{metric}={plain_number(trial.value, 4) if trial.value is not None else '-'}{infeasible}"
     if trial.state is TrialState.FAILED:
         return f"failed ({first_line(trial.error, 120)})"
     if trial.state is TrialState.KILLED:
@@ -61,11 +75,11 @@ def history(study: StudyState, limit: int) -> str:
     recent = finished[-(limit - len(best)) :] if limit > len(best) else []
     lines = []
     if best:
-        lines.append("Best trials so far (best first):")
-        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, study.metric)}" for t in best]
+        lines.append("The Pareto front so far:" if study.multi_objective else "Best trials so far (best first):")
+        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, goals(study))}" for t in best]
     if recent:
         lines.append("Most recent other trials:")
-        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, study.metric)}" for t in recent]
+        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, goals(study))}" for t in recent]
     if not lines:
         lines.append("No trial has finished yet.")
     running = list(study.running.values())

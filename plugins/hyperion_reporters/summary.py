@@ -36,6 +36,9 @@ class SummaryReporter(Reporter):
         self.console.print(line)
         for note in study.notes:
             self.console.print(Text(f"  note: {note}"))
+        if study.multi_objective and study.front:
+            self._front(study)
+            return
         best = study.best
         if best is None:
             self.console.print(Text("no trial completed", style="red"))
@@ -98,3 +101,18 @@ class SummaryReporter(Reporter):
             chain.append(f"{link.trial_id} ({number(link.value)})")
             link = study.trial_by_id(link.parent_id)
         self.console.print(Text("  lineage of the best: " + " → ".join(reversed(chain))))
+
+    def _front(self, study: StudyState) -> None:
+        """Several objectives: the Pareto front, by the first objective."""
+        front = study.top()
+        goals = ", ".join(f"{mode} {metric}" for metric, mode in study.objectives)
+        self.console.print(Text(f"Pareto front ({goals}): {len(front)} trials"))
+        table = Table(title=Text(f"front (first {min(self.top, len(front))})"), title_justify="left")
+        table.add_column(Text("trial"), no_wrap=True, min_width=10)
+        for metric, _ in study.objectives:
+            table.add_column(Text(metric), justify="right", no_wrap=True, min_width=len(metric))
+        table.add_column(Text("params"))
+        for trial in front[: self.top]:
+            cells = [trial.trial_id, *(number(v) for v in trial.values or []), params(trial.params)]
+            table.add_row(*(Text(c) for c in cells))
+        self.console.print(table)

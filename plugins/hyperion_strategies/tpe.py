@@ -175,6 +175,10 @@ class TPESearch(Strategy):
         self.done = _Points(len(self.num_names), len(self.cat_names))
         self.rejected = _Points(len(self.num_names), len(self.cat_names))
         self.sign = 1.0 if study.mode == "min" else -1.0
+        # several objectives (MOTPE-style): good and bad split by non-dominated rank, then by each
+        # trial's hypervolume contribution within its front
+        self.objectives = [mode for _, mode in study.objectives] if study.multi_objective else []
+        self.values: list[list[float]] = []
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
         p = self.space.params
@@ -192,7 +196,12 @@ class TPESearch(Strategy):
         return num, cat
 
     def observe(self, trial: Trial) -> None:
-        if trial.state is TrialState.COMPLETED and trial.value is not None:
+        if trial.state is TrialState.COMPLETED and (trial.violation or 0) > 0:
+            self.rejected.add(*self._encode(trial.params), math.inf)  # infeasible: "bad" evidence
+        elif trial.state is TrialState.COMPLETED and self.objectives and trial.values is not None:
+            self.done.add(*self._encode(trial.params), 0.0)  # ranked together at each suggestion (mo_losses)
+            self.values.append(trial.values)
+        elif trial.state is TrialState.COMPLETED and trial.value is not None and not self.objectives:
             self.done.add(*self._encode(trial.params), self.sign * trial.value)
         elif trial.state in (TrialState.KILLED, TrialState.FAILED):
             self.rejected.add(*self._encode(trial.params), math.inf)  # "bad" evidence: steer away
@@ -212,8 +221,10 @@ class TPESearch(Strategy):
 
     def _suggest(self, pending: list[tuple[list[float], list[int]]]) -> dict[str, Any]:
         n = self.done.size
-        order = np.argsort(self.done.loss[:n], kind="stable")
         n_good = min(max(1, math.ceil(self.gamma * n)), 25)
+        if self.objectives:
+            self.done.loss[:n] = mo_losses(self.values, self.objectives, n_good)
+        order = np.argsort(self.done.loss[:n], kind="stable")
         if self.space.conditions:
             return self._suggest_tree(order, n_good, pending)
         good, bad = order[:n_good], order[n_good:]
@@ -320,3 +331,30 @@ class TPESearch(Strategy):
             j = self.cat_names.index(name)
             mask &= cat[:, j] == self.space.params[name].index(label)  # type: ignore[attr-defined]
         return mask
+
+
+def mo_losses(values: list[list[float]], modes: list[str], n_good: int) -> np.ndarray:
+    """One loss per trial for several objectives: its non-dominated rank; in the front that the good
+    set cuts through, a fraction orders its trials by hypervolume contribution (two objectives) or
+    crowding distance (more: exact contributions cost 100x more per trial there), the largest first."""
+    from hyperion_core.pareto import crowding, hypervolume, losses, nondominated_ranks
+
+    matrix = losses(values, modes)
+    ranks = nondominated_ranks(matrix)
+    out = ranks.astype(float)
+    counts = np.cumsum(np.bincount(ranks))
+    cut = int(np.searchsorted(counts, n_good))  # the rank the good set cuts through
+    members = np.flatnonzero(ranks == cut)
+    if len(members) > 1:
+        if matrix.shape[1] == 2:
+            span = matrix.max(axis=0) - matrix.min(axis=0)
+            reference = matrix.max(axis=0) + 0.1 * np.where(span > 0, span, 1.0)
+            total = hypervolume(matrix[members], reference)
+            score = np.array(
+                [total - hypervolume(matrix[np.delete(members, i)], reference) for i in range(len(members))]
+            )
+        else:
+            score = crowding(matrix[members])
+        position = np.argsort(np.argsort(-score, kind="stable"), kind="stable")
+        out[members] = cut + position / len(members)
+    return out

@@ -1,0 +1,193 @@
+"""Several objectives and constraints: fronts (dominance, ties, NaN, failed and infeasible trials), the
+strategies, resume, the CLI and the summary, early stopping's refusal."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from hyperion import ConfigurationError, Float, ObjectiveResult, tune
+from hyperion_core.pareto import crowding, front_indices, hypervolume, losses, nondominated_ranks
+from hyperion_reporters.summary import SummaryReporter
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACE = {"x": Float(0, 1), "y": Float(0, 1)}
+
+
+def two(ctx, x, y):
+    """accuracy up with x, latency up with x too: a trade-off; memory grows with y."""
+    return ObjectiveResult(metrics={"accuracy": x, "latency_ms": 10 * x + y, "memory_gb": 10 * y})
+
+
+def _dominated(a, b, modes):
+    la, lb = losses([a], modes)[0], losses([b], modes)[0]
+    return bool(np.all(lb <= la) and np.any(lb < la))
+
+
+def test_pareto_helpers_agree_with_the_definitions():
+    pts = np.array([[1, 5], [2, 3], [3, 1], [2, 4], [3, 3], [1, 5]], dtype=float)
+    assert list(nondominated_ranks(pts)) == [0, 0, 0, 1, 1, 0]  # a tie of two front points: both on it
+    assert set(front_indices(pts)) == {0, 1, 2, 5}
+    assert math.isclose(hypervolume(pts, [4, 6]), 3 * 1 + 2 * 2 + 1 * 2)
+    assert math.isclose(hypervolume(np.array([[0.0, 0.0, 0.0]]), [1, 2, 3]), 6.0)
+    assert np.isinf(crowding(pts[[0, 1, 2]])[[0, 2]]).all()
+
+
+@pytest.mark.parametrize("strategy", ["random", "grid", "bayesian", "nsga2", "beam_search"])
+def test_the_result_has_the_front_and_no_best(strategy):
+    result = tune(
+        two,
+        SPACE,
+        strategy=strategy,
+        metric=["accuracy", "latency_ms"],
+        mode=["max", "min"],
+        max_trials=30,
+        seed=0,
+        strategy_kwargs={"points": 4} if strategy == "grid" else None,
+    )
+    assert result["best"] is None and any("pareto_front" in n for n in result["study"]["notes"])
+    front = result["pareto_front"]
+    completed = [t for t in result["trials"] if t["state"] == "completed"]
+    points = [[t["values"][0], t["values"][1]] for t in completed]
+    on_front = {t["trial_id"] for t in front}
+    for trial, point in zip(completed, points):
+        dominated = any(_dominated(point, other, ["max", "min"]) for other in points)
+        assert (trial["trial_id"] in on_front) == (not dominated)
+    assert set(front[0]["values"]) == {"accuracy", "latency_ms"}
+    assert result["study"]["metric"] == ["accuracy", "latency_ms"]
+
+
+def test_failed_nan_and_infeasible_trials_are_never_on_the_front():
+    def objective(ctx, x, y):
+        if x < 0.2:
+            raise RuntimeError("crashed")
+        if x < 0.3:
+            return ObjectiveResult(metrics={"accuracy": math.nan, "latency_ms": 1.0, "memory_gb": 1.0})
+        return two(ctx, x, y)
+
+    result = tune(
+        objective,
+        SPACE,
+        metric=["accuracy", "latency_ms"],
+        mode=["max", "min"],
+        constraints={"memory_gb": ("<=", 5.0)},
+        max_trials=60,
+        seed=1,
+    )
+    by_id = {t["trial_id"]: t for t in result["trials"]}
+    assert any(
+        t["state"] == "failed" and "NaN" in t["error"] or "not finite" in (t["error"] or "") for t in by_id.values()
+    )
+    infeasible = [t for t in result["trials"] if t["feasible"] is False]
+    assert infeasible and all(t["state"] == "completed" for t in infeasible)  # kept and marked
+    assert all(by_id[t["trial_id"]]["feasible"] for t in result["pareto_front"])
+
+
+def test_with_one_objective_the_best_is_the_best_feasible_trial():
+    result = tune(
+        lambda ctx, x, y: ObjectiveResult(score=x + y, metrics={"memory_gb": 10 * y}),
+        SPACE,
+        constraints={"memory_gb": ("<=", 3.0)},
+        max_trials=40,
+        seed=2,
+    )
+    feasible = [t for t in result["trials"] if t["feasible"]]
+    assert result["best"]["value"] == max(t["value"] for t in feasible)
+    assert result["best"]["value"] < max(t["value"] for t in result["trials"] if t["value"] is not None)
+    with pytest.raises(ConfigurationError, match=r"constraints\['memory_gb'\]"):
+        tune(two, SPACE, constraints={"memory_gb": ("<", 3)}, max_trials=1)
+
+
+def test_a_missing_constraint_metric_fails_the_trial_with_the_reason():
+    result = tune(lambda ctx, x, y: x, SPACE, constraints={"memory_gb": ("<=", 3.0)}, max_trials=2)
+    assert all("constraint: the objective gave no value for metric 'memory_gb'" in t["error"] for t in result["trials"])
+
+
+def test_bad_goals_and_early_stopping_without_a_named_metric_are_refused():
+    with pytest.raises(ConfigurationError, match="as long as metric"):
+        tune(two, SPACE, metric=["accuracy", "latency_ms"], mode=["max"], max_trials=1)
+    with pytest.raises(ConfigurationError, match="twice"):
+        tune(two, SPACE, metric=["accuracy", "accuracy"], max_trials=1)
+    with pytest.raises(ConfigurationError, match="early stopping with several objectives needs the metric"):
+        tune(two, SPACE, metric=["accuracy", "latency_ms"], mode=["max", "min"], early_stopping="median", max_trials=1)
+    ok = tune(
+        two,
+        SPACE,
+        metric=["accuracy", "latency_ms"],
+        mode=["max", "min"],
+        early_stopping="median",
+        early_stopping_kwargs={"metric": "accuracy", "mode": "max"},
+        max_trials=4,
+    )
+    assert ok["study"]["completed"] == 4
+
+
+def test_a_multi_objective_study_resumes_and_the_cli_and_summary_show_the_front(tmp_path):
+    url = f"sqlite:///{tmp_path / 'mo.db'}"
+    goal = {"metric": ["accuracy", "latency_ms"], "mode": ["max", "min"]}
+    tune(two, SPACE, strategy="nsga2", storage=url, study_name="mo", max_trials=10, seed=0, **goal)
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    result = tune(
+        two,
+        SPACE,
+        strategy="nsga2",
+        storage=url,
+        study_name="mo",
+        max_trials=25,
+        seed=0,
+        reporters=[SummaryReporter(console=console)],
+        **goal,
+    )
+    assert result["study"]["resumed"] == 10 and result["study"]["completed"] == 25
+    out = console.file.getvalue()
+    assert f"Pareto front (max accuracy, min latency_ms): {len(result['pareto_front'])} trials" in out
+    shown = subprocess.run(
+        [sys.executable, "-m", "hyperion", "studies", "show", "mo", "--storage", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"Pareto front: {len(result['pareto_front'])} trials" in shown.stdout
+    assert all(t["trial_id"] in shown.stdout for t in result["pareto_front"][:10])
+    with pytest.raises(ConfigurationError, match="goal changed"):
+        tune(two, SPACE, storage=url, study_name="mo", max_trials=30, metric="accuracy")
+
+
+def test_nsga2_and_bayesian_beat_random_on_a_two_objective_problem():
+    """ZDT1 in 8 dimensions, 120 trials, 5 seeds: hypervolume of the front (benchmarks have the full set)."""
+    import statistics
+
+    def zdt1(ctx, **x):
+        v = [x[f"x{i}"] for i in range(8)]
+        g = 1 + 9 * sum(v[1:]) / 7
+        return ObjectiveResult(metrics={"f1": v[0], "f2": g * (1 - math.sqrt(v[0] / g))})
+
+    def median_hv(strategy):
+        hvs = []
+        for seed in range(5):
+            r = tune(
+                zdt1,
+                {f"x{i}": Float(0, 1) for i in range(8)},
+                strategy=strategy,
+                metric=["f1", "f2"],
+                mode="min",
+                max_trials=120,
+                seed=seed,
+            )
+            hvs.append(
+                hypervolume(np.array([[t["values"]["f1"], t["values"]["f2"]] for t in r["pareto_front"]]), [1.1, 11])
+            )
+        return statistics.median(hvs)
+
+    random_hv = median_hv("random")
+    assert median_hv("nsga2") > random_hv and median_hv("bayesian") > random_hv
