@@ -130,6 +130,7 @@ class Study:
         with self._lock:
             self._check_open()
             loop = self._loop
+            asked_again = False
             while True:
                 loop.max_concurrent = len(loop.state.running) + 1
                 started = loop._fill()
@@ -137,6 +138,9 @@ class Study:
                 if started:
                     number, trial_id, params = self._handover.waiting.pop(0)
                     return AskedTrial(number, trial_id, params, self._emit, self._stop_flag(number))
+                if not loop.strategy.pending and not asked_again:
+                    asked_again = True  # asked once more: an off-thread call may have ended just now
+                    continue
                 if not loop.strategy.pending or time.monotonic() >= deadline:
                     break
                 try:  # an LLM call in flight: wait for its wake-up, within the timeout

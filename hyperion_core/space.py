@@ -12,7 +12,18 @@ from typing import Any
 from hyperion_core.errors import SpaceError
 from hyperion_core.params import Bool, Choice, Float, Int, Parameter, _is_fixed, _same
 
-__all__ = ["Bool", "Choice", "Float", "Int", "Parameter", "Space"]
+__all__ = ["Bool", "Choice", "Float", "Int", "Parameter", "Space", "flatten"]
+
+
+def flatten(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested point as dotted paths ({"model": {"lr": 1}} -> {"model.lr": 1})."""
+    out: dict[str, Any] = {}
+    for key, value in point.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 class Space:

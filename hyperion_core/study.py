@@ -7,17 +7,23 @@ reporters only what is stored, and tears everything down. Nothing else changes t
 
 from __future__ import annotations
 
-import difflib
-import math
 import queue
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from hyperion_core.errors import ConfigurationError, HyperionError, HyperionWarning, SpaceError, StorageError
+from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError, StorageError
 from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
+from hyperion_core.outcome import (
+    _again,
+    _lookup,
+    _not_a_value,
+    _reported_value,
+    _violation,
+    check_metric_name,
+    warn_if_nothing_completed,
+)
 from hyperion_core.protocols import (
     Executor,
     Failed,
@@ -35,14 +41,15 @@ from hyperion_core.protocols import (
 )
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
-from hyperion_core.text import cap, cap_values, first_line
+from hyperion_core.study_join import JoinedLoop
+from hyperion_core.text import cap, cap_values
 
 logger = get_logger(__name__)
 
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
 
 
-class StudyLoop:
+class StudyLoop(JoinedLoop):
     def __init__(
         self,
         *,
@@ -296,22 +303,6 @@ class StudyLoop:
             started += 1
         return started
 
-    def _fill_joined(self) -> int:
-        """join=True: the database hands out interrupted trials and numbers (max_trials is study-wide)."""
-        slots = self.max_concurrent - len(self.state.running)
-        if slots <= 0 or self._claims_spent:
-            return 0
-        new = [] if self.strategy.exhausted else self._proposed(slots)
-        claim = self.joined.claim(self.state.name, new, slots, self.max_trials)  # type: ignore[union-attr]
-        self._apply_foreign(claim.foreign, claim.reports)
-        for old in claim.reruns:
-            self._start(_again(old), new=False)
-        for trial in new[: len(claim.numbers)]:  # the claim numbered these (and wrote them as ours)
-            self._start(trial)
-        if not claim.reruns and len(claim.numbers) < len(new):
-            self._claims_spent = True  # the study-wide budget is used up (by every process together)
-        return len(claim.reruns) + len(claim.numbers)
-
     def _proposed(self, slots: int) -> list[Trial]:
         """New trials (numbered later) from the strategy's proposals, each checked against the space."""
         state = self.state
@@ -341,28 +332,6 @@ class StudyLoop:
                 )
             )
         return out
-
-    def _sync(self) -> None:
-        """join=True: take in what the other processes did since the last look."""
-        changes = self.joined.sync(self.state.name)  # type: ignore[union-attr]
-        self._apply_foreign(changes.foreign, changes.reports)
-
-    def _apply_foreign(self, trials: list[Trial], reports: list[Report]) -> None:
-        state = self.state
-        for report in reports:
-            state.history.setdefault(report.trial_number, []).append((report.step, report.metrics))
-        for trial in trials:  # in number order: the database's numbers have no gaps
-            if trial.number in state.running:
-                continue  # ours (a rerun we claimed)
-            known = state.trials[trial.number] if trial.number < len(state.trials) else None
-            if known is not None and known.state.finished:
-                continue
-            state.add(trial, ours=False)
-            if trial.state.finished:
-                state.finish(trial)
-                self.strategy.observe(trial)
-                if self.reporters:
-                    self._event(f"trial_{trial.state.value}", trial.number)
 
     def _start(self, trial: Trial, new: bool = True) -> None:
         self.state.add(trial)
@@ -454,28 +423,9 @@ class StudyLoop:
         self._end(trial, TrialState.COMPLETED)
 
     def _check_metric_name(self, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
-        """The metric is nowhere in a finished trial: a misspelling stops the study; otherwise the score
-        stands for the metric, said once."""
-        if self._metric_checked:
-            return
-        self._metric_checked = True
-        metric = self.state.metric
-        known = sorted(set(metrics) | set(report))
-        close = difflib.get_close_matches(metric, known, n=1, cutoff=0.75)
-        close += [k for k in known if not close and (metric.lower() in k.lower() or k.lower() in metric.lower())]
-        if close:
-            raise ConfigurationError(
-                f"metric '{metric}' is not among the metrics the trials give ({', '.join(known)}); "
-                f"did you mean metric='{close[0]}'?"
-            )
-        if score is not None:
-            text = (
-                f"metric '{metric}' was not in the trials' metrics or reports"
-                + (f" ({', '.join(known)})" if known else "")
-                + "; their score was used as its value"
-            )
-            self.state.note(text)
-            warnings.warn(text, HyperionWarning, stacklevel=2)
+        if not self._metric_checked:
+            self._metric_checked = True
+            check_metric_name(self.state, metrics, report, score)
 
     def _end(self, trial: Trial, new_state: TrialState, error: str | None = None) -> None:
         trial.state = new_state
@@ -549,19 +499,7 @@ class StudyLoop:
             self.changes.trials.append(trial)
 
     def _warn_if_nothing_completed(self) -> None:
-        state = self.state
-        if state.best is not None or state.counts["completed"]:
-            return
-        failed = [t for t in state.trials if t.state is TrialState.FAILED]
-        if not failed:
-            return
-        first = failed[0]
-        text = (
-            f"all {len(failed)} finished trial(s) of study '{state.name}' failed, so result['best'] is None; "
-            f"the first error ({first.trial_id}): {first_line(first.error, 500)}"
-        )
-        state.note(text, warn=True)
-        warnings.warn(text, HyperionWarning, stacklevel=4)
+        warn_if_nothing_completed(self.state)
 
     # -- output ------------------------------------------------------------------------------------
     def _record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
@@ -588,59 +526,3 @@ class StudyLoop:
             for event in events:
                 for reporter in self.reporters:
                     reporter.on_event(event, self.state)
-
-
-def _lookup(metric: str, score: Any, metrics: dict[str, Any], report: dict[str, Any] | None) -> tuple[Any, bool]:
-    """A metric's value in a finished trial: the score, its final metrics, or its last report."""
-    if metric == "score":
-        return score, score is not None
-    if metric in metrics:
-        return metrics[metric], True
-    if report and metric in report:
-        return report[metric], True
-    return None, False
-
-
-def _not_a_value(metric: str, value: Any) -> str | None:
-    """Why `value` cannot be the trial's value of `metric`, or None."""
-    if value is None:
-        where = (
-            "ObjectiveResult(score=...)"
-            if metric == "score"
-            else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
-        )
-        return f"the objective gave no value for metric '{metric}'; return it in {where}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"metric '{metric}' is {value!r:.200} ({type(value).__name__}), not a number"
-    if not math.isfinite(value):
-        return f"metric '{metric}' is {value} (not finite); a trial's value must be a finite number"
-    return None
-
-
-def _violation(
-    constraints: dict[str, tuple[str, float]], score: Any, metrics: dict[str, Any], report: dict[str, Any] | None
-) -> tuple[float | None, str | None]:
-    """How far a trial is outside its constraints (0: feasible), or why it cannot be told."""
-    total = 0.0
-    for metric, (op, bound) in constraints.items():
-        value, _ = _lookup(metric, score, metrics, report)
-        problem = _not_a_value(metric, value)
-        if problem is not None:
-            return None, f"constraint: {problem}"
-        total += max(0.0, float(value) - bound) if op == "<=" else max(0.0, bound - float(value))
-    return total, None
-
-
-def _again(old: Trial) -> Trial:
-    """An interrupted trial, to run again with its number and parameters."""
-    return Trial(
-        number=old.number, params=old.params, parent_id=old.parent_id, depth=old.depth, rationale=old.rationale
-    )
-
-
-def _reported_value(trial: Trial, metric: str) -> float | None:
-    """A killed trial's last reported value of the metric (for rank_killed_trials=True)."""
-    value = (trial.last_report or {}).get(metric)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)

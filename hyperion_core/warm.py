@@ -11,17 +11,7 @@ from typing import Any
 from hyperion_core.errors import ConfigurationError, SpaceError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Proposal
-from hyperion_core.space import Space
-
-
-def _flat(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in point.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+from hyperion_core.space import Space, flatten
 
 
 def initial_proposals(points: Any, space: Space, seed: int | None) -> list[Proposal]:
@@ -37,7 +27,7 @@ def initial_proposals(points: Any, space: Space, seed: int | None) -> list[Propo
     for i, point in enumerate(points):
         if not isinstance(point, Mapping):
             raise ConfigurationError(f"initial_points[{i}] must be a dict of parameter values, got {point!r:.100}")
-        given = _flat(point)
+        given = flatten(point)
         filled = {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
         extra = {k: v for k, v in given.items() if k not in space.params}
         try:
@@ -78,7 +68,7 @@ def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[
         )
     trials, dropped, ignored = [], 0, set()
     for row in rows:
-        params = _flat(row.get("params") or {})
+        params = flatten(row.get("params") or {})
         ignored |= {k for k in params if k not in space.params and k not in space.fixed}
         value = (row.get("metrics") or {}).get(metric, row.get("value")) if metric != "score" else row.get("value")
         state = row.get("state", TrialState.COMPLETED)

@@ -11,7 +11,7 @@ import random
 import re
 from typing import Any
 
-from hyperion_core.space import Space
+from hyperion_core.space import Space, flatten
 
 MAX_REPLY_CHARS = 4000  # what the event log keeps of a reply
 
@@ -47,21 +47,11 @@ def suggestion_items(data: Any) -> list[dict[str, Any]]:
     raise ValueError(f"the reply is JSON but not suggestions: {str(data)[:80]}")
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def validate(raw: Any, space: Space, rng: random.Random) -> tuple[dict[str, Any] | None, list[str]]:
     """A suggested point checked against the space: (params or None, notes)."""
     if not isinstance(raw, dict):
         return None, [f"not an object: {str(raw)[:80]}"]
-    flat = _flatten(raw)
+    flat = flatten(raw)
     params: dict[str, Any] = {}
     notes: list[str] = []
     if space.params and not any(name in flat for name in space.params):

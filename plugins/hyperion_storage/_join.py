@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperion_core.models import Report, Trial, TrialState
+from hyperion_storage._bounded import _Lost
 from hyperion_storage._lease import owner_alive
 
 JOINED = "*joined*"  # a study's owner while joined processes work it
@@ -70,28 +71,7 @@ class JoinMixin:
             if token == self._lease.token or owner_alive(owner, beat, now, self.stale_after_s):
                 continue
             conn.execute(s.runs.delete().where(s.runs.c.token == token))
-            left = (
-                conn.execute(
-                    sa.select(s.trials.c.number).where(
-                        s.trials.c.study_id == study_id, s.trials.c.owner == token, s.trials.c.state == "running"
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if left:
-                conn.execute(
-                    s.reports.delete().where(s.reports.c.study_id == study_id, s.reports.c.trial_number.in_(left))
-                )
-            conn.execute(
-                s.trials.update()
-                .where(
-                    s.trials.c.study_id == study_id,
-                    s.trials.c.owner == token,
-                    s.trials.c.state.in_(("running", "interrupted")),
-                )
-                .values(state="interrupted", owner=None, seq=seq)
-            )
+            interrupt_trials(conn, s, study_id, s.trials.c.owner == token, owner=None, seq=seq)
             reaped += 1
         return reaped
 
@@ -101,18 +81,13 @@ class JoinMixin:
         seq = self._bump_seq(conn, study_id)
         self._reap(conn, study_id, now, seq)
         if owner != JOINED:  # trials a single dead owner left running: interrupted, for anyone to claim
-            conn.execute(
-                s.trials.update()
-                .where(s.trials.c.study_id == study_id, s.trials.c.state.in_(("running", "interrupted")))
-                .values(state="interrupted", owner=None, seq=seq)
-            )
+            interrupt_trials(conn, s, study_id, sa.true(), owner=None, seq=seq)
         conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=JOINED, heartbeat=now))
         conn.execute(
             s.runs.insert().values(
                 token=self._lease.token, study_id=study_id, owner=self._owner, heartbeat=now, started=now
             )
         )
-        del sa
 
     def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Claim:
         """One transaction: take up to `slots` interrupted trials, then numbers for as many of `new` as
@@ -216,8 +191,6 @@ class JoinMixin:
         out.reports = [Report(number, step, json.loads(metrics), t) for number, step, metrics, t in report_rows]
 
     def _fence_run(self, conn: Any, now: float) -> None:
-        from hyperion_storage.sql import _Lost
-
         s = self._schema
         result = conn.execute(s.runs.update().where(s.runs.c.token == self._lease.token).values(heartbeat=now))
         if result.rowcount == 0:
@@ -238,6 +211,18 @@ class JoinMixin:
             .values(state="interrupted", owner=None)
         )
         conn.execute(s.runs.delete().where(s.runs.c.token == self._lease.token))
+
+
+def interrupt_trials(conn: Any, s: Any, study_id: int, condition: Any, **values: Any) -> None:
+    """Trials a dead run left running (or interrupted): their partial reports go, and they are marked
+    interrupted (with `values` set too), to run again with their numbers and parameters."""
+    import sqlalchemy as sa
+
+    where = (s.trials.c.study_id == study_id, condition, s.trials.c.state.in_(("running", "interrupted")))
+    left = conn.execute(sa.select(s.trials.c.number).where(*where)).scalars().all()
+    if left:
+        conn.execute(s.reports.delete().where(s.reports.c.study_id == study_id, s.reports.c.trial_number.in_(left)))
+    conn.execute(s.trials.update().where(*where).values(state="interrupted", **values))
 
 
 def _trial(r: Any) -> Trial:

@@ -9,34 +9,25 @@ one is refused while the first lives, and takes over (re-running the trials it l
 from __future__ import annotations
 
 import json
-import os
-import socket
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from hyperion_core.errors import StorageError
 from hyperion_core.log import get_logger
-from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
-from hyperion_core.text import dumps, redact_url, scrub, secrets_of
-from hyperion_storage._join import JOINED, JoinMixin, _trial
+from hyperion_core.models import Changes, StudyRecord, Trial
+from hyperion_core.text import dumps, redact_url, secrets_of
+from hyperion_storage._admin import AdminMixin
+from hyperion_storage._bounded import CONNECT_TIMEOUT_S, OPERATION_TIMEOUT_S, BoundedMixin, _Lost
+from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials
 from hyperion_storage._lease import Lease, describe, owner_alive
 
 logger = get_logger(__name__)
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
-OPERATION_TIMEOUT_S = 60.0  # the longest one PostgreSQL operation may take before the storage gives up
-CONNECT_TIMEOUT_S = 10  # PostgreSQL: the longest a connection attempt may take
-T = TypeVar("T")
 
 
-class _Lost(Exception):
-    """A fenced write found the study no longer ours."""
-
-
-class SQLStorage(JoinMixin):
+class SQLStorage(BoundedMixin, JoinMixin, AdminMixin):
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 
@@ -86,82 +77,6 @@ class SQLStorage(JoinMixin):
         self._joined = False
         self._last_seq: dict[str, int] = {}
         self._create_schema()
-
-    # -- bounded, translated operations ----------------------------------------------------------------
-    def _scrub(self, exc: BaseException) -> str:
-        orig = getattr(exc, "orig", None) or exc
-        text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        return scrub(text, self._secrets)
-
-    def _run(self, what: str, fn: Callable[[], T]) -> T:
-        """Run one storage operation: every SQLAlchemy or decoding error becomes a StorageError naming
-        what failed (secrets scrubbed), and on PostgreSQL the operation is bounded in time even when the
-        server stops answering (its connection is cut and the error says so)."""
-        if not self._pg:
-            return self._translate(what, fn)
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                box["value"] = self._translate(what, fn)
-            except BaseException as exc:
-                box["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="hyperion-sql", daemon=True).start()
-        if not done.wait(OPERATION_TIMEOUT_S + CONNECT_TIMEOUT_S):
-            self._cut_connections()
-            raise StorageError(
-                f"cannot {what} in {self.url}: the database did not answer within "
-                f"{OPERATION_TIMEOUT_S + CONNECT_TIMEOUT_S:g}s; check that the server is up and reachable"
-            )
-        if "error" in box:
-            raise box["error"]
-        value: T = box["value"]
-        return value
-
-    def _translate(self, what: str, fn: Callable[[], T]) -> T:
-        sa = self._sa
-        try:
-            return fn()
-        except (StorageError, _Lost):
-            raise
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"cannot {what} in {self.url}: {self._scrub(exc)}") from None
-        except (ValueError, TypeError, KeyError) as exc:  # undecodable JSON or values: a damaged file
-            raise StorageError(
-                f"cannot {what} in {self.url}: the stored data is damaged ({type(exc).__name__}: {exc})"
-            ) from None
-
-    def _track_connections(self) -> None:
-        from sqlalchemy import event
-
-        self._checked_out: set[Any] = set()
-
-        @event.listens_for(self.engine, "checkout")
-        def _out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-            self._checked_out.add(dbapi_connection)
-
-        @event.listens_for(self.engine, "checkin")
-        def _in(dbapi_connection: Any, _record: Any) -> None:
-            self._checked_out.discard(dbapi_connection)
-
-    def _cut_connections(self) -> None:
-        """Shut the sockets of connections in use, so threads blocked on a frozen server get an error."""
-        for connection in list(getattr(self, "_checked_out", ())):
-            try:
-                fd = os.dup(connection.fileno())
-            except Exception:
-                continue
-            sock = socket.socket(fileno=fd)  # owns the duplicate; shutdown acts on the shared connection
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            finally:
-                sock.close()
 
     # -- schema ---------------------------------------------------------------------------------------
     def _create_schema(self) -> None:
@@ -260,24 +175,7 @@ class SQLStorage(JoinMixin):
                 return record
             conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=self._owner, heartbeat=now))
             # Trials a dead process left running: their partial reports go; the trials run again.
-            left = (
-                conn.execute(
-                    sa.select(s.trials.c.number).where(
-                        s.trials.c.study_id == study_id, s.trials.c.state.in_(("running", "interrupted"))
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if left:
-                conn.execute(
-                    s.reports.delete().where(s.reports.c.study_id == study_id, s.reports.c.trial_number.in_(left))
-                )
-                conn.execute(
-                    s.trials.update()
-                    .where(s.trials.c.study_id == study_id, s.trials.c.number.in_(left))
-                    .values(state="interrupted")
-                )
+            interrupt_trials(conn, s, study_id, sa.true())
             record = StudyRecord(name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"])
             record.trials = self._trials(conn, study_id)
             record.history = self._history(conn, study_id)
@@ -414,107 +312,6 @@ class SQLStorage(JoinMixin):
                     ],
                 )
 
-    def describe_study(self, study_name: str) -> dict[str, Any]:
-        """A stored study's space description, metric and mode (for `hyperion ask` and `tell`)."""
-        s = self._schema
-
-        def read() -> dict[str, Any]:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    self._sa.select(s.studies.c.space, s.studies.c.metric, s.studies.c.mode).where(
-                        s.studies.c.name == study_name
-                    )
-                ).first()
-                if row is None:
-                    raise StorageError(f"no study named '{study_name}' in {self.url}")
-                return {"space": json.loads(row[0]), "metric": row[1], "mode": row[2]}
-
-        return self._run(f"read study '{study_name}'", read)
-
-    def load_trials(self, study_name: str) -> list[Trial]:
-        def load() -> list[Trial]:
-            with self.engine.connect() as conn:
-                return self._trials(conn, self._study_id(conn, study_name))
-
-        return self._run(f"read study '{study_name}'", load)
-
-    def load_events(self, study_name: str) -> list[dict[str, Any]]:
-        sa, s = self._sa, self._schema
-
-        def load() -> list[dict[str, Any]]:
-            with self.engine.connect() as conn:
-                study_id = self._study_id(conn, study_name)
-                rows = conn.execute(sa.select(s.events).where(s.events.c.study_id == study_id).order_by(s.events.c.id))
-                return [
-                    {"trial_number": r.trial_number, "kind": r.kind, "time": r.time, **json.loads(r.data)} for r in rows
-                ]
-
-        return self._run(f"read the events of study '{study_name}'", load)
-
-    def list_studies(self) -> list[dict[str, Any]]:
-        return self._run("list the studies", self._list_studies)
-
-    def _list_studies(self) -> list[dict[str, Any]]:
-        sa, s = self._sa, self._schema
-        now = time.time()
-        with self.engine.connect() as conn:
-            counts: dict[int, dict[str, int]] = {}
-            for study_id, state, n in conn.execute(
-                sa.select(s.trials.c.study_id, s.trials.c.state, sa.func.count()).group_by(
-                    s.trials.c.study_id, s.trials.c.state
-                )
-            ):
-                counts.setdefault(study_id, {})[state] = n
-            out = []
-            for row in conn.execute(sa.select(s.studies).order_by(s.studies.c.created)).mappings():
-                by_state = counts.get(row["id"], {})
-                best_of = sa.func.max if row["mode"] == "max" else sa.func.min
-                best = conn.execute(
-                    sa.select(best_of(s.trials.c.value)).where(
-                        s.trials.c.study_id == row["id"], s.trials.c.state == "completed"
-                    )
-                ).scalar()
-                open_by = self._open_by(conn, row["id"], row["owner"], row["heartbeat"], now)
-                out.append(
-                    {
-                        "name": row["name"],
-                        "metric": row["metric"],
-                        "mode": row["mode"],
-                        "created": row["created"],
-                        "updated": row["updated"],
-                        "open_by": open_by,
-                        "trials": sum(by_state.values()),
-                        "best": best,
-                        **{state.value: by_state.get(state.value, 0) for state in TrialState},
-                    }
-                )
-            return out
-
-    def delete_study(self, study_name: str, force: bool = False) -> None:
-        """Delete a study. One that a live tune() has open is refused unless `force`; that tune() then
-        stops at its next write with a StorageError saying the study was deleted."""
-        s = self._schema
-
-        def delete() -> None:
-            with self.engine.begin() as conn:
-                study_id = self._study_id(conn, study_name)
-                row = conn.execute(
-                    self._sa.select(s.studies.c.owner, s.studies.c.heartbeat).where(s.studies.c.id == study_id)
-                ).first()
-                live = self._open_by(conn, study_id, row[0], row[1], time.time()) if row is not None else None
-                if live and row is not None and row[0] != self._owner and not force:
-                    raise StorageError(
-                        f"study '{study_name}' is open in a running tune() ({live}); stop it first, "
-                        "or delete anyway with --force (that run then stops with an error)"
-                    )
-                conn.execute(s.runs.delete().where(s.runs.c.study_id == study_id))
-                for table in (s.reports, s.events, s.trials):
-                    conn.execute(table.delete().where(table.c.study_id == study_id))
-                conn.execute(s.studies.delete().where(s.studies.c.id == study_id))
-
-        self._run(f"delete study '{study_name}'", delete)
-        self._ids.pop(study_name, None)
-
     def close(self) -> None:
         s = self._schema
         self._lease.release()
@@ -539,13 +336,6 @@ class SQLStorage(JoinMixin):
         self.engine.dispose()
 
     # -- helpers -------------------------------------------------------------------------------------------
-    def _open_by(self, conn: Any, study_id: int, owner: str | None, heartbeat: float | None, now: float) -> str | None:
-        """Who has the study open now, in words (None: no live run)."""
-        if owner == JOINED:
-            live = self._live_runs(conn, study_id, now)
-            return f"{len(live)} joined process(es): {describe(live[0])}, ..." if live else None
-        return describe(owner) if owner and owner_alive(owner, heartbeat, now) else None
-
     def _study_id(self, conn: Any, name: str) -> int:
         s = self._schema
         study_id = conn.execute(self._sa.select(s.studies.c.id).where(s.studies.c.name == name)).scalar()

@@ -1,0 +1,108 @@
+"""What a finished trial's outcome is worth: each objective's value looked up in what it returned, the
+checks that fail it (no value, not a number, not finite), its constraint violation, and the warnings a
+user must see (a misspelled metric, every trial failed)."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from typing import Any
+
+from hyperion_core.errors import ConfigurationError, HyperionWarning
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.state import StudyState
+from hyperion_core.text import first_line
+
+
+def _lookup(metric: str, score: Any, metrics: dict[str, Any], report: dict[str, Any] | None) -> tuple[Any, bool]:
+    """A metric's value in a finished trial: the score, its final metrics, or its last report."""
+    if metric == "score":
+        return score, score is not None
+    if metric in metrics:
+        return metrics[metric], True
+    if report and metric in report:
+        return report[metric], True
+    return None, False
+
+
+def _not_a_value(metric: str, value: Any) -> str | None:
+    """Why `value` cannot be the trial's value of `metric`, or None."""
+    if value is None:
+        where = (
+            "ObjectiveResult(score=...)"
+            if metric == "score"
+            else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
+        )
+        return f"the objective gave no value for metric '{metric}'; return it in {where}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"metric '{metric}' is {value!r:.200} ({type(value).__name__}), not a number"
+    if not math.isfinite(value):
+        return f"metric '{metric}' is {value} (not finite); a trial's value must be a finite number"
+    return None
+
+
+def _violation(
+    constraints: dict[str, tuple[str, float]], score: Any, metrics: dict[str, Any], report: dict[str, Any] | None
+) -> tuple[float | None, str | None]:
+    """How far a trial is outside its constraints (0: feasible), or why it cannot be told."""
+    total = 0.0
+    for metric, (op, bound) in constraints.items():
+        value, _ = _lookup(metric, score, metrics, report)
+        problem = _not_a_value(metric, value)
+        if problem is not None:
+            return None, f"constraint: {problem}"
+        total += max(0.0, float(value) - bound) if op == "<=" else max(0.0, bound - float(value))
+    return total, None
+
+
+def _again(old: Trial) -> Trial:
+    """An interrupted trial, to run again with its number and parameters."""
+    return Trial(
+        number=old.number, params=old.params, parent_id=old.parent_id, depth=old.depth, rationale=old.rationale
+    )
+
+
+def _reported_value(trial: Trial, metric: str) -> float | None:
+    """A killed trial's last reported value of the metric (for rank_killed_trials=True)."""
+    value = (trial.last_report or {}).get(metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def check_metric_name(state: StudyState, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
+    """The metric is nowhere in a finished trial: a misspelling stops the study; otherwise the score
+    stands for the metric, said once."""
+    metric = state.metric
+    known = sorted(set(metrics) | set(report))
+    close = difflib.get_close_matches(metric, known, n=1, cutoff=0.75)
+    close += [k for k in known if not close and (metric.lower() in k.lower() or k.lower() in metric.lower())]
+    if close:
+        raise ConfigurationError(
+            f"metric '{metric}' is not among the metrics the trials give ({', '.join(known)}); "
+            f"did you mean metric='{close[0]}'?"
+        )
+    if score is not None:
+        text = (
+            f"metric '{metric}' was not in the trials' metrics or reports"
+            + (f" ({', '.join(known)})" if known else "")
+            + "; their score was used as its value"
+        )
+        state.note(text)
+        warnings.warn(text, HyperionWarning, stacklevel=2)
+
+
+def warn_if_nothing_completed(state: StudyState) -> None:
+    if state.best is not None or state.counts["completed"]:
+        return
+    failed = [t for t in state.trials if t.state is TrialState.FAILED]
+    if not failed:
+        return
+    first = failed[0]
+    text = (
+        f"all {len(failed)} finished trial(s) of study '{state.name}' failed, so result['best'] is None; "
+        f"the first error ({first.trial_id}): {first_line(first.error, 500)}"
+    )
+    state.note(text, warn=True)
+    warnings.warn(text, HyperionWarning, stacklevel=4)
