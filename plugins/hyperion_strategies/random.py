@@ -9,9 +9,6 @@ from hyperion_core.state import StudyState
 class RandomSearch(Strategy):
     """Samples each point independently; reproducible with tune(seed=...)."""
 
-    def __init__(self) -> None:
-        pass
-
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
         sample, rng = self.space.sample, self.rng
         return [Proposal(sample(rng)) for _ in range(slots)]
