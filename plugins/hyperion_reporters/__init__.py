@@ -12,3 +12,21 @@ def register_reporters(register: Register) -> None:
     register("progress", ProgressReporter)
     register("summary", SummaryReporter)
     register("jsonl", JsonlReporter)
+    register("mlflow", _mlflow)
+    register("wandb", _wandb)
+
+
+def _mlflow(tracking_uri: str | None = None, experiment: str | None = None) -> object:
+    """reporters=["mlflow"] (the optional extra `mlflow`); MLflow is imported when the study starts."""
+    from hyperion_reporters.mlflow_reporter import MLflowReporter
+
+    return MLflowReporter(tracking_uri, experiment)
+
+
+def _wandb(
+    project: str | None = None, entity: str | None = None, mode: str | None = None, dir: str | None = None
+) -> object:
+    """reporters=["wandb"] (the optional extra `wandb`)."""
+    from hyperion_reporters.wandb_reporter import WandbReporter
+
+    return WandbReporter(project, entity, mode, dir)

@@ -1,0 +1,389 @@
+"""The framework callbacks and tracker reporters with the real libraries: reports arrive per round with
+the framework's own names, a median policy stops a bad trial mid-training and the framework really stops
+(fewer rounds ran); MLflow read back from a local file store, W&B from its offline run files."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hyperion import Float, HyperionWarning, ObjectiveResult, tune
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras 3 on JAX's CPU wheels
+
+ROUNDS = 40
+# Three good learning rates first (never checked: min_trials=3), then a hopeless one that the median
+# policy must stop early.
+POINTS = [{"lr": 0.3}, {"lr": 0.2}, {"lr": 0.25}, {"lr": 0.0005}]
+STOPPING = {"early_stopping": "median", "early_stopping_kwargs": {"min_trials": 3, "warmup_steps": 3}}
+
+
+def _data(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5))
+    return x, x @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * rng.normal(size=n)
+
+
+def _check_the_bad_trial_stopped(result: dict, metric: str) -> None:
+    good, bad = result["trials"][:3], result["trials"][3]
+    assert all(t["state"] == "completed" and t["metrics"]["rounds"] == ROUNDS for t in good)
+    assert bad["state"] == "killed" and bad["kill_reason"].startswith("median")
+    assert bad["last_step"] < ROUNDS - 1 and bad["metrics"]["rounds"] < ROUNDS  # the framework stopped too
+    assert metric in str(bad["kill_reason"])
+
+
+def test_lightgbm_reports_each_round_and_stops_boosting():
+    lgb = pytest.importorskip("lightgbm")
+    from hyperion.integrations.lightgbm import HyperionCallback
+
+    x, y = _data()
+
+    def objective(ctx, lr):
+        train, valid = lgb.Dataset(x[:300], y[:300]), lgb.Dataset(x[300:], y[300:])
+        booster = lgb.train(
+            {"learning_rate": lr, "verbose": -1, "num_leaves": 7},
+            train,
+            num_boost_round=ROUNDS,
+            valid_sets=[valid],
+            callbacks=[HyperionCallback(ctx)],
+        )
+        return ObjectiveResult(
+            score=-booster.best_score["valid_0"]["l2"] if booster.best_score else 0.0,
+            metrics={"rounds": booster.current_iteration()},
+        )
+
+    result = tune(
+        objective,
+        {"lr": Float(1e-4, 1, log=True)},
+        initial_points=POINTS,
+        max_trials=4,
+        metric="valid_0-l2",
+        mode="min",
+        **STOPPING,
+    )
+    _check_the_bad_trial_stopped(result, "valid_0-l2")
+
+
+def test_xgboost_reports_each_round_and_stops_boosting():
+    xgb = pytest.importorskip("xgboost")
+    from hyperion.integrations.xgboost import HyperionCallback
+
+    x, y = _data()
+
+    def objective(ctx, lr):
+        train, valid = xgb.DMatrix(x[:300], y[:300]), xgb.DMatrix(x[300:], y[300:])
+        booster = xgb.train(
+            {"eta": lr, "max_depth": 3},
+            train,
+            num_boost_round=ROUNDS,
+            evals=[(valid, "valid")],
+            callbacks=[HyperionCallback(ctx)],
+            verbose_eval=False,
+        )
+        return ObjectiveResult(metrics={"rounds": booster.num_boosted_rounds()})
+
+    result = tune(
+        objective,
+        {"lr": Float(1e-4, 1, log=True)},
+        initial_points=POINTS,
+        max_trials=4,
+        metric="valid-rmse",
+        mode="min",
+        **STOPPING,
+    )
+    _check_the_bad_trial_stopped(result, "valid-rmse")
+
+
+def test_keras_reports_each_epoch_and_stops_training():
+    keras = pytest.importorskip("keras")
+    from hyperion.integrations.keras import HyperionCallback
+
+    x, y = _data()
+
+    def objective(ctx, lr):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+        history = model.fit(
+            x[:300],
+            y[:300],
+            validation_data=(x[300:], y[300:]),
+            epochs=ROUNDS,
+            batch_size=100,
+            verbose=0,
+            callbacks=[HyperionCallback(ctx)],
+        )
+        return ObjectiveResult(metrics={"rounds": len(history.history["loss"])})
+
+    points = [{"lr": 0.05}, {"lr": 0.04}, {"lr": 0.03}, {"lr": 0.00001}]
+    result = tune(
+        objective,
+        {"lr": Float(1e-6, 1, log=True)},
+        initial_points=points,
+        max_trials=4,
+        metric="val_loss",
+        mode="min",
+        **STOPPING,
+    )
+    _check_the_bad_trial_stopped(result, "val_loss")
+
+
+def test_sklearn_cross_validation_reports_per_fold_and_stops_early():
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import Ridge
+
+    from hyperion.integrations.sklearn import cross_val_score
+
+    x, y = _data()
+    folds = []
+
+    def objective(ctx, alpha):
+        score = cross_val_score(ctx, Ridge(alpha=alpha), x, y, cv=8)
+        folds.append(ctx.number)
+        return score
+
+    points = [{"alpha": 0.01}, {"alpha": 0.02}, {"alpha": 0.03}, {"alpha": 1e5}]
+    result = tune(
+        objective,
+        {"alpha": Float(1e-3, 1e6, log=True)},
+        initial_points=points,
+        max_trials=4,
+        early_stopping="median",
+        early_stopping_kwargs={"min_trials": 3, "warmup_steps": 1},
+    )
+    bad = result["trials"][3]
+    assert all(t["last_step"] == 7 for t in result["trials"][:3])  # eight folds each
+    assert bad["state"] == "killed" and bad["last_step"] < 7
+
+
+def test_mlflow_gets_a_parent_run_per_study_and_a_nested_run_per_trial(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from hyperion_reporters.mlflow_reporter import MLflowReporter
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # MLflow's local store (its file store is deprecated)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+
+    def objective(ctx, x):
+        for step in range(3):
+            ctx.report(step=step, loss=x + step)
+        if x > 0.9:
+            raise ValueError("too big")
+        return ObjectiveResult(score=x, metrics={"final": 2 * x})
+
+    tune(
+        objective,
+        {"x": Float(0, 1)},
+        max_trials=5,
+        seed=0,
+        storage=storage,
+        study_name="mlf",
+        reporters=[MLflowReporter(tracking_uri=uri)],
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    tune(
+        objective,
+        {"x": Float(0, 1)},
+        max_trials=8,
+        seed=0,
+        storage=storage,
+        study_name="mlf",
+        reporters=["mlflow"],  # by name: MLFLOW_TRACKING_URI
+    )  # resumed: the same parent run
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("mlf")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("hyperion.parent") == "yes"]
+    trials = [r for r in runs if "hyperion.trial" in r.data.tags]
+    assert len(parents) == 1 and len(trials) == 8
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in trials)
+    one = trials[0]
+    assert "x" in one.data.params and one.data.tags["hyperion.state"] in ("completed", "failed")
+    assert [m.step for m in client.get_metric_history(one.info.run_id, "loss")] == [0, 1, 2]
+    best = parents[0].data.tags["hyperion.best_trial"]
+    assert any(r.data.tags.get("hyperion.best") == "yes" and r.data.tags["hyperion.trial"] == best for r in trials)
+
+
+def _wandb_records(path: Path):
+    """The records of a W&B run file: a header, then LevelDB-style log records holding protobufs."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data, pos, chunks = path.read_bytes(), 7, b""
+    while pos + 7 <= len(data):
+        room = 32768 - pos % 32768
+        if room < 7:  # a block's tail too short for a header is padding
+            pos += room
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunks += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(chunks)
+            yield record
+            chunks = b""
+        elif kind == 0:
+            break
+
+
+def test_wandb_offline_writes_a_run_per_trial_grouped_by_study(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+
+    def objective(ctx, x):
+        for step in range(3):
+            ctx.report(step=step, loss=x + step)
+        return ObjectiveResult(score=x, metrics={"final": 2 * x})
+
+    result = tune(objective, {"x": Float(0, 1)}, max_trials=2, seed=0, study_name="wb", reporters=["wandb"])
+    files = sorted((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 2
+    seen = {}
+    for path in files:
+        run, summary, steps = None, {}, []
+        for record in _wandb_records(path):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                run = record.run
+            elif kind == "summary":
+                summary.update(
+                    {u.key or ".".join(u.nested_key): json.loads(u.value_json) for u in record.summary.update}
+                )
+            elif kind == "history":
+                steps.append({i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.history.item})
+        config = {u.key: json.loads(u.value_json) for u in run.config.update}
+        assert run.run_group == "wb" and run.display_name == config["hyperion.trial"]
+        assert [h["_step"] for h in steps] == [0, 1, 2] and all("loss" in h for h in steps)
+        assert summary["hyperion.state"] == "completed" and summary["final"] == 2 * config["x"]
+        seen[config["hyperion.trial"]] = config["x"]
+    assert seen == {t["trial_id"]: t["params"]["x"] for t in result["trials"]}
+
+
+def test_a_tracker_that_is_down_warns_once_and_the_study_goes_on(tmp_path):
+    pytest.importorskip("mlflow")
+    from hyperion_reporters.mlflow_reporter import MLflowReporter
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tune(
+            lambda ctx, x: x,
+            {"x": Float(0, 1)},
+            max_trials=4,
+            reporters=[MLflowReporter(tracking_uri="http://127.0.0.1:9/")],
+        )  # nothing listens there
+    assert result["study"]["completed"] == 4
+    ours = [w for w in caught if issubclass(w.category, HyperionWarning) and "mlflow reporter" in str(w.message)]
+    assert len(ours) == 1
+
+
+@pytest.mark.torch
+def test_lightning_and_transformers_stop_training_the_frameworks_way():
+    """Opt-in (-m torch): PyTorch Lightning's trainer.should_stop and the Hugging Face Trainer's
+    control.should_training_stop, on tiny models."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("lightning")
+    pytest.importorskip("transformers")
+    import lightning.pytorch as pl
+
+    from hyperion.integrations.lightning import HyperionCallback as LightningCallback
+
+    x, y = (torch.tensor(a, dtype=torch.float32) for a in _data())
+
+    class Model(pl.LightningModule):
+        def __init__(self, lr):
+            super().__init__()
+            self.layer, self.lr = torch.nn.Linear(5, 1), lr
+
+        def training_step(self, batch, _):
+            return torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1])
+
+        def validation_step(self, batch, _):
+            self.log("val_loss", torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1]))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    def lightning_objective(ctx, lr):
+        loader = lambda a, b: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(a, b), batch_size=100)  # noqa: E731
+        trainer = pl.Trainer(
+            max_epochs=ROUNDS,
+            callbacks=[LightningCallback(ctx)],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(Model(lr), loader(x[:300], y[:300]), loader(x[300:], y[300:]))
+        return ObjectiveResult(metrics={"rounds": trainer.current_epoch})
+
+    points = [{"lr": 0.05}, {"lr": 0.04}, {"lr": 0.03}, {"lr": 0.00001}]
+    result = tune(
+        lightning_objective,
+        {"lr": Float(1e-6, 1, log=True)},
+        initial_points=points,
+        max_trials=4,
+        metric="val_loss",
+        mode="min",
+        **STOPPING,
+    )
+    assert result["trials"][3]["state"] == "killed" and result["trials"][3]["metrics"]["rounds"] < ROUNDS
+
+    from transformers import Trainer, TrainingArguments
+
+    from hyperion.integrations.transformers import HyperionCallback as HFCallback
+
+    class Regression(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(5, 1)
+
+        def forward(self, inputs, labels=None):
+            out = self.layer(inputs).squeeze(-1)
+            return {"loss": torch.nn.functional.mse_loss(out, labels), "logits": out}
+
+    rows = [{"inputs": a, "labels": b} for a, b in zip(x, y)]
+
+    def hf_objective(ctx, lr):
+        torch.manual_seed(0)
+        args = TrainingArguments(
+            output_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / "hf"),
+            learning_rate=lr,
+            num_train_epochs=ROUNDS,
+            eval_strategy="epoch",
+            save_strategy="no",
+            report_to=[],
+            per_device_train_batch_size=100,
+            optim="sgd",
+            disable_tqdm=True,
+            use_cpu=True,
+        )
+        trainer = Trainer(
+            model=Regression(),
+            args=args,
+            train_dataset=rows[:300],
+            eval_dataset=rows[300:],
+            callbacks=[HFCallback(ctx)],
+        )
+        trainer.train()
+        return ObjectiveResult(metrics={"rounds": round(trainer.state.epoch)})
+
+    result = tune(
+        hf_objective,
+        {"lr": Float(1e-6, 1, log=True)},
+        initial_points=points,
+        max_trials=4,
+        metric="eval_loss",
+        mode="min",
+        **STOPPING,
+    )
+    assert result["trials"][3]["state"] == "killed" and result["trials"][3]["metrics"]["rounds"] < ROUNDS
