@@ -94,7 +94,16 @@ def check_metric_name(state: StudyState, metrics: dict[str, Any], report: dict[s
 
 
 def warn_if_nothing_completed(state: StudyState) -> None:
-    if state.best is not None or state.counts["completed"]:
+    if state.best is not None or state.front:
+        return
+    if state.counts["completed"]:
+        if any((t.violation or 0) > 0 for t in state.trials):  # completed, but none met the constraints
+            text = (
+                f"no completed trial of study '{state.name}' met the constraints, so result['best'] is None "
+                "(the trials are kept, marked feasible=False)"
+            )
+            state.note(text, warn=True)
+            warnings.warn(text, HyperionWarning, stacklevel=4)
         return
     failed = [t for t in state.trials if t.state is TrialState.FAILED]
     if not failed:

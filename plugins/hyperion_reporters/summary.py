@@ -41,7 +41,10 @@ class SummaryReporter(Reporter):
             return
         best = study.best
         if best is None:
-            self.console.print(Text("no trial completed", style="red"))
+            infeasible = c["completed"] and any((t.violation or 0) > 0 for t in study.trials)
+            self.console.print(
+                Text("no trial met the constraints" if infeasible else "no trial completed", style="red")
+            )
             errors = [t for t in study.trials if t.state is TrialState.FAILED and t.error]
             if errors:
                 self.console.print(Text(f"  first error ({errors[0].trial_id}): {first_line(errors[0].error, 500)}"))

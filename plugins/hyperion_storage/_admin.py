@@ -83,11 +83,16 @@ class AdminMixin:
             for row in conn.execute(sa.select(s.studies).order_by(s.studies.c.created)).mappings():
                 by_state = counts.get(row["id"], {})
                 best_of = sa.func.max if row["mode"] == "max" else sa.func.min
-                best = conn.execute(
-                    sa.select(best_of(s.trials.c.value)).where(
-                        s.trials.c.study_id == row["id"], s.trials.c.state == "completed"
-                    )
-                ).scalar()
+                feasible = sa.or_(s.trials.c.violation.is_(None), s.trials.c.violation <= 0)
+                best = (
+                    None  # several objectives: a front, not one best
+                    if "," in row["mode"]
+                    else conn.execute(
+                        sa.select(best_of(s.trials.c.value)).where(
+                            s.trials.c.study_id == row["id"], s.trials.c.state == "completed", feasible
+                        )
+                    ).scalar()
+                )
                 open_by = self._open_by(conn, row["id"], row["owner"], row["heartbeat"], now)
                 out.append(
                     {

@@ -191,3 +191,31 @@ def test_nsga2_and_bayesian_beat_random_on_a_two_objective_problem():
 
     random_hv = median_hv("random")
     assert median_hv("nsga2") > random_hv and median_hv("bayesian") > random_hv
+
+
+def test_when_no_trial_meets_the_constraints_it_is_said(tmp_path):
+    import warnings as w
+
+    from hyperion import HyperionWarning
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        result = tune(
+            lambda ctx, x, y: ObjectiveResult(score=x, metrics={"memory_gb": 100.0}),
+            SPACE,
+            storage=url,
+            study_name="tight",
+            constraints={"memory_gb": ("<=", 1.0)},
+            max_trials=3,
+        )
+    assert result["best"] is None and result["study"]["completed"] == 3
+    assert any(issubclass(c.category, HyperionWarning) and "met the constraints" in str(c.message) for c in caught)
+    listing = subprocess.run(
+        [sys.executable, "-m", "hyperion", "studies", "list", "--storage", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert [row["best"] for row in __import__("json").loads(listing.stdout)] == [None]  # no feasible best
