@@ -46,6 +46,7 @@ class Space:
         if not self.params and not self.fixed:
             raise SpaceError("the space is empty: add at least one parameter, e.g. {'x': Float(0, 1)}")
         self.names = list(self.params)
+        self._known = set(self.params) | set(self.fixed)
 
     def _walk(self, node: Mapping[str, Any], prefix: str, condition: tuple[str, Any] | None) -> None:
         for key, value in node.items():
@@ -145,8 +146,9 @@ class Space:
     def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check a flat point; returns the full flat point (fixed values added). Raises SpaceError."""
         out: dict[str, Any] = {}
+        conditional = bool(self.conditions)
         for name, param in self.params.items():
-            if self.conditions and not self.active(name, out):
+            if conditional and not self.active(name, out):
                 continue  # an option not chosen: its parameters are absent (a value given for one is dropped)
             if name not in values:
                 raise SpaceError(f"parameter '{name}' is missing from the proposed point")
@@ -162,7 +164,7 @@ class Space:
             if name in values and not _same(values[name], value):
                 raise SpaceError(f"parameter '{name}' is fixed to {value!r}, got {values[name]!r}")
             out[name] = value
-        unknown = [name for name in values if name not in self.params and name not in self.fixed]
+        unknown = values.keys() - self._known
         if unknown:
             raise SpaceError(
                 f"unknown parameter(s) {', '.join(sorted(unknown))}; the space has {', '.join(self._order)}"

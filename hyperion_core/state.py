@@ -37,6 +37,7 @@ class StudyState:
         # several objectives are stored as "a,b" / "max,min"; metric and mode are then the first (primary)
         self.objectives: list[tuple[str, str]] = list(zip(metric.split(","), mode.split(",")))
         self.metric, self.mode = self.objectives[0]
+        self.multi_objective = len(self.objectives) > 1
         self.front: list[Trial] = []  # several objectives: the non-dominated feasible completed trials
         self.seed = seed
         self.trials: list[Trial] = []  # index == trial number
@@ -81,10 +82,6 @@ class StudyState:
         """Sort key putting the best trial first (completed trials only have a value)."""
         value = trial.value if trial.value is not None else math.inf * (-1 if self.mode == "min" else 1)
         return -value if self.mode == "max" else value
-
-    @property
-    def multi_objective(self) -> bool:
-        return len(self.objectives) > 1
 
     def ranks(self, trial: Trial) -> bool:
         """Whether the trial competes for best: completed feasible ones, and killed ones if asked."""

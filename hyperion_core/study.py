@@ -46,6 +46,7 @@ from hyperion_core.study_stop import StoppingLoop
 from hyperion_core.text import cap, cap_values
 
 logger = get_logger(__name__)
+_MISSING = object()
 
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
 
@@ -308,11 +309,16 @@ class StudyLoop(JoinedLoop, StoppingLoop):
         """New trials (numbered later) from the strategy's proposals, each checked against the space."""
         state = self.state
         out = []
-        first = [self.initial.pop(0) for _ in range(min(slots, len(self.initial)))]
-        more = self.strategy.propose(state, slots - len(first))[: slots - len(first)] if slots > len(first) else []
-        for proposal in [*first, *more]:
+        if self.initial:  # initial_points go first
+            proposals = [self.initial.pop(0) for _ in range(min(slots, len(self.initial)))]
+            if slots > len(proposals):
+                proposals += self.strategy.propose(state, slots - len(proposals))[: slots - len(proposals)]
+        else:
+            proposals = self.strategy.propose(state, slots)[:slots]
+        validate = state.space.validate
+        for proposal in proposals:
             try:
-                params = state.space.validate(proposal.params)
+                params = validate(proposal.params)
             except SpaceError as exc:
                 raise HyperionError(
                     f"strategy {type(self.strategy).__name__} proposed a point outside the space: {exc}"
@@ -329,7 +335,7 @@ class StudyLoop(JoinedLoop, StoppingLoop):
                     params=params,
                     parent_id=proposal.parent_id,
                     depth=depth,
-                    rationale=cap(proposal.rationale),
+                    rationale=cap(proposal.rationale) if proposal.rationale else None,
                 )
             )
         return out
@@ -399,6 +405,24 @@ class StudyLoop(JoinedLoop, StoppingLoop):
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
         trial.score, trial.metrics, trial.artifacts = score, metrics, artifacts
         state = self.state
+        if not state.multi_objective and not self.constraints:  # the common case, on the hot path
+            metric = state.metric
+            value = score if metric == "score" else metrics.get(metric, _MISSING)
+            if value is _MISSING:
+                value, found = _lookup(metric, score, metrics, trial.last_report)
+                if not found:
+                    self._check_metric_name(metrics, trial.last_report or {}, score)
+                    value = score
+            if trial.stop_requested:
+                self._end(trial, TrialState.KILLED)
+                return
+            error = _not_a_value(metric, value)
+            if error is not None:
+                self._end(trial, TrialState.FAILED, error=error)
+                return
+            trial.value = float(value)  # type: ignore[arg-type]  # checked by _not_a_value
+            self._end(trial, TrialState.COMPLETED)
+            return
         values: list[float] = []
         error = None
         for metric, _ in state.objectives:

@@ -246,6 +246,14 @@ class SQLStorage(BoundedMixin, JoinMixin, AdminMixin):
             self._failed = exc
             raise
 
+    def _upsert(self, columns: list[str]) -> Any:
+        """The trials' insert-or-update statement, built once (building it costs more than running it)."""
+        if getattr(self, "_upsert_statement", None) is None:
+            insert = _insert_for(self.engine)(self._schema.trials)
+            update = {c: insert.excluded[c] for c in columns if c not in ("study_id", "number")}
+            self._upsert_statement = insert.on_conflict_do_update(index_elements=["study_id", "number"], set_=update)
+        return self._upsert_statement
+
     def _lost_error(self, study_name: str) -> StorageError:
         return StorageError(
             f"study '{study_name}' in {self.url} is no longer this run's: another process deleted it "
@@ -259,29 +267,25 @@ class SQLStorage(BoundedMixin, JoinMixin, AdminMixin):
         now = time.time()
         trials = {t.number: t for t in changes.trials}  # a trial started and finished in one tick: once
         with self.engine.begin() as conn:
-            # The fence: this transaction writes only while the study (joined: this run's lease) is ours.
+            # One statement fences (the study, or with join=True this run's lease, is still ours), takes the
+            # next change number, and keeps the heartbeat and the trial counter.
+            studies, where = s.studies, [s.studies.c.id == study_id]
+            values: dict[str, Any] = {"seq": studies.c.seq + 1, "updated": now}
             if self._joined:
                 self._fence_run(conn, now)
             else:
-                fenced = conn.execute(
-                    s.studies.update()
-                    .where(s.studies.c.id == study_id, s.studies.c.owner == self._owner)
-                    .values(heartbeat=now, updated=now)
-                )
-                if fenced.rowcount == 0:
-                    raise _Lost()
-            seq = self._bump_seq(conn, study_id)
-            if trials:
-                insert = _insert_for(self.engine)(s.trials)
-                rows = [{**_trial_row(study_id, t), "seq": seq} for t in trials.values()]
-                update = {c: insert.excluded[c] for c in rows[0] if c not in ("study_id", "number")}
-                conn.execute(insert.on_conflict_do_update(index_elements=["study_id", "number"], set_=update), rows)
-                if not self._joined:  # joined runs take their numbers from the counter (claim)
+                where.append(studies.c.owner == self._owner)
+                values["heartbeat"] = now
+                if trials:  # numbers this run gave (joined runs take theirs from the counter, in claim)
                     top = max(trials) + 1
-                    counter = s.studies.c.next_number
-                    conn.execute(
-                        s.studies.update().where(s.studies.c.id == study_id, counter < top).values(next_number=top)
-                    )
+                    counter = studies.c.next_number
+                    values["next_number"] = self._sa.case((counter < top, top), else_=counter)
+            seq = conn.execute(studies.update().where(*where).values(**values).returning(studies.c.seq)).scalar()
+            if seq is None:
+                raise _Lost()
+            if trials:
+                rows = [{**_trial_row(study_id, t), "seq": seq} for t in trials.values()]
+                conn.execute(self._upsert(list(rows[0])), rows)
             if changes.reports:
                 conn.execute(
                     s.reports.insert(),
