@@ -1,0 +1,138 @@
+"""The public COCO BBOB suite (24 functions), side by side in one run: Hyperion's `bayesian` against
+Optuna's TPE (multivariate) and CMA-ES and Nevergrad's NGOpt. One seed per instance; a run's score is
+log10(best - f_opt + 1e-8); per function the median over instances; methods ranked per function.
+
+    pip install -e '.[bench]'
+    python benchmarks/bbob.py [--dims 5] [--budget 100] [--instances 1-5] [--methods bayesian,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from hyperion import Float, tune
+
+
+def f_opt(problem) -> float:
+    """The problem's optimal value: cocoex writes its best parameter to a file in the working directory."""
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            problem._best_parameter("print")
+            x = np.loadtxt("._bbob_problem_best_parameter.txt")
+        finally:
+            os.chdir(here)
+    return float(problem(x))
+
+
+def run_hyperion(problem, strategy: str, budget: int, seed: int) -> float:
+    dims = problem.dimension
+    space = {f"x{i}": Float(float(problem.lower_bounds[i]), float(problem.upper_bounds[i])) for i in range(dims)}
+    result = tune(
+        lambda ctx, **x: float(problem([x[f"x{i}"] for i in range(dims)])),
+        space,
+        strategy=strategy,
+        mode="min",
+        max_trials=budget,
+        seed=seed,
+    )
+    return result["best"]["value"]
+
+
+def run_optuna(problem, sampler: str, budget: int, seed: int) -> float:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    lo, hi = problem.lower_bounds, problem.upper_bounds
+    chosen = (
+        optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        if sampler == "tpe"
+        else optuna.samplers.CmaEsSampler(seed=seed)
+    )
+    study = optuna.create_study(sampler=chosen)
+    study.optimize(
+        lambda t: float(problem([t.suggest_float(f"x{i}", lo[i], hi[i]) for i in range(problem.dimension)])),
+        n_trials=budget,
+    )
+    return study.best_value
+
+
+def run_ngopt(problem, budget: int, seed: int) -> float:
+    import nevergrad as ng
+
+    param = ng.p.Array(shape=(problem.dimension,)).set_bounds(problem.lower_bounds, problem.upper_bounds)
+    param.random_state = np.random.RandomState(seed)
+    optimizer = ng.optimizers.NGOpt(parametrization=param, budget=budget)
+    best = math.inf
+    for _ in range(budget):
+        candidate = optimizer.ask()
+        value = float(problem(candidate.value))
+        best = min(best, value)
+        optimizer.tell(candidate, value)
+    return best
+
+
+METHODS = {
+    "bayesian": lambda p, b, s: run_hyperion(p, "bayesian", b, s),
+    "nsga2": lambda p, b, s: run_hyperion(p, "nsga2", b, s),
+    "random": lambda p, b, s: run_hyperion(p, "random", b, s),
+    "optuna-tpe": lambda p, b, s: run_optuna(p, "tpe", b, s),
+    "optuna-cmaes": lambda p, b, s: run_optuna(p, "cmaes", b, s),
+    "ngopt": run_ngopt,
+}
+
+
+def main() -> None:
+    import cocoex
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dims", default="5")
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--instances", default="1-5")
+    parser.add_argument("--methods", default="ngopt,optuna-tpe,bayesian,optuna-cmaes")
+    args = parser.parse_args()
+    methods = args.methods.split(",")
+    suite = cocoex.Suite("bbob", "", f"dimensions:{args.dims} instance_indices:{args.instances}")
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # method -> function -> runs
+    seconds: dict[str, float] = defaultdict(float)
+    for problem in suite:
+        optimum = f_opt(problem)
+        function = f"f{problem.id_function:02d}"
+        for method in methods:
+            began = time.perf_counter()
+            best = METHODS[method](problem, args.budget, problem.id_instance)
+            seconds[method] += time.perf_counter() - began
+            scores[method][function].append(math.log10(max(best - optimum, 0.0) + 1e-8))
+    functions = sorted(scores[methods[0]])
+    medians = {m: {f: statistics.median(scores[m][f]) for f in functions} for m in methods}
+    ranks: dict[str, list[float]] = defaultdict(list)
+    for f in functions:
+        ordered = sorted(methods, key=lambda m: medians[m][f])
+        for m in methods:  # ties share the mean rank
+            tied = [i + 1 for i, o in enumerate(ordered) if medians[o][f] == medians[m][f]]
+            ranks[m].append(statistics.fmean(tied))
+    print(
+        f"BBOB d={args.dims}, budget {args.budget}, instances {args.instances}: mean rank over {len(functions)} functions\n"
+    )
+    print("| method | mean rank (1 = best) | seconds for all runs |")
+    print("|---|---:|---:|")
+    for m in sorted(methods, key=lambda m: statistics.fmean(ranks[m])):
+        print(f"| {m} | {statistics.fmean(ranks[m]):.2f} | {seconds[m]:.1f} |")
+    print("\nper function, median log10(best - f_opt):\n")
+    print("| function | " + " | ".join(methods) + " |")
+    print("|---|" + "---:|" * len(methods))
+    for f in functions:
+        print(f"| {f} | " + " | ".join(f"{medians[m][f]:.2f}" for m in methods) + " |")
+
+
+if __name__ == "__main__":
+    main()
