@@ -15,6 +15,29 @@ from hyperion_core.state import StudyState
 from hyperion_core.text import first_line
 
 
+def judge(
+    state: StudyState, trial: Trial, constraints: dict[str, tuple[str, float]], on_missing: Any
+) -> tuple[list[float], float | None, str | None]:
+    """A finished trial's value for each objective, its constraint violation (None without constraints),
+    and why it fails (None when it does not). With one objective a metric found nowhere calls
+    `on_missing(metrics, report, score)` (a misspelling stops the study) and the score stands for it."""
+    score, metrics, report = trial.score, trial.metrics, trial.last_report
+    values: list[float] = []
+    for metric, _ in state.objectives:
+        value, found = _lookup(metric, score, metrics, report)
+        if not found and not state.multi_objective:
+            on_missing(metrics, report or {}, score)
+            value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
+        error = _not_a_value(metric, value)
+        if error is not None:
+            return values, None, error
+        values.append(float(value))
+    if not constraints:
+        return values, None, None
+    violation, error = _violation(constraints, score, metrics, report)
+    return values, violation, error
+
+
 def _lookup(metric: str, score: Any, metrics: dict[str, Any], report: dict[str, Any] | None) -> tuple[Any, bool]:
     """A metric's value in a finished trial: the score, its final metrics, or its last report."""
     if metric == "score":

@@ -15,15 +15,7 @@ from typing import Any
 from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError, StorageError
 from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
-from hyperion_core.outcome import (
-    _again,
-    _lookup,
-    _not_a_value,
-    _reported_value,
-    _violation,
-    check_metric_name,
-    warn_if_nothing_completed,
-)
+from hyperion_core.outcome import _again, _reported_value, check_metric_name, judge, warn_if_nothing_completed
 from hyperion_core.protocols import (
     Executor,
     Failed,
@@ -46,7 +38,6 @@ from hyperion_core.study_stop import StoppingLoop
 from hyperion_core.text import cap, cap_values
 
 logger = get_logger(__name__)
-_MISSING = object()
 
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
 
@@ -404,48 +395,16 @@ class StudyLoop(JoinedLoop, StoppingLoop):
 
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
         trial.score, trial.metrics, trial.artifacts = score, metrics, artifacts
-        state = self.state
-        if not state.multi_objective and not self.constraints:  # the common case, on the hot path
-            metric = state.metric
-            value = score if metric == "score" else metrics.get(metric, _MISSING)
-            if value is _MISSING:
-                value, found = _lookup(metric, score, metrics, trial.last_report)
-                if not found:
-                    self._check_metric_name(metrics, trial.last_report or {}, score)
-                    value = score
-            if trial.stop_requested:
-                self._end(trial, TrialState.KILLED)
-                return
-            error = _not_a_value(metric, value)
-            if error is not None:
-                self._end(trial, TrialState.FAILED, error=error)
-                return
-            trial.value = float(value)  # type: ignore[arg-type]  # checked by _not_a_value
-            self._end(trial, TrialState.COMPLETED)
-            return
-        values: list[float] = []
-        error = None
-        for metric, _ in state.objectives:
-            value, found = _lookup(metric, score, metrics, trial.last_report)
-            if not found and not state.multi_objective:
-                self._check_metric_name(metrics, trial.last_report or {}, score)
-                value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
-            error = _not_a_value(metric, value)
-            if error is not None:
-                break
-            values.append(float(value))  # type: ignore[arg-type]
+        values, violation, error = judge(self.state, trial, self.constraints, self._check_metric_name)
         if trial.stop_requested:
             self._end(trial, TrialState.KILLED)
-            return
-        if error is None and self.constraints:
-            trial.violation, error = _violation(self.constraints, score, metrics, trial.last_report)
-        if error is not None:
+        elif error is not None:
             self._end(trial, TrialState.FAILED, error=error)
-            return
-        trial.value = values[0]
-        if state.multi_objective:
-            trial.values = values
-        self._end(trial, TrialState.COMPLETED)
+        else:
+            trial.value, trial.violation = values[0], violation
+            if self.state.multi_objective:
+                trial.values = values
+            self._end(trial, TrialState.COMPLETED)
 
     def _check_metric_name(self, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
         if not self._metric_checked:
