@@ -4,11 +4,7 @@ resume, early stopping, several threads, and clear errors."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -16,6 +12,7 @@ from rich.console import Console
 from hyperion import ConfigurationError, Float, Int, ObjectiveResult, Study, StudyFinished, tune
 from hyperion_core.plugins import registry
 from hyperion_reporters.summary import SummaryReporter
+from tests.cli import hyperion as _cli
 from tests.plugins.test_strategies_contract import KWARGS, SPACE, objective
 
 STRATEGIES = registry().names("strategy")
@@ -118,19 +115,6 @@ def test_tells_that_make_no_sense_are_clear_errors_and_exceptions_fail_the_trial
     assert "errs: 2 trials: 0 completed, 2 failed" in console.file.getvalue()  # reporters see it all
     with pytest.raises(ConfigurationError, match="closed"):
         study.ask()
-
-
-def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.run(
-        [sys.executable, "-m", "hyperion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_the_shell_asks_and_tells_a_stored_study(tmp_path):

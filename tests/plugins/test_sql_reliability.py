@@ -22,21 +22,10 @@ from hyperion_core.models import Changes, Trial
 from hyperion_core.protocols import Reporter
 from hyperion_storage import _lease, sql
 from hyperion_storage.sql import SQLStorage
+from tests.cli import hyperion as _cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"x": Float(0, 1)}
-
-
-def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "hyperion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
 
 
 def test_the_heartbeat_stays_fresh_while_an_inline_trial_runs(tmp_path, monkeypatch):
