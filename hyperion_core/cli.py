@@ -1,4 +1,4 @@
-"""The `hyperion` command: `hyperion plugins list [--json]`, `hyperion studies ...`, `hyperion --version`."""
+"""The `hyperion` command: `plugins list [--json]`, `studies ...`, `ask`/`tell`, `dashboard`, `report`, `--version`."""
 
 from __future__ import annotations
 
@@ -41,10 +41,13 @@ def _main(argv: Sequence[str] | None) -> int:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cli_studies.add_parser(commands)
     cli_ask.add_parsers(commands)
+    from hyperion.dashboard import cli as cli_dashboard  # argparse only; the web stack loads when used
+
+    cli_dashboard.add_parsers(commands)
     args = parser.parse_args(argv)
 
-    if args.command == "studies":
-        return args.handler(args)
+    if args.command in ("studies", "dashboard", "report"):
+        return int(args.handler(args))
     if args.command in ("ask", "tell"):
         try:
             return int(args.handler(args))

@@ -56,6 +56,7 @@ class Trial:
     stop_requested: bool = False
     values: list[float] | None = None  # several objectives: one value each, in tune()'s metric order
     violation: float | None = None  # with constraints: 0 when feasible, else how far outside (None: none)
+    source: str | None = None  # what proposed it (Proposal.source); kept in the trial's decision event
 
     @property
     def trial_id(self) -> str:

@@ -59,6 +59,7 @@ class Proposal:
     parent_id: str | None = None
     rationale: str | None = None
     depth: int | None = None  # None: the parent's depth + 1 (or 0 without a parent)
+    source: str | None = None  # what produced it, e.g. "llm_call 3" (the LLM call event with "call": 3)
 
 
 @dataclass(slots=True)

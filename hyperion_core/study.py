@@ -327,6 +327,7 @@ class StudyLoop(JoinedLoop, StoppingLoop):
                     parent_id=proposal.parent_id,
                     depth=depth,
                     rationale=cap(proposal.rationale) if proposal.rationale else None,
+                    source=proposal.source,
                 )
             )
         return out
@@ -334,7 +335,8 @@ class StudyLoop(JoinedLoop, StoppingLoop):
     def _start(self, trial: Trial, new: bool = True) -> None:
         self.state.add(trial)
         if new and trial.rationale:
-            self._event("decision", trial.number, {"rationale": trial.rationale, "parent_id": trial.parent_id})
+            decision = {"rationale": trial.rationale, "parent_id": trial.parent_id}
+            self._event("decision", trial.number, {**decision, "source": trial.source} if trial.source else decision)
         if self.trial_timeout_s is not None:
             self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s
         self.changes.trials.append(trial)

@@ -42,7 +42,7 @@ class LLMAgent(Strategy):
         self.calls = 0
         self.max_failures = checks.whole_number("llm_agent: max_failures", max_failures, 1)
         self.failures_in_a_row = 0
-        self.queue: deque[tuple[dict[str, Any], str]] = deque()  # usable suggestions not yet proposed
+        self.queue: deque[tuple[dict[str, Any], str, str]] = deque()  # usable suggestions not yet proposed
         self.fallbacks: deque[str] = deque()  # reasons for proposals owed by a call that failed
         self.coins: deque[float] = deque()  # exploration coins of slots still waiting for the LLM
         self.known: set[str] = set()
@@ -70,9 +70,9 @@ class LLMAgent(Strategy):
             if coin < self.exploration_rate:
                 out.append(self._random(f"exploration: random sample (exploration_rate={self.exploration_rate:g})"))
             elif self.queue:
-                params, rationale = self.queue.popleft()
+                params, rationale, source = self.queue.popleft()
                 self.known.add(replies.key(params, self.space))
-                out.append(Proposal(params, rationale=rationale))
+                out.append(Proposal(params, rationale=rationale, source=source))
             elif self.fallbacks:
                 self.client.usage.fallbacks += 1
                 out.append(self._random(f"random sample (LLM fallback: {self.fallbacks.popleft()})"))
@@ -146,14 +146,14 @@ class LLMAgent(Strategy):
             items, rejected = self.client.items(result)
             usable, unread = read_each(items, self._read)
             rejected += unread
-            self.client.record(study, result, len(usable), rejected)
+            source = self.client.record(study, result, len(usable), rejected)
             self.failures_in_a_row = 0 if usable else self.failures_in_a_row + 1
             if self.failures_in_a_row == self.max_failures:
                 study.note(
                     f"llm_agent: {self.max_failures} LLM calls in a row gave nothing usable (last: "
                     f"{result.error or (rejected[0] if rejected else 'no suggestions')}); the rest of the study is random"
                 )
-            self.queue.extend(usable)
+            self.queue.extend((params, rationale, source) for params, rationale in usable)
             if len(usable) < wanted:
                 reason = result.error or (
                     f"{len(usable)} usable suggestion(s) of {wanted}" + (f" ({rejected[0]})" if rejected else "")

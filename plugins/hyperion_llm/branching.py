@@ -94,7 +94,9 @@ class LLMBranchingAgent(TreeSearch):
         items, rejected = self.client.items(result)
         rejected += read_each(items, lambda item: self._read(item, parents, by_parent, depth))[1]
         used = sum(len(v) for v in by_parent.values())
-        self.client.record(study, result, used, rejected)
+        source = self.client.record(study, result, used, rejected)
+        for proposal in (p for children in by_parent.values() for p in children):
+            proposal.source = source
         reason = result.error or (rejected[0] if rejected else "the reply had fewer children than asked")
         spread = self.scale * 0.5 ** (depth - 1)
         out: list[Proposal] = []

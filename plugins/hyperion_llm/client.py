@@ -50,14 +50,16 @@ class LLMClient:
         except ValueError as exc:
             return [], [str(exc)]
 
-    def record(self, study: StudyState, result: CallResult, used: int, rejected: list[str]) -> None:
-        """Put the call in the study's event log; a first call that failed for a configuration reason (no
-        credentials, no such model) ends the study with a ConfigurationError instead of random search."""
+    def record(self, study: StudyState, result: CallResult, used: int, rejected: list[str]) -> str:
+        """Put the call in the study's event log and return its source label ("llm_call N", for the
+        proposals it made); a first call that failed for a configuration reason (no credentials, no such
+        model) ends the study with a ConfigurationError instead of random search."""
         reply = result.reply
         self.usage.add(result)
         study.record(
             "llm_call",
             {
+                "call": self.usage.calls,
                 "model": getattr(self.llm, "name", type(self.llm).__name__),
                 "purpose": str(result.purpose),
                 "prompt": result.prompt,
@@ -77,6 +79,7 @@ class LLMClient:
                 f"the LLM {getattr(self.llm, 'name', type(self.llm).__name__)!r} cannot be used: {result.error}. "
                 "Check the model name and the provider's credentials (e.g. OPENAI_API_KEY), or pass llm= a callable"
             )
+        return f"llm_call {self.usage.calls}"
 
     def close(self, study: StudyState) -> None:
         if (line := self.usage.line()) is not None:

@@ -21,13 +21,14 @@ from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import CONNECT_TIMEOUT_S, OPERATION_TIMEOUT_S, BoundedMixin, _Lost
 from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials
 from hyperion_storage._lease import Lease, describe, owner_alive
+from hyperion_storage._views import ViewsMixin
 
 logger = get_logger(__name__)
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
 
 
-class SQLStorage(BoundedMixin, JoinMixin, AdminMixin):
+class SQLStorage(BoundedMixin, JoinMixin, AdminMixin, ViewsMixin):
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 

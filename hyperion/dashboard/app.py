@@ -1,0 +1,206 @@
+"""The web dashboard: a read-only Starlette app over one storage, pages rendered on the server with
+Jinja2 (autoescaped), figures drawn in the browser by the Plotly.js that ships in the `plotly` package.
+
+Pages: `/` (studies), `/studies/{name}` (figures and the trial table), `/studies/{name}/trials/{n}`.
+JSON: `/api/studies`, `/api/studies/{name}` (header and figures), `/api/studies/{name}/seq` (what a
+page polls to see that something changed), `/api/studies/{name}/trials` (one page of the table) and
+`/api/studies/{name}/trials/{n}`. Only GET routes exist; the storage is never written.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hyperion.dashboard.source import study_figures
+from hyperion_core.errors import HyperionError, StorageError
+from hyperion_core.text import dumps
+
+POLL_MS = 2_000  # how often an open page asks whether the study changed
+
+
+def embed(value: Any) -> str:
+    """JSON for a <script type="application/json"> block: no `<`, `>` or `&` left to end the block."""
+    return dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def templates() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hyperion.dashboard", "templates"),
+        autoescape=True,  # every value is escaped unless a template says otherwise (only the embedded JSON)
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["embed"] = lambda v: jinja2.utils.markupsafe.Markup(embed(v))
+    return env
+
+
+def asset(name: str) -> str:
+    if name == "plotly.min.js":
+        import plotly
+
+        return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+    return resources.files("hyperion.dashboard").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def trial_query(params: Any) -> dict[str, Any]:
+    """The trial table's query string as trials_view arguments: sort, desc, state, offset, limit, and
+    `p.<name>=lo:hi` (numbers, either end may be empty) or `p.<name>=text` (a category)."""
+    ranges: dict[str, tuple[float | None, float | None]] = {}
+    equals: dict[str, str] = {}
+    for key, text in params.items():
+        if not key.startswith("p.") or text == "":
+            continue
+        name = key[2:]
+        lo, sep, hi = text.partition(":")
+        try:
+            if sep:
+                ranges[name] = (float(lo) if lo else None, float(hi) if hi else None)
+            else:
+                equals[name] = text
+        except ValueError:
+            raise StorageError(f"filter {name}: {text!r} is not a range lo:hi of numbers") from None
+
+    def number(key: str, default: int) -> int:
+        try:
+            return int(params.get(key, default))
+        except ValueError:
+            raise StorageError(f"{key} must be a whole number, got {params.get(key)!r}") from None
+
+    return {
+        "sort": params.get("sort", "number"),
+        "descending": params.get("desc", "") in ("1", "true"),
+        "state": params.get("state") or None,
+        "ranges": ranges,
+        "equals": equals,
+        "offset": number("offset", 0),
+        "limit": number("limit", 50),
+    }
+
+
+def create_app(storage: Any) -> Any:
+    """The ASGI app over `storage` (a SQL storage, see source.open_storage)."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, Response
+    from starlette.routing import Route
+
+    env = templates()
+    static = {name: asset(name) for name in ("plotly.min.js", "app.js", "style.css")}
+    kinds = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+    security = {
+        # No inline script runs on a dashboard page: even text that escaped escaping could not execute.
+        "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' "
+        "'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+    def page(template: str, status: int = 200, **context: Any) -> Response:
+        html = env.get_template(template).render(storage=storage.url, report=False, poll_ms=POLL_MS, **context)
+        return HTMLResponse(html, status_code=status, headers=security)
+
+    def data(value: Any, status: int = 200) -> Response:
+        return Response(dumps(value), status_code=status, media_type="application/json", headers=security)
+
+    async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def studies_page(request: Request) -> Response:
+        return page("studies.html", studies=await call(storage.list_studies))
+
+    async def study_page(request: Request) -> Response:
+        name = request.path_params["name"]
+        study = await call(storage.study_view, name)
+        return page("study.html", study=study, figures=await call(study_figures, storage, name, study))
+
+    async def trial_page(request: Request) -> Response:
+        name, number = request.path_params["name"], request.path_params["number"]
+        trial = await call(storage.trial_view, name, number)
+        if trial is None:
+            return page("error.html", 404, message=f"study '{name}' has no trial {number}")
+        return page("trial.html", study={"name": name}, trial=trial)
+
+    async def api_studies(request: Request) -> Response:
+        return data(await call(storage.list_studies))
+
+    async def api_study(request: Request) -> Response:
+        name = request.path_params["name"]
+        study = await call(storage.study_view, name)
+        return data({"study": study, "figures": await call(study_figures, storage, name, study)})
+
+    async def api_seq(request: Request) -> Response:
+        return data({"seq": await call(storage.seq_view, request.path_params["name"])})
+
+    async def api_trials(request: Request) -> Response:
+        query = trial_query(request.query_params)
+        return data(await call(storage.trials_view, request.path_params["name"], **query))
+
+    async def api_trial(request: Request) -> Response:
+        trial = await call(storage.trial_view, request.path_params["name"], request.path_params["number"])
+        return data(trial, 200 if trial is not None else 404)
+
+    async def static_file(request: Request) -> Response:
+        name = request.path_params["file"]
+        if name not in static:
+            return Response("not found", 404)
+        headers = {**security, "Cache-Control": "max-age=3600"}
+        return Response(static[name], media_type=kinds[Path(name).suffix], headers=headers)
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        message = str(exc) if isinstance(exc, HyperionError) else f"{type(exc).__name__}: the server failed"
+        status = 404 if message.startswith("no study named") else 400 if isinstance(exc, HyperionError) else 500
+        if request.url.path.startswith("/api/"):
+            return data({"error": message}, status)
+        return page("error.html", status, message=message)
+
+    routes = [
+        Route("/", studies_page),
+        Route("/studies/{name:path}/trials/{number:int}", trial_page),
+        Route("/studies/{name:path}", study_page),
+        Route("/api/studies", api_studies),
+        Route("/api/studies/{name:path}/trials/{number:int}", api_trial),
+        Route("/api/studies/{name:path}/trials", api_trials),
+        Route("/api/studies/{name:path}/seq", api_seq),
+        Route("/api/studies/{name:path}", api_study),
+        Route("/static/{file}", static_file),
+    ]
+    return Starlette(routes=routes, exception_handlers={HyperionError: failed, Exception: failed})
+
+
+def report_html(storage: Any, name: str, max_details: int = 1_000) -> str:
+    """One self-contained HTML file: the study page with its data, the trial table, the details of up
+    to `max_details` trials (the best and the latest), and every script and style inlined."""
+    study = storage.study_view(name)
+    figures_ = study_figures(storage, name, study)
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while offset < study["trials"] and len(rows) < 100_000:
+        page = storage.trials_view(name, offset=offset, limit=200)
+        if not page["rows"]:
+            break
+        rows += page["rows"]
+        offset += len(page["rows"])
+    chosen = sorted(rows, key=lambda r: r["number"], reverse=True)[: max_details // 2]
+    ranked = [r for r in rows if r["value"] is not None]
+    ranked.sort(key=lambda r: r["value"], reverse=study["modes"][0] == "max")
+    chosen += ranked[: max_details // 2]
+    details = {}
+    for r in chosen:
+        if r["number"] not in details and (trial := storage.trial_view(name, r["number"])) is not None:
+            details[r["number"]] = trial
+    env = templates()
+    return env.get_template("study.html").render(
+        storage=storage.url,
+        report=True,
+        poll_ms=0,
+        study=study,
+        figures=figures_,
+        rows=rows,
+        details=details,
+        # a script's text ends at the first "</script": none of ours may contain one
+        assets={k: asset(k).replace("</script", "<\\/script") for k in ("plotly.min.js", "app.js", "style.css")},
+    )

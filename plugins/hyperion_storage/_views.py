@@ -1,0 +1,390 @@
+"""Read-only views of a study for the dashboard, the report and `hyperion.plot`, aggregated in SQL.
+
+Every query is bounded: a view returns at most a fixed number of rows however large the study (long
+studies are thinned by trial number, `number % stride = 0`), so a page costs the same memory for a
+study of a thousand trials as for one of a million. Each runs under the storage's operation bound.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from hyperion_core.errors import StorageError
+
+SORTS = ("number", "value", "duration", "state", "last_step")
+MAX_PAGE = 200
+
+
+class ViewsMixin:
+    _sa: Any
+    _schema: Any
+    _pg: bool
+    engine: Any
+    url: str
+    _run: Any
+    _open_by: Any
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _json(self, column: Any, key: str) -> Any:
+        """The SQL expression for one top-level field of a JSON text column, as text (SQLite: native)."""
+        sa = self._sa
+        if self._pg:
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return sa.cast(column, JSONB)[key].astext
+        return sa.func.json_extract(column, '$."' + key.replace('"', "") + '"')
+
+    def _param(self, key: str) -> Any:
+        return self._json(self._schema.trials.c.params, key)
+
+    def _view(self, study_name: str, what: str, read: Any) -> Any:
+        def run() -> Any:
+            with self.engine.connect() as conn:
+                row = (
+                    conn.execute(self._sa.select(self._schema.studies).where(self._schema.studies.c.name == study_name))
+                    .mappings()
+                    .first()
+                )
+                if row is None:
+                    raise StorageError(f"no study named '{study_name}' in {self.url}")
+                return read(conn, row)
+
+        return self._run(f"read the {what} of study '{study_name}'", run)
+
+    def _stride(self, conn: Any, study_id: int, cap: int, *where: Any) -> int:
+        t = self._schema.trials
+        n = conn.execute(self._sa.select(self._sa.func.count()).where(t.c.study_id == study_id, *where)).scalar()
+        return max(1, -(-int(n or 0) // cap))
+
+    # -- views -----------------------------------------------------------------------------------------
+    def seq_view(self, study_name: str) -> int:
+        """The study's change counter: it grows with every write, so a page polls this one number."""
+        s = self._schema
+
+        def read() -> int:
+            with self.engine.connect() as conn:
+                seq = conn.execute(self._sa.select(s.studies.c.seq).where(s.studies.c.name == study_name)).scalar()
+            if seq is None:
+                raise StorageError(f"no study named '{study_name}' in {self.url}")
+            return int(seq)
+
+        return self._run(f"read study '{study_name}'", read)
+
+    def study_view(self, study_name: str) -> dict[str, Any]:
+        """The study's header: goal, space, counts by state, best feasible trial, times, and `seq` (it
+        changes with every write, so a page asks for new figures only when something happened)."""
+        sa, s = self._sa, self._schema
+        t = s.trials
+
+        def read(conn: Any, row: Any) -> dict[str, Any]:
+            study_id = row["id"]
+            counts = dict(
+                conn.execute(
+                    sa.select(t.c.state, sa.func.count()).where(t.c.study_id == study_id).group_by(t.c.state)
+                ).all()
+            )
+            span = conn.execute(
+                sa.select(sa.func.min(t.c.started), sa.func.max(t.c.finished)).where(t.c.study_id == study_id)
+            ).first()
+            best = None
+            if "," not in row["mode"]:
+                order = t.c.value.desc() if row["mode"] == "max" else t.c.value.asc()
+                feasible = sa.or_(t.c.violation.is_(None), t.c.violation <= 0)
+                hit = conn.execute(
+                    sa.select(t.c.number, t.c.value)
+                    .where(t.c.study_id == study_id, t.c.state == "completed", t.c.value.is_not(None), feasible)
+                    .order_by(order, t.c.number)
+                    .limit(1)
+                ).first()
+                best = None if hit is None else {"number": hit[0], "value": hit[1]}
+            open_by = self._open_by(conn, study_id, row["owner"], row["heartbeat"], time.time())
+            first, last = (span[0], span[1]) if span else (None, None)
+            return {
+                "name": row["name"],
+                "metrics": row["metric"].split(","),
+                "modes": row["mode"].split(","),
+                "space": json.loads(row["space"]),
+                "created": row["created"],
+                "updated": row["updated"],
+                "seq": row["seq"],
+                "open_by": open_by,
+                "state": "running" if open_by else "finished" if counts else "empty",
+                "counts": {k: counts.get(k, 0) for k in ("completed", "failed", "killed", "running", "interrupted")},
+                "trials": sum(counts.values()),
+                "best": best,
+                "duration_s": (last - first) if first is not None and last is not None else None,
+            }
+
+        return self._view(study_name, "header", read)
+
+    def history_view(self, study_name: str, cap: int = 20_000) -> dict[str, Any]:
+        """Each finished trial's value (thinned to `cap` points), and the best-so-far steps computed
+        with a window function (only the trials that improved on every earlier one)."""
+        sa, t = self._sa, self._schema.trials
+
+        def read(conn: Any, row: Any) -> dict[str, Any]:
+            study_id, mode = row["id"], row["mode"].split(",")[0]
+            stride = self._stride(conn, study_id, cap)
+            points = conn.execute(
+                sa.select(t.c.number, t.c.state, t.c.value, t.c.violation)
+                .where(t.c.study_id == study_id, t.c.number % stride == 0)
+                .order_by(t.c.number)
+            ).all()
+            best: list[Any] = []
+            if "," not in row["mode"]:
+                running = (sa.func.max if mode == "max" else sa.func.min)(t.c.value).over(order_by=t.c.number)
+                inner = (
+                    sa.select(t.c.number, t.c.value, running.label("best"))
+                    .where(
+                        t.c.study_id == study_id,
+                        t.c.state == "completed",
+                        t.c.value.is_not(None),
+                        sa.or_(t.c.violation.is_(None), t.c.violation <= 0),
+                    )
+                    .subquery()
+                )
+                best = conn.execute(
+                    sa.select(inner.c.number, inner.c.value)
+                    .where(inner.c.value == inner.c.best)
+                    .order_by(inner.c.number)
+                ).all()
+            return {
+                "stride": stride,
+                "points": [
+                    {"number": n, "state": st, "value": v, "feasible": viol is None or viol <= 0}
+                    for n, st, v, viol in points
+                ],
+                "best": [{"number": n, "value": v} for n, v in best],
+            }
+
+        return self._view(study_name, "history", read)
+
+    def sample_view(self, study_name: str, cap: int = 2_000) -> dict[str, Any]:
+        """Completed trials (every `stride`-th when there are more than `cap`) with their parameters."""
+        sa, t = self._sa, self._schema.trials
+
+        def read(conn: Any, row: Any) -> dict[str, Any]:
+            study_id = row["id"]
+            done = t.c.state == "completed"
+            stride = self._stride(conn, study_id, cap, done)
+            # thinned by position among the completed trials, so a stride never lands on no rows
+            ranked = (
+                sa.select(
+                    t.c.number,
+                    t.c.value,
+                    t.c.objective_values,
+                    t.c.violation,
+                    t.c.params,
+                    sa.func.row_number().over(order_by=t.c.number).label("i"),
+                )
+                .where(t.c.study_id == study_id, done)
+                .subquery()
+            )
+            rows = conn.execute(
+                sa.select(ranked).where((ranked.c.i - 1) % stride == 0).order_by(ranked.c.number)
+            ).mappings()
+            return {
+                "stride": stride,
+                "trials": [
+                    {
+                        "number": r["number"],
+                        "value": r["value"],
+                        "values": json.loads(r["objective_values"]) if r["objective_values"] else None,
+                        "feasible": r["violation"] is None or r["violation"] <= 0,
+                        "params": json.loads(r["params"]),
+                    }
+                    for r in rows
+                ],
+            }
+
+        return self._view(study_name, "trials", read)
+
+    def curves_view(self, study_name: str, metric: str, max_trials: int = 100, max_points: int = 50_000) -> dict:
+        """Reported values of `metric` per step for up to `max_trials` trials: the best completed half and
+        the latest killed half (with the step they were killed at)."""
+        sa, s = self._sa, self._schema
+        t, r = s.trials, s.reports
+
+        def read(conn: Any, row: Any) -> dict[str, Any]:
+            study_id, mode = row["id"], row["mode"].split(",")[0]
+            has_reports = sa.exists().where(r.c.study_id == study_id, r.c.trial_number == t.c.number)
+            base = sa.select(t.c.number, t.c.state, t.c.kill_reason, t.c.last_step, t.c.value).where(
+                t.c.study_id == study_id, has_reports
+            )
+            order = t.c.value.desc() if mode == "max" else t.c.value.asc()
+            half = max_trials // 2
+            chosen = conn.execute(base.where(t.c.state == "completed").order_by(order).limit(half)).all()
+            chosen += conn.execute(base.where(t.c.state != "completed").order_by(t.c.number.desc()).limit(half)).all()
+            numbers = [c[0] for c in chosen]
+            curves: dict[int, dict[str, Any]] = {
+                n: {"number": n, "state": st, "kill_reason": kr, "last_step": ls, "steps": [], "values": []}
+                for n, st, kr, ls, _ in chosen
+            }
+            if numbers:
+                rows = conn.execute(
+                    sa.select(r.c.trial_number, r.c.step, r.c.metrics)
+                    .where(r.c.study_id == study_id, r.c.trial_number.in_(numbers))
+                    .order_by(r.c.trial_number, r.c.step)
+                    .limit(max_points)
+                )
+                for number, step, metrics in rows:
+                    value = json.loads(metrics).get(metric)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        curves[number]["steps"].append(step)
+                        curves[number]["values"].append(value)
+            total = conn.execute(
+                sa.select(sa.func.count(sa.distinct(r.c.trial_number))).where(r.c.study_id == study_id)
+            )
+            return {"metric": metric, "trials_with_reports": total.scalar() or 0, "curves": list(curves.values())}
+
+        return self._view(study_name, "reports", read)
+
+    def lineage_view(self, study_name: str, cap: int = 5_000) -> list[dict[str, Any]]:
+        """The trials of a tree search (parent, depth, value, rationale), at most `cap`."""
+        sa, t = self._sa, self._schema.trials
+
+        def read(conn: Any, row: Any) -> list[dict[str, Any]]:
+            if not conn.execute(
+                sa.select(t.c.number).where(t.c.study_id == row["id"], t.c.parent_id.is_not(None)).limit(1)
+            ).first():
+                return []
+            rows = conn.execute(
+                sa.select(t.c.number, t.c.trial_id, t.c.parent_id, t.c.depth, t.c.state, t.c.value, t.c.rationale)
+                .where(t.c.study_id == row["id"])
+                .order_by(t.c.number)
+                .limit(cap)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+        return self._view(study_name, "lineage", read)
+
+    def trials_view(
+        self,
+        study_name: str,
+        *,
+        sort: str = "number",
+        descending: bool = False,
+        state: str | None = None,
+        ranges: dict[str, tuple[float | None, float | None]] | None = None,
+        equals: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """One page of the trial table: sorted, filtered by state and by parameter ranges or values."""
+        sa, t = self._sa, self._schema.trials
+        if sort not in SORTS:
+            raise StorageError(f"cannot sort trials by {sort!r}; use one of {', '.join(SORTS)}")
+        limit = min(max(1, limit), MAX_PAGE)
+
+        def read(conn: Any, row: Any) -> dict[str, Any]:
+            where = [t.c.study_id == row["id"]]
+            if state:
+                where.append(t.c.state == state)
+            for key, (lo, hi) in (ranges or {}).items():
+                value = sa.cast(self._param(key), sa.Float)
+                where.append(self._param(key).is_not(None))
+                if lo is not None:
+                    where.append(value >= lo)
+                if hi is not None:
+                    where.append(value <= hi)
+            for key, text in (equals or {}).items():
+                where.append(sa.cast(self._param(key), sa.String) == text)
+            column = {"duration": t.c.finished - t.c.started}.get(sort, getattr(t.c, sort, t.c.number))
+            order = [(column.desc() if descending else column.asc()).nulls_last(), t.c.number]
+            total = conn.execute(sa.select(sa.func.count()).where(*where)).scalar() or 0
+            rows = conn.execute(
+                sa.select(
+                    t.c.number,
+                    t.c.trial_id,
+                    t.c.state,
+                    t.c.value,
+                    t.c.objective_values,
+                    t.c.params,
+                    t.c.last_step,
+                    t.c.kill_reason,
+                    t.c.error,
+                    t.c.started,
+                    t.c.finished,
+                )
+                .where(*where)
+                .order_by(*order)
+                .offset(max(0, offset))
+                .limit(limit)
+            ).mappings()
+            return {"total": total, "offset": offset, "rows": [_light(r) for r in rows]}
+
+        return self._view(study_name, "trial table", read)
+
+    def trial_view(self, study_name: str, number: int, max_reports: int = 10_000) -> dict[str, Any] | None:
+        """One trial in full: its row, its reports, its events, and the LLM call that proposed it."""
+        sa, s = self._sa, self._schema
+        t, r, e = s.trials, s.reports, s.events
+
+        def read(conn: Any, row: Any) -> dict[str, Any] | None:
+            study_id = row["id"]
+            trial = conn.execute(sa.select(t).where(t.c.study_id == study_id, t.c.number == number)).mappings().first()
+            if trial is None:
+                return None
+            reports = conn.execute(
+                sa.select(r.c.step, r.c.metrics, r.c.time)
+                .where(r.c.study_id == study_id, r.c.trial_number == number)
+                .order_by(r.c.step)
+                .limit(max_reports)
+            ).all()
+            events = [
+                {"kind": k, "time": tm, **json.loads(d)}
+                for k, d, tm in conn.execute(
+                    sa.select(e.c.kind, e.c.data, e.c.time)
+                    .where(e.c.study_id == study_id, e.c.trial_number == number)
+                    .order_by(e.c.id)
+                    .limit(100)
+                )
+            ]
+            calls = []
+            source = next((ev.get("source") for ev in events if ev.get("source")), None)
+            if isinstance(source, str) and source.startswith("llm_call "):
+                calls = [
+                    {"time": tm, **json.loads(d)}
+                    for d, tm in conn.execute(
+                        sa.select(e.c.data, e.c.time)
+                        .where(e.c.study_id == study_id, e.c.kind == "llm_call", e.c.trial_number.is_(None))
+                        .where(sa.cast(self._json(e.c.data, "call"), sa.String) == source.split(" ", 1)[1])
+                        .limit(1)
+                    )
+                ]
+            out = _light(trial)
+            out.update(
+                metrics=json.loads(trial["metrics"]),
+                artifacts=json.loads(trial["artifacts"]),
+                parent_id=trial["parent_id"],
+                depth=trial["depth"],
+                rationale=trial["rationale"],
+                worker=trial["owner"],
+                violation=trial["violation"],
+                reports=[{"step": st, "time": tm, "metrics": json.loads(m)} for st, m, tm in reports],
+                events=events,
+                llm_calls=calls,
+            )
+            return out
+
+        return self._view(study_name, "trial", read)
+
+
+def _light(r: Any) -> dict[str, Any]:
+    finished, started = r["finished"], r["started"]
+    return {
+        "number": r["number"],
+        "trial_id": r["trial_id"],
+        "state": r["state"],
+        "value": r["value"],
+        "values": json.loads(r["objective_values"]) if r["objective_values"] else None,
+        "params": json.loads(r["params"]),
+        "last_step": r["last_step"],
+        "kill_reason": r["kill_reason"],
+        "error": r["error"],
+        "started": started,
+        "finished": finished,
+        "duration_s": None if finished is None else finished - started,
+    }

@@ -1,0 +1,296 @@
+"""The dashboard's server side: SQL views, figures, JSON and pages, the report file, hyperion.plot, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from hyperion import ConfigurationError, StorageError, tune
+from hyperion.dashboard import figures
+from hyperion.dashboard.app import create_app, report_html
+from hyperion.dashboard.source import ResultSource, study_figures
+from tests.cli import hyperion
+from tests.dashboard import studies
+
+
+def trials_of(storage, name):
+    return storage.load_trials(name)
+
+
+def test_figures_count_every_trial_of_a_known_study(storage):
+    trials = trials_of(storage, "demo")
+    done = [t for t in trials if t.state.value == "completed"]
+    killed = [t for t in trials if t.state.value == "killed"]
+    failed = [t for t in trials if t.state.value == "failed"]
+    assert done and killed and failed  # the study has every state the figures tell apart
+    figs = study_figures(storage, "demo")
+    assert set(figs) == {"history", "importance", "slices", "parallel_coordinates", "intermediate"}
+    history = {t["name"]: t for t in figs["history"]["data"]}
+    assert history["completed"]["x"] == [t.number for t in done]
+    best = history["best so far"]
+    running, expect = None, []
+    for t in done:
+        if running is None or t.value < running:
+            running = t.value
+            expect.append(t.number)
+    assert best["x"][:-1] == expect and best["x"][-1] == max(t.number for t in trials)
+    # one slice panel per searched parameter, one point per completed trial each
+    assert [len(p["x"]) for p in figs["slices"]["data"]] == [len(done)] * 3
+    dims = figs["parallel_coordinates"]["data"][0]["dimensions"]
+    assert [d["label"] for d in dims] == ["log10 lr", "layers", "opt", "loss"]
+    assert all(len(d["values"]) == len(done) for d in dims)
+    curves = [t for t in figs["intermediate"]["data"] if t["mode"] == "lines"]
+    assert len(curves) == len(done) + len(killed)  # failed trials reported nothing
+    marks = next(t for t in figs["intermediate"]["data"] if t["mode"] == "markers")
+    assert len(marks["x"]) == len(killed)
+    assert all(x == t.last_step for x, t in zip(marks["x"], sorted(killed, key=lambda t: t.number)))
+
+
+def test_user_text_in_figures_is_escaped_where_plotly_reads_markup(storage):
+    figs = study_figures(storage, "demo")
+    assert _only_in_ticktext(figs)
+    slices = figs["slices"]["data"][2]
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in slices["x"]
+    tree = study_figures(storage, "tree")["lineage"]
+    hover = tree["data"][-1]["text"]
+    assert any("&lt;script&gt;" in h for h in hover) and not any("<script" in h for h in hover)
+
+
+def _only_in_ticktext(figs):
+    """Parallel coordinates draw tick text as plain text (never markup), so the raw option is right there."""
+    raw = [t for d in figs["parallel_coordinates"]["data"][0]["dimensions"] for t in d.get("ticktext", [])]
+    rest = json.dumps({k: v for k, v in figs.items() if k != "parallel_coordinates"})
+    return "<script" not in rest and any("<script" in t for t in raw)
+
+
+def test_lineage_links_each_child_to_its_parent_and_marks_the_best_path(storage):
+    trials = {t.trial_id: t for t in trials_of(storage, "tree")}
+    tree = study_figures(storage, "tree")["lineage"]
+    nodes = tree["data"][-1]
+    assert sorted(nodes["customdata"]) == sorted(t.number for t in trials.values())
+    ys = dict(zip(nodes["customdata"], nodes["y"]))
+    edges = []
+    for trace in tree["data"][:-1]:
+        xs, yv = trace["x"], trace["y"]
+        edges += [(xs[i], yv[i], xs[i + 1], yv[i + 1]) for i in range(0, len(xs), 3)]
+    expect = sorted(
+        (trials[t.parent_id].depth, ys[trials[t.parent_id].number], t.depth, ys[t.number])
+        for t in trials.values()
+        if t.parent_id
+    )
+    assert sorted(edges) == expect
+    best = min((t for t in trials.values() if t.value is not None), key=lambda t: t.value)
+    path = next(t for t in tree["data"] if t["name"] == "best path")
+    assert ys[best.number] in path["y"] or best.parent_id is None
+
+
+def test_several_objectives_show_their_front(storage):
+    figs = study_figures(storage, "mo")
+    front = next(t for t in figs["pareto"]["data"] if t["name"] == "Pareto front")
+    result_front = [t for t in trials_of(storage, "mo") if t.state.value == "completed"]
+    assert len(front["x"]) == len(result_front)  # a / (1-a)^2: every trial is on the front
+
+
+def test_importance_finds_the_parameter_that_decides():
+    study = {"space": {"a": {"type": "Float"}, "b": {"type": "Float"}, "c": {"type": "Choice"}}}
+    trials = [
+        {
+            "number": i,
+            "value": (i % 17) * 1.0,
+            "params": {"a": (i % 17) / 17, "b": ((i * 7919) % 101) / 101, "c": "xy"[i % 2]},
+        }
+        for i in range(200)
+    ]
+    scores = figures.importance_scores(study, trials)
+    assert list(scores)[0] == "a" and scores["a"] > 0.9 and scores["b"] < 0.2 and scores["c"] < 0.1
+
+
+def test_large_studies_are_thinned_in_sql(tmp_path):
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    tune(lambda ctx, x: x, {"x": studies.Float(0, 1)}, max_trials=500, storage=url, study_name="big", seed=0)
+    from hyperion.dashboard.source import open_storage
+
+    storage = open_storage(url)
+    try:
+        history = storage.history_view("big", cap=100)
+        assert history["stride"] == 5 and len(history["points"]) == 100
+        assert all(p["number"] % 5 == 0 for p in history["points"])
+        sample = storage.sample_view("big", cap=120)
+        assert sample["stride"] == 5 and len(sample["trials"]) == 100
+        fig = figures.history(storage.study_view("big"), history)
+        assert "every 5th trial" in fig["layout"]["title"]["text"]
+    finally:
+        storage.close()
+
+
+def test_trial_table_sorts_filters_and_pages_in_sql(storage):
+    trials = trials_of(storage, "demo")
+    page = storage.trials_view("demo", sort="value", offset=0, limit=5)
+    values = sorted(t.value for t in trials if t.value is not None)
+    assert page["total"] == len(trials) and [r["value"] for r in page["rows"]] == values[:5]
+    killed = storage.trials_view("demo", state="killed", limit=200)
+    assert killed["total"] == sum(t.state.value == "killed" for t in trials)
+    ranged = storage.trials_view("demo", ranges={"lr": (0.001, 0.02)}, limit=200)
+    assert {r["number"] for r in ranged["rows"]} == {t.number for t in trials if 0.001 <= t.params["lr"] <= 0.02}
+    chosen = storage.trials_view("demo", equals={"opt": studies.SCRIPT}, limit=200)
+    assert {r["number"] for r in chosen["rows"]} == {t.number for t in trials if t.params["opt"] == studies.SCRIPT}
+    second = storage.trials_view("demo", sort="number", descending=True, offset=5, limit=5)
+    assert [r["number"] for r in second["rows"]] == sorted((t.number for t in trials), reverse=True)[5:10]
+    with pytest.raises(StorageError, match="cannot sort trials by 'params'"):
+        storage.trials_view("demo", sort="params")
+
+
+def test_trial_view_has_reports_and_the_llm_call_that_proposed_it(storage):
+    child = next(t for t in trials_of(storage, "tree") if t.rationale and t.rationale.startswith("LLM, child"))
+    view = storage.trial_view("tree", child.number)
+    assert len(view["llm_calls"]) == 1
+    call = view["llm_calls"][0]
+    suggested = json.loads(call["reply"])["suggestions"]
+    assert {"parent": child.parent_id, "x": child.params["x"]} in [
+        {"parent": s["parent"], "x": s["params"]["x"]} for s in suggested
+    ]
+    assert call["prompt"].startswith("Goal:") and call["used"] >= 1
+    fallback = next(t for t in trials_of(storage, "tree") if t.rationale and t.rationale.startswith("perturbed"))
+    assert storage.trial_view("tree", fallback.number)["llm_calls"] == []
+    done = next(t for t in trials_of(storage, "demo") if t.state.value == "completed")
+    assert [r["step"] for r in storage.trial_view("demo", done.number)["reports"]] == list(range(studies.STEPS))
+    assert storage.trial_view("demo", 10_000) is None
+
+
+@pytest.fixture(scope="module")
+def client(storage):
+    from starlette.testclient import TestClient
+
+    return TestClient(create_app(storage))
+
+
+def test_pages_and_json(client, storage):
+    for path in (
+        "/",
+        "/studies/demo",
+        "/studies/tree",
+        "/studies/mo",
+        "/studies/demo/trials/0",
+        "/static/plotly.min.js",
+    ):
+        assert client.get(path).status_code == 200, path
+    listing = client.get("/api/studies").json()
+    assert [s["name"] for s in listing] == ["demo", "tree", "mo"]
+    api = client.get("/api/studies/demo").json()
+    assert api["study"]["trials"] == 30 and "history" in api["figures"]
+    assert client.get("/api/studies/demo/seq").json()["seq"] == storage.seq_view("demo")
+    page = client.get("/api/studies/demo/trials", params={"state": "killed", "p.lr": "0.0001:", "sort": "value"}).json()
+    assert page["total"] == sum(t.state.value == "killed" for t in trials_of(storage, "demo"))
+    missing = client.get("/studies/nope")
+    assert missing.status_code == 404 and "no study named" in missing.text
+    assert client.get("/api/studies/demo/trials", params={"p.lr": "a:b"}).status_code == 400
+    assert client.get("/api/studies/demo/trials/999").status_code == 404
+
+
+def test_pages_are_read_only_escaped_and_locked_down(client):
+    assert client.post("/api/studies").status_code == 405
+    html = client.get("/studies/demo").text
+    # user text sits only in JSON data blocks, with every < escaped, so no tag can come from it
+    assert "__pwned" in html and "<script>window.__pwned" not in html and "<img src=x" not in html
+    blocks = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', html, re.S)
+    assert {b[0] for b in blocks} == {"data-study", "data-figures"}
+    assert studies.SCRIPT in json.dumps(json.loads(blocks[1][1]))
+    headers = client.get("/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    trial = client.get("/studies/demo/trials/1").text
+    assert "<img src=x" not in trial
+
+
+def test_no_password_on_any_page(postgres_url):
+    from starlette.testclient import TestClient
+
+    from hyperion.dashboard.source import open_storage
+
+    password = "s3cr3t-dashboard-pw"
+    scheme, rest = postgres_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    url = f"{scheme}://{user}:{password}@{host}"  # the test server trusts any password
+    studies.demo(url, name="pg-demo", trials=12)
+    storage = open_storage(url)
+    try:
+        client = TestClient(create_app(storage))
+        for path in ("/", "/studies/pg-demo", "/api/studies", "/api/studies/pg-demo", "/studies/pg-demo/trials/0"):
+            response = client.get(path)
+            assert response.status_code == 200 and password not in response.text, path
+        page = client.get("/api/studies/pg-demo/trials", params={"p.lr": "0.0001:0.05", "p.opt": "adam"}).json()
+        assert all(r["params"]["opt"] == "adam" and r["params"]["lr"] <= 0.05 for r in page["rows"])
+        assert password not in report_html(storage, "pg-demo")
+    finally:
+        storage.delete_study("pg-demo")
+        storage.close()
+
+
+def test_report_is_one_file_with_everything_inlined(storage):
+    html = report_html(storage, "demo")
+    assert (
+        "<script src=" not in html
+        and '<link rel="stylesheet"' not in html
+        and "http://" not in html.split("<script>")[0]
+    )
+    assert "<script>window.__pwned" not in html
+    rows = json.loads(re.search(r'id="data-rows">(.*?)</script>', html, re.S).group(1))
+    assert len(rows) == 30
+
+
+def test_report_and_dashboard_commands(stored, tmp_path, monkeypatch):
+    out = tmp_path / "r.html"
+    done = hyperion("report", "demo", "--storage", stored, "-o", str(out), cwd=tmp_path)
+    assert done.returncode == 0 and out.stat().st_size > 1_000_000, done.stderr
+    missing = hyperion("report", "nope", "--storage", stored, cwd=tmp_path)
+    assert missing.returncode == 1 and "no study named 'nope'" in missing.stderr
+    nofile = hyperion("dashboard", "--storage", f"sqlite:///{tmp_path / 'absent.db'}", cwd=tmp_path)
+    assert nofile.returncode == 1 and "no database at" in nofile.stderr
+
+    import uvicorn
+
+    from hyperion_core.cli import main
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw))
+    assert main(["dashboard", "--storage", stored]) == 0
+    assert served["host"] == "127.0.0.1" and served["port"] == 8080
+
+
+def test_dashboard_on_another_host_warns(stored, monkeypatch, capsys):
+    import uvicorn
+
+    from hyperion_core.cli import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    assert main(["dashboard", "--storage", stored, "--host", "0.0.0.0", "--port", "9000"]) == 0
+    assert "anyone who can reach this address can read every study" in capsys.readouterr().err
+
+
+def test_plot_from_a_result_and_from_a_storage(stored, tmp_path):
+    import hyperion.plot as hp
+
+    result = tune(
+        lambda ctx, x, c: (x - 0.2) ** 2,
+        {"x": studies.Float(0, 1), "c": studies.Choice(["a", "b"])},
+        max_trials=12,
+        seed=0,
+    )
+    fig = hp.history(result)
+    assert sum(len(t.x) for t in fig.data if t.name == "completed") == 12
+    assert len(hp.slices(result).data) == 2 and len(hp.importance(result).data[0].y) == 2
+    with pytest.raises(ConfigurationError, match="intermediate values are kept in the storage"):
+        hp.intermediate(result)
+    with pytest.raises(ConfigurationError, match="has no lineage"):
+        hp.lineage(result)
+    assert len(hp.lineage(stored, "tree").data[-1].x) == 12
+    assert len(hp.pareto(stored, "mo").data) >= 1
+    stored_result = studies.demo(f"sqlite:///{tmp_path / 'r.db'}")
+    assert len(hp.intermediate(stored_result).data) > 10  # read back from the result's storage
+    hp.parallel_coordinates(stored, "demo").write_html(tmp_path / "p.html")
+    assert (tmp_path / "p.html").stat().st_size > 1000
+    with pytest.raises(ConfigurationError, match="name the study"):
+        hp.history(stored)
+    with pytest.raises(ConfigurationError, match="expected a tune"):
+        ResultSource({"x": 1})
