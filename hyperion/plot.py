@@ -94,7 +94,7 @@ def importance(target: Any, study: str | None = None) -> Any:
 def intermediate(target: Any, study: str | None = None) -> Any:
     """Reported values per step, killed trials marked where they stopped (needs a stored study)."""
 
-    def build(s: Source, n: str) -> dict[str, Any]:
+    def build(s: Source, n: str) -> dict[str, Any] | None:
         if isinstance(s, ResultSource):
             raise ConfigurationError(
                 "intermediate values are kept in the storage, not in the result: run tune() with "
@@ -103,7 +103,7 @@ def intermediate(target: Any, study: str | None = None) -> Any:
         header = s.study_view(n)
         return figures.intermediate(header, s.curves_view(n, header["metrics"][0]))
 
-    return _figure(build, target, study, "reports")
+    return _figure(build, target, study, "reports (no trial called ctx.report)")
 
 
 def lineage(target: Any, study: str | None = None) -> Any:

@@ -228,7 +228,10 @@ def importance(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
     return {"data": [bar], "layout": layout}
 
 
-def intermediate(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+def intermediate(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+    """Reported values per step; None when no trial of the study reported anything."""
+    if not view["trials_with_reports"]:
+        return None
     metric = view["metric"]
     curves = [c for c in view["curves"] if c["steps"]]
     shown = f" ({len(curves)} of {view['trials_with_reports']} trials: the best completed and the latest stopped)"

@@ -53,7 +53,8 @@ def study_figures(source: Source, name: str, study: dict[str, Any] | None = None
     out["importance"] = figures.importance(study, sample)
     out["slices"] = figures.slices(study, sample)
     out["parallel_coordinates"] = figures.parallel_coordinates(study, sample)
-    out["intermediate"] = figures.intermediate(study, source.curves_view(name, study["metrics"][0]))
+    if (curves := figures.intermediate(study, source.curves_view(name, study["metrics"][0]))) is not None:
+        out["intermediate"] = curves
     if (tree := figures.lineage(study, source.lineage_view(name))) is not None:
         out["lineage"] = tree
     return out
