@@ -222,7 +222,11 @@ def test_no_password_on_any_page(postgres_url):
         page = client.get("/api/studies/pg-demo/trials", params={"p.lr": "0.0001:0.05", "p.opt": "adam"}).json()
         assert all(r["params"]["opt"] == "adam" and r["params"]["lr"] <= 0.05 for r in page["rows"])
         assert password not in report_html(storage, "pg-demo")
+        studies.tree(url, name="pg-tree")  # the LLM call lookup by JSON field, PostgreSQL's way
+        child = next(t for t in storage.load_trials("pg-tree") if (t.rationale or "").startswith("LLM, child"))
+        assert len(storage.trial_view("pg-tree", child.number)["llm_calls"]) == 1
     finally:
+        storage.delete_study("pg-tree")
         storage.delete_study("pg-demo")
         storage.close()
 
@@ -294,3 +298,34 @@ def test_plot_from_a_result_and_from_a_storage(stored, tmp_path):
         hp.history(stored)
     with pytest.raises(ConfigurationError, match="expected a tune"):
         ResultSource({"x": 1})
+
+
+def test_llm_agent_trials_link_to_their_call(tmp_path):
+    from hyperion.dashboard.source import open_storage
+
+    def llm(prompt):
+        return json.dumps({"suggestions": [{"params": {"x": 0.25}, "rationale": "a quarter"}]})
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    tune(
+        lambda ctx, x: x,
+        {"x": studies.Float(0, 1)},
+        strategy="llm_agent",
+        max_trials=6,
+        storage=url,
+        study_name="agent",
+        seed=0,
+        strategy_kwargs={"llm": llm, "exploration_rate": 0.0, "timeout": 10},
+    )
+    storage = open_storage(url)
+    try:
+        trials = storage.load_trials("agent")
+        proposed = [t for t in trials if (t.rationale or "").startswith("LLM: a quarter")]
+        assert proposed
+        for t in trials:
+            calls = storage.trial_view("agent", t.number)["llm_calls"]
+            assert len(calls) == (1 if t in proposed else 0)
+            if calls:
+                assert calls[0]["used"] == 1 and "a quarter" in calls[0]["reply"]
+    finally:
+        storage.close()
