@@ -47,20 +47,30 @@ def loss(p: dict[str, Any], step: int) -> float:
 
 def build_hyperion(path: Path, n: int, reports: int) -> str:
     from hyperion import Choice, Float, Int
-    from hyperion_core.space import Space
     from hyperion_core.plugins import registry
+    from hyperion_core.space import Space
     from hyperion_storage import _schema as s
 
     url = f"sqlite:///{path}"
     storage = registry().storage(url)
-    space = Space({"lr": Float(1e-5, 1.0, log=True), "dropout": Float(0, 0.5), "layers": Int(1, 8),
-                   "optimizer": Choice(OPTIONS)})
+    space = Space(
+        {"lr": Float(1e-5, 1.0, log=True), "dropout": Float(0, 0.5), "layers": Int(1, 8), "optimizer": Choice(OPTIONS)}
+    )
     rng = random.Random(0)
     now = time.time()
     with storage.engine.begin() as conn:
-        study_id = conn.execute(s.studies.insert().values(
-            name="big", space=json.dumps(space.describe()), metric="loss", mode="min", created=now, updated=now,
-            next_number=n, seq=n)).inserted_primary_key[0]
+        study_id = conn.execute(
+            s.studies.insert().values(
+                name="big",
+                space=json.dumps(space.describe()),
+                metric="loss",
+                mode="min",
+                created=now,
+                updated=now,
+                next_number=n,
+                seq=n,
+            )
+        ).inserted_primary_key[0]
         trials, rows = [], []
         for i in range(n):
             p = point(rng)
@@ -68,15 +78,37 @@ def build_hyperion(path: Path, n: int, reports: int) -> str:
             last = reports - 1 if state == "completed" else reports // 3
             steps = 0 if state == "failed" else last + 1
             value = loss(p, last) if state == "completed" else None
-            trials.append({"study_id": study_id, "number": i, "trial_id": f"trial_{i:04d}", "state": state,
-                           "params": json.dumps(p), "value": value, "score": value,
-                           "metrics": json.dumps({"loss": value} if value is not None else {}), "artifacts": "{}",
-                           "depth": 0, "error": "ValueError: diverged" if state == "failed" else None,
-                           "kill_reason": "median: worse than the median" if state == "killed" else None,
-                           "last_step": steps - 1 if steps else None, "started": now + i, "finished": now + i + 0.5,
-                           "seq": i})
-            rows += [{"study_id": study_id, "trial_number": i, "step": k, "metrics": json.dumps({"loss": loss(p, k)}),
-                      "time": now + i, "seq": i} for k in range(steps)]
+            trials.append(
+                {
+                    "study_id": study_id,
+                    "number": i,
+                    "trial_id": f"trial_{i:04d}",
+                    "state": state,
+                    "params": json.dumps(p),
+                    "value": value,
+                    "score": value,
+                    "metrics": json.dumps({"loss": value} if value is not None else {}),
+                    "artifacts": "{}",
+                    "depth": 0,
+                    "error": "ValueError: diverged" if state == "failed" else None,
+                    "kill_reason": "median: worse than the median" if state == "killed" else None,
+                    "last_step": steps - 1 if steps else None,
+                    "started": now + i,
+                    "finished": now + i + 0.5,
+                    "seq": i,
+                }
+            )
+            rows += [
+                {
+                    "study_id": study_id,
+                    "trial_number": i,
+                    "step": k,
+                    "metrics": json.dumps({"loss": loss(p, k)}),
+                    "time": now + i,
+                    "seq": i,
+                }
+                for k in range(steps)
+            ]
             if len(rows) > 200_000:
                 conn.execute(s.reports.insert(), rows)
                 rows = []
@@ -95,8 +127,12 @@ def build_optuna(path: Path, n: int, reports: int) -> str:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{path}"
     study = optuna.create_study(study_name="big", storage=url, direction="minimize")
-    dists = {"lr": FloatDistribution(1e-5, 1.0, log=True), "dropout": FloatDistribution(0, 0.5),
-             "layers": IntDistribution(1, 8), "optimizer": CategoricalDistribution(OPTIONS)}
+    dists = {
+        "lr": FloatDistribution(1e-5, 1.0, log=True),
+        "dropout": FloatDistribution(0, 0.5),
+        "layers": IntDistribution(1, 8),
+        "optimizer": CategoricalDistribution(OPTIONS),
+    }
     rng = random.Random(0)
     batch = []
     for i in range(n):
@@ -105,8 +141,15 @@ def build_optuna(path: Path, n: int, reports: int) -> str:
         last = reports - 1 if state == "completed" else reports // 3
         steps = 0 if state == "failed" else last + 1
         kind = {"completed": TrialState.COMPLETE, "killed": TrialState.PRUNED, "failed": TrialState.FAIL}[state]
-        batch.append(create_trial(params=p, distributions=dists, value=loss(p, last) if state == "completed" else None,
-                                  intermediate_values={k: loss(p, k) for k in range(steps)}, state=kind))
+        batch.append(
+            create_trial(
+                params=p,
+                distributions=dists,
+                value=loss(p, last) if state == "completed" else None,
+                intermediate_values={k: loss(p, k) for k in range(steps)},
+                state=kind,
+            )
+        )
         if len(batch) == 500:
             study.add_trials(batch)
             batch = []
@@ -164,9 +207,17 @@ def optuna_pages(url: str) -> dict[str, tuple[float, float, int]]:
 
     def get(path: str, query: str = "") -> Any:
         def call() -> int:
-            env = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "x",
-                   "SERVER_PORT": "80", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
-                   "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1"}
+            env = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": path,
+                "QUERY_STRING": query,
+                "SERVER_NAME": "x",
+                "SERVER_PORT": "80",
+                "wsgi.input": io.BytesIO(),
+                "wsgi.errors": sys.stderr,
+                "wsgi.url_scheme": "http",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+            }
             status: list[str] = []
             body = b"".join(app(env, lambda s, h, e=None: status.append(s)))
             assert status[0].startswith("200"), (path, status, body[:300])
@@ -200,7 +251,9 @@ def main() -> None:
             if n <= args.optuna_max:
                 t0 = time.perf_counter()
                 theirs = optuna_pages(build_optuna(Path(tmp) / f"o{n}.db", n, reports))
-                print(f"<!-- {n}: Hyperion study built+measured {built:.0f} s; Optuna {time.perf_counter() - t0:.0f} s -->")
+                print(
+                    f"<!-- {n}: Hyperion study built+measured {built:.0f} s; Optuna {time.perf_counter() - t0:.0f} s -->"
+                )
             for page, (sec, mb, _) in ours.items():
                 other = theirs.get(page)
                 ratio = f"{other[0] / sec:.1f}x" if other else "-"

@@ -1,0 +1,316 @@
+"""`gp`: Gaussian-process Bayesian optimisation (for small budgets and mostly numeric spaces).
+
+Each proposal fits a GP (Matern-5/2, a length scale per dimension, by marginal likelihood; see
+_gp_model.py) to the completed trials, encoded on the unit cube (log parameters in log space, Int as
+numbers, Choice and Bool one-hot), and proposes the point of largest log expected improvement: scored
+on random points and on neighbours of the best trials, the best few then refined by L-BFGS-B on the
+numeric parameters. Targets are warped before the fit (see `warp`) so that a few huge losses do not
+flatten the model around the optimum.
+
+- Failed, killed and infeasible trials count as the worst value seen: the model steers away from them.
+- Concurrent slots: the kriging believer (running trials count as what the model predicts there).
+- Several objectives: ParEGO (a random weighting of the normalised objectives per proposal).
+- Conditional spaces: an inactive parameter sits at a fixed code (numbers at 0.5, options all zero).
+- Cost grows with the cube of the trials fitted: at most `max_points` (the best half and the latest).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hyperion_core import checks
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.state import StudyState
+
+WARPS = ("power", "log", "rank", "none")
+
+
+class GPSearch(Strategy):
+    """Gaussian-process Bayesian optimisation.
+
+    n_startup: random trials before the model is used (default: 2 x the number of parameters, at
+      least 5 and at most 20).
+    n_candidates: points scored by the acquisition before the gradient search (default 512).
+    n_restarts: the best candidates refined by L-BFGS-B (default 4).
+    max_points: trials the model is fitted on at most (default 300).
+    warp: how targets are transformed before the fit: "none" (standardised only; the default),
+      "power" (Box-Cox), "log" (log of the distance to the best), "rank" (normal scores of the ranks).
+    local: every other proposal steps to the minimum of a quadratic fitted to the best trials, when
+      it has one (default True).
+    """
+
+    def __init__(
+        self,
+        n_startup: int | None = None,
+        n_candidates: int = 512,
+        n_restarts: int = 4,
+        max_points: int = 300,
+        warp: str = "none",
+        local: bool = True,
+    ) -> None:
+        self.n_startup = checks.whole_number("gp: n_startup", n_startup, 1, optional=True)
+        self.n_candidates = checks.whole_number("gp: n_candidates", n_candidates, 1)
+        self.n_restarts = checks.whole_number("gp: n_restarts", n_restarts, 1)
+        self.max_points = checks.whole_number("gp: max_points", max_points, 10)
+        if warp not in WARPS:
+            raise ConfigurationError(f"gp: warp must be one of {', '.join(WARPS)}, got {warp!r}")
+        self.warp = warp
+        self.local = bool(local)
+
+    def setup(self, study: StudyState) -> None:
+        super().setup(study)
+        try:
+            import scipy  # noqa: F401
+        except ImportError:
+            raise ConfigurationError("gp needs scipy: pip install scipy") from None
+        params = self.space.params
+        self.num_names = [n for n, p in params.items() if not p.categorical]
+        self.cat_names = [n for n, p in params.items() if p.categorical]
+        self.cat_offsets: list[int] = []
+        width = len(self.num_names)
+        for name in self.cat_names:
+            self.cat_offsets.append(width)
+            width += len(params[name].options)  # type: ignore[attr-defined]
+        self.width = width
+        if self.n_startup is None:
+            self.n_startup = min(20, max(5, 2 * len(params)))
+        self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
+        self.sign = 1.0 if study.mode == "min" else -1.0
+        self.objectives = [mode for _, mode in study.objectives] if study.multi_objective else []
+        self.points: list[np.ndarray] = []  # encoded completed trials
+        self.params: list[dict[str, Any]] = []
+        self.values: list[Any] = []  # sign-adjusted value, a list (several objectives), or None (bad)
+        self.seen: set[tuple[Any, ...]] = set()
+        self.theta: np.ndarray | None = None
+        self.steps = 0
+
+    # -- encoding --------------------------------------------------------------------------------------
+    def _encode(self, params: dict[str, Any]) -> np.ndarray:
+        x = np.zeros(self.width)
+        p = self.space.params
+        for j, name in enumerate(self.num_names):
+            x[j] = p[name].to_unit(params[name]) if name in params else 0.5
+        for offset, name in zip(self.cat_offsets, self.cat_names):
+            if name in params:
+                x[offset + p[name].index(params[name])] = 1.0  # type: ignore[attr-defined]
+        return x
+
+    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+    def observe(self, trial: Trial) -> None:
+        self.seen.add(self._key(trial.params))
+        if trial.state is TrialState.COMPLETED and (trial.violation or 0) <= 0:
+            if self.objectives and trial.values is not None:
+                value: Any = [v if m == "min" else -v for v, m in zip(trial.values, self.objectives)]
+            elif not self.objectives and trial.value is not None and math.isfinite(trial.value):
+                value = self.sign * trial.value
+            else:
+                return
+        elif trial.state in (TrialState.COMPLETED, TrialState.KILLED, TrialState.FAILED):
+            value = None  # infeasible, stopped or failed: counts as the worst seen
+        else:
+            return
+        self.points.append(self._encode(trial.params))
+        self.params.append(dict(trial.params))
+        self.values.append(value)
+
+    # -- proposals -------------------------------------------------------------------------------------
+    def propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        running = [t.params for t in (*study.running.values(), *study.elsewhere.values())]
+        good = sum(v is not None for v in self.values)
+        out: list[Proposal] = []
+        model = None
+        for _ in range(slots):
+            if good < (self.n_startup or 1) or len(self.points) < 2:
+                params = self._fresh()
+            else:
+                try:
+                    if model is None:
+                        model = self._model()
+                    params = self._suggest(model, running)
+                except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+                    params = self._fresh()  # a model that cannot be fitted here: sample, never stall
+            running.append(params)
+            self.seen.add(self._key(params))
+            out.append(Proposal(params))
+        return out
+
+    def _fresh(self) -> dict[str, Any]:
+        for _ in range(20):
+            params = self.space.sample(self.rng)
+            if self._key(params) not in self.seen:
+                return params
+        return params
+
+    def _targets(self) -> np.ndarray:
+        if self.objectives:  # ParEGO: a random weighting of the objectives scaled to [0, 1]
+            done = np.array([v for v in self.values if v is not None], dtype=float)
+            lo, hi = done.min(axis=0), done.max(axis=0)
+            weights = self.np_rng.dirichlet(np.ones(done.shape[1]))
+            scalar = []
+            for v in self.values:
+                if v is None:
+                    scalar.append(None)
+                    continue
+                scaled = weights * (np.asarray(v) - lo) / np.where(hi > lo, hi - lo, 1.0)
+                scalar.append(float(scaled.max() + 0.05 * scaled.sum()))
+        else:
+            scalar = list(self.values)
+        finite = np.array([v for v in scalar if v is not None], dtype=float)
+        worst = finite.max()
+        y = np.array([worst if v is None else v for v in scalar], dtype=float)
+        if self.warp == "power":  # Box-Cox with the exponent of largest likelihood (0: log, 1: none)
+            from scipy.stats import boxcox
+
+            gap = y - y.min()
+            scale = float(np.median(gap[gap > 0])) if (gap > 0).any() else 1.0
+            y, _ = boxcox(gap + 1e-2 * scale) if len(set(y.tolist())) > 2 else (y, None)
+        elif self.warp == "log":
+            gap = y - y.min()
+            scale = np.median(gap[gap > 0]) if (gap > 0).any() else 1.0
+            y = np.log(gap + 1e-3 * scale)
+        elif self.warp == "rank":
+            from scipy.special import ndtri
+
+            ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
+            y = ndtri((ranks + 0.5) / len(y))
+        spread = y.std()
+        return (y - y.mean()) / (spread if spread > 0 else 1.0)
+
+    def _model(self) -> Any:
+        from hyperion_strategies._gp_model import GP
+
+        x = np.array(self.points)
+        y = self._targets()
+        keep = np.arange(len(y))
+        if len(y) > self.max_points:  # the best half and the latest half
+            best = np.argsort(y, kind="stable")[: self.max_points // 2]
+            latest = np.arange(len(y) - (self.max_points - len(best)), len(y))
+            keep = np.union1d(best, latest)
+            y = (y[keep] - y[keep].mean()) / max(float(y[keep].std()), 1e-12)
+        model = GP(x[keep], y, self.theta)
+        self.theta = model.theta
+        self.best_params = [self.params[i] for i in keep[np.argsort(y, kind="stable")[:5]]]
+        return model
+
+    def _suggest(self, model: Any, running: list[dict[str, Any]]) -> dict[str, Any]:
+        self.steps += 1
+        if self.local and self.steps % 2 == 0 and (params := self._local()) is not None:
+            return params
+        if running:  # kriging believer: what the model expects at the running points
+            xr = np.array([self._encode(p) for p in running])
+            model = model.with_points(xr, model.predict(xr)[0])
+        best = float(model.y.min())  # the believed values count: a slot's fantasy is the next one's incumbent
+        bases, xs, masks = self._candidates(model)
+        scores, _ = model.log_ei(xs, best)
+        order = np.argsort(-scores, kind="stable")
+        starts = []
+        for i in order:
+            if len(starts) == self.n_restarts:
+                break
+            if all(np.abs(xs[i] - xs[j]).max() > 1e-6 for j in starts):
+                starts.append(i)
+        refined = self._refine(model, best, xs[starts], masks[starts])
+        final, _ = model.log_ei(refined, best)
+        ranked = [(final[k], refined[k], bases[starts[k]]) for k in range(len(starts))]
+        ranked += [(scores[i], xs[i], bases[i]) for i in order[: 4 * self.n_restarts]]
+        for _, x, base in sorted(ranked, key=lambda item: -item[0]):
+            params = self._decode(x, base)
+            if self._key(params) not in self.seen:
+                return params
+        return self._fresh()  # every good point is taken (a small discrete space)
+
+    def _local(self) -> dict[str, Any] | None:
+        """Every other proposal: the minimum of a quadratic fitted to the best trials (numeric
+        parameters; the options of the best trial kept), when that fit has one and it is new."""
+        from hyperion_strategies._quadratic import quadratic_step
+
+        n_num = len(self.num_names)
+        done = [i for i, v in enumerate(self.values) if v is not None]
+        if not n_num or self.objectives or len(done) < 3:
+            return None
+        values = np.array([self.values[i] for i in done], dtype=float)
+        order = np.argsort(values, kind="stable")
+        base = self.params[done[order[0]]]
+        same = [k for k in order if all(self.params[done[k]].get(n) == base.get(n) for n in self.cat_names)]
+        terms = 1 + n_num + n_num * (n_num + 1) // 2
+        chosen = same[: int(1.5 * terms) + 2]
+        x = np.array([self.points[done[k]][:n_num] for k in chosen])
+        step = quadratic_step(x, values[chosen], x[0])
+        if step is None:
+            return None
+        full = self._encode(base)
+        full[:n_num] = step
+        params = self._decode(full, base)
+        return params if self._key(params) not in self.seen else None
+
+    def _candidates(self, model: Any) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """Random points, and Gaussian neighbours of the best trials at three scales (their options kept)."""
+        n_num = len(self.num_names)
+        bases: list[dict[str, Any]] = []
+        rows = []
+        n_random = self.n_candidates // 2
+        for _ in range(n_random):
+            params = self.space.sample(self.rng)
+            bases.append(params)
+            rows.append(self._encode(params))
+        per = max(1, (self.n_candidates - n_random) // max(1, len(self.best_params)))
+        for params in self.best_params:
+            x0 = self._encode(params)
+            scales = np.array([0.2, 0.05, 0.01])[self.np_rng.integers(0, 3, per)]
+            for s in scales:
+                x = x0.copy()
+                x[:n_num] = np.clip(x0[:n_num] + self.np_rng.normal(0.0, s, n_num), 0.0, 1.0)
+                bases.append(params)
+                rows.append(x)
+        xs = np.array(rows)
+        masks = np.array([[name in b for name in self.num_names] for b in bases], dtype=bool).reshape(len(bases), n_num)
+        xs[:, :n_num] = np.where(masks, xs[:, :n_num], 0.5)
+        return bases, xs, masks
+
+    def _refine(self, model: Any, best: float, starts: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """L-BFGS-B on the active numeric coordinates of every start at once (the sum of independent
+        terms: one call, one batched evaluation per step)."""
+        from scipy.optimize import minimize
+
+        n_num = len(self.num_names)
+        if not n_num or not masks.any():
+            return starts
+        fixed = starts.copy()
+        where = np.zeros_like(starts, dtype=bool)
+        where[:, :n_num] = masks
+
+        def f(v: np.ndarray) -> tuple[float, np.ndarray]:
+            x = fixed.copy()
+            x[where] = v
+            value, grad = model.log_ei(x, best)
+            return -float(value.sum()), -grad[where]
+
+        try:
+            result = minimize(
+                f,
+                starts[where],
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(0.0, 1.0)] * int(where.sum()),
+                options={"maxiter": 50},
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            return starts
+        out = fixed.copy()
+        out[where] = np.clip(result.x, 0.0, 1.0) if np.all(np.isfinite(result.x)) else starts[where]
+        return out
+
+    def _decode(self, x: np.ndarray, base: dict[str, Any]) -> dict[str, Any]:
+        p = self.space.params
+        out = dict(base)
+        for j, name in enumerate(self.num_names):
+            if name in base:
+                out[name] = p[name].from_unit(float(x[j]))
+        return {name: out[name] for name in p if name in out}

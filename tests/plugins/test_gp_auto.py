@@ -1,0 +1,204 @@
+"""`gp` (Gaussian-process BO) and `auto` (picks and switches): what they find, how they treat every
+parameter type, failures, concurrency and several objectives, and that auto says what it chose."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, tune
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.space import Space
+from hyperion_core.state import StudyState
+from hyperion_strategies._gp_model import GP, _log_h
+from hyperion_strategies._quadratic import quadratic_step
+from hyperion_strategies.gp import GPSearch
+from tests.plugins.test_bayesian import BRANIN, branin
+
+
+def _best(strategy: str, seed: int, trials: int = 30, **kwargs) -> float:
+    result = tune(branin, BRANIN, strategy=strategy, max_trials=trials, mode="min", seed=seed, strategy_kwargs=kwargs)
+    return result["best"]["value"]
+
+
+def test_gp_finds_branins_minimum_where_random_search_does_not():
+    seeds = range(5)
+    gp = [_best("gp", s) for s in seeds]
+    random = [_best("random", s) for s in seeds]
+    assert max(gp) < 0.45  # the minimum is 0.3979: every seed gets within 0.05 of it in 30 trials
+    assert statistics.median(gp) < statistics.median(random) - 0.5
+
+
+def test_the_marginal_likelihood_gradient_and_the_log_ei_gradient_are_right():
+    from scipy.optimize import approx_fprime
+
+    rng = np.random.default_rng(0)
+    x = rng.random((25, 3))
+    y = np.sin(5 * x[:, 0]) + x[:, 1] ** 2
+    model = GP(x, (y - y.mean()) / y.std())
+    theta = model.theta + 0.1
+    numeric = approx_fprime(theta, lambda t: model._neg_lml(t)[0], 1e-6)
+    assert np.allclose(numeric, model._neg_lml(theta)[1], rtol=1e-3, atol=1e-3)
+    assert model.length[2] > model.length[0]  # the parameter that does nothing gets a long length scale
+    points = rng.random((3, 3))
+    best = float(model.y.min())
+    _, grad = model.log_ei(points, best)
+    for i in range(3):
+        numeric = approx_fprime(points[i], lambda p: model.log_ei(p[None], best)[0][0], 1e-7)
+        assert np.allclose(numeric, grad[i], rtol=1e-3, atol=1e-4)
+
+
+def test_log_ei_is_finite_far_below_the_incumbent():
+    from scipy.stats import norm
+
+    z = np.array([-60.0, -30.0, -10.0, -1.0, 0.0, 3.0, 50.0])
+    log_h, ratio = _log_h(z)
+    assert np.all(np.isfinite(log_h)) and np.all(np.isfinite(ratio)) and np.all(ratio > 0)
+    direct = np.log(z[3:] * norm.cdf(z[3:]) + norm.pdf(z[3:]))
+    assert np.allclose(log_h[3:], direct)
+
+
+def test_the_quadratic_step_lands_on_a_quadratics_minimum():
+    rng = np.random.default_rng(1)
+    x = rng.random((30, 3))
+    centre = np.array([0.3, 0.6, 0.45])
+    y = ((x - centre) ** 2 * [1.0, 10.0, 100.0]).sum(axis=1)
+    best = x[np.argmin(y)]
+    assert np.allclose(quadratic_step(x, y, best), centre, atol=1e-6)
+    assert quadratic_step(x, -y, best) is None  # a maximum is not a step to take
+    assert quadratic_step(x[:5], y[:5], best) is None  # too few points for the fit
+
+
+MIXED = {
+    "lr": Float(1e-5, 1.0, log=True),
+    "layers": Int(1, 6),
+    "opt": Choice(["sgd", "adam", "rmsprop"]),
+    "bn": Choice([True, False]),
+}
+
+
+def mixed(ctx, lr, layers, opt, bn):
+    return abs(math.log10(lr) + 3) + abs(layers - 4) * 0.3 + {"sgd": 1.0, "adam": 0.0, "rmsprop": 0.5}[opt] + 0.2 * bn
+
+
+def test_gp_handles_log_int_and_choice_parameters():
+    result = tune(mixed, MIXED, strategy="gp", max_trials=40, mode="min", seed=0)
+    best = result["best"]["params"]
+    assert best["opt"] == "adam" and best["layers"] in (3, 4, 5) and result["best"]["value"] < 0.8
+    keys = {tuple(sorted(t["params"].items())) for t in result["trials"]}
+    assert len(keys) == 40  # never the same point twice
+
+
+def test_gp_treats_failures_as_the_worst_and_spreads_concurrent_slots():
+    def objective(ctx, x1, x2):
+        if x1 > 7:
+            raise ValueError("unstable")
+        return branin(ctx, x1, x2)
+
+    result = tune(objective, BRANIN, strategy="gp", max_trials=40, mode="min", seed=1, max_concurrent=4)
+    late = result["trials"][20:]
+    assert sum(t["state"] == "failed" for t in late) <= 4  # it learnt where trials fail
+    assert result["best"]["value"] < 1.0
+
+
+def test_parallel_gp_proposals_are_distinct():
+    space = {"x": Float(0, 1), "y": Float(0, 1)}
+    state = StudyState("t", Space(space), "score", "min", seed=0)
+    for i in range(15):
+        trial = Trial(number=i, params={"x": i / 14, "y": (i * 7 % 15) / 14}, state=TrialState.COMPLETED)
+        trial.value = (trial.params["x"] - 0.3) ** 2 + (trial.params["y"] - 0.6) ** 2
+        state.add(trial)
+        state.finish(trial)
+    strategy = GPSearch(local=False)
+    strategy.setup(state)
+    for trial in state.trials:
+        strategy.observe(trial)
+    points = [(p.params["x"], p.params["y"]) for p in strategy.propose(state, 4)]
+    gaps = [math.dist(a, b) for i, a in enumerate(points) for b in points[i + 1 :]]
+    assert min(gaps) > 1e-3  # the kriging believer: each slot goes somewhere else (without: 1e-7 apart)
+
+
+def test_gp_with_several_objectives_finds_a_front():
+    result = tune(
+        lambda ctx, x, y: ObjectiveResult(score=x, metrics={"a": x + y, "b": (1 - x) ** 2 + y}),
+        {"x": Float(0, 1), "y": Float(0, 1)},
+        strategy="gp",
+        metric=["a", "b"],
+        mode=["min", "min"],
+        max_trials=30,
+        seed=0,
+    )
+    front = result["pareto_front"]
+    assert len(front) >= 4 and statistics.median(t["params"]["y"] for t in front) < 0.15
+
+
+def test_gp_rejects_bad_arguments():
+    with pytest.raises(ConfigurationError, match="warp must be one of"):
+        tune(branin, BRANIN, strategy="gp", strategy_kwargs={"warp": "cube"}, max_trials=2)
+    with pytest.raises(ConfigurationError, match="n_restarts"):
+        tune(branin, BRANIN, strategy="gp", strategy_kwargs={"n_restarts": 0}, max_trials=2)
+
+
+def _auto(space, objective, trials=12, storage=None, **kwargs):
+    return tune(objective, space, strategy="auto", max_trials=trials, mode="min", seed=0, storage=storage, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("space", "objective", "kwargs", "expect"),
+    [
+        (BRANIN, branin, {}, "auto: gp (2 parameter(s), 0 categorical, budget 12)"),
+        (
+            {"a": Choice(["x", "y"]), "b": Choice([1, 2, 3]), "c": Float(0, 1)},
+            lambda ctx, a, b, c: c,
+            {},
+            "auto: bayesian (2 of 3 parameters are categorical)",
+        ),
+        (
+            {"model": Choice([{"name": "svm", "c": Float(0.1, 10)}, {"name": "tree", "depth": Int(1, 5)}])},
+            lambda ctx, model: 1.0,
+            {},
+            "auto: bayesian (a conditional space (tree-structured TPE))",
+        ),
+        (
+            {f"x{i}": Float(0, 1) for i in range(25)},
+            lambda ctx, **x: sum(x.values()),
+            {},
+            "auto: bayesian (25 parameters (more than 20))",
+        ),
+    ],
+)
+def test_auto_says_what_it_chose_and_why(space, objective, kwargs, expect):
+    assert expect in _auto(space, objective, **kwargs)["study"]["notes"]
+
+
+def test_auto_switches_from_gp_to_bayesian_and_records_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'auto.db'}"
+    result = _auto(BRANIN, branin, trials=30, storage=url, strategy_kwargs={"gp_trials": 15})
+    notes = [n for n in result["study"]["notes"] if n.startswith("auto:")]
+    assert notes == [
+        "auto: gp (2 parameter(s), 0 categorical, budget 30)",
+        "auto: switched from gp to bayesian (15 trials finished (gp stops at gp_trials=15))",
+    ]
+    from hyperion_core.plugins import registry
+
+    storage = registry().storage(url)
+    events = [e for e in storage.load_events(result["study"]["name"]) if e["kind"] == "strategy_choice"]
+    storage.close()
+    assert [(e["strategy"], e["previous"]) for e in events] == [("gp", None), ("bayesian", "gp")]
+    assert result["best"]["value"] < 1.5
+
+
+def test_auto_with_several_objectives_uses_multi_objective_tpe():
+    result = tune(
+        lambda ctx, x: ObjectiveResult(score=x, metrics={"a": x, "b": 1 - x}),
+        {"x": Float(0, 1)},
+        strategy="auto",
+        metric=["a", "b"],
+        mode=["min", "min"],
+        max_trials=10,
+        seed=0,
+    )
+    assert "auto: bayesian (several objectives (multi-objective TPE))" in result["study"]["notes"]
