@@ -153,7 +153,7 @@ class GPSearch(Strategy):
             done = np.array([v for v in self.values if v is not None], dtype=float)
             lo, hi = done.min(axis=0), done.max(axis=0)
             weights = self.np_rng.dirichlet(np.ones(done.shape[1]))
-            scalar = []
+            scalar: list[float | None] = []
             for v in self.values:
                 if v is None:
                     scalar.append(None)
@@ -210,7 +210,7 @@ class GPSearch(Strategy):
         bases, xs, masks = self._candidates(model)
         scores, _ = model.log_ei(xs, best)
         order = np.argsort(-scores, kind="stable")
-        starts = []
+        starts: list[int] = []
         for i in order:
             if len(starts) == self.n_restarts:
                 break
