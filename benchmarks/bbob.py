@@ -35,7 +35,7 @@ def f_opt(problem) -> float:
     return float(problem(x))
 
 
-def run_hyperion(problem, strategy: str, budget: int, seed: int, **kwargs) -> float:
+def run_hyperion(problem, strategy: str, budget: int, seed: int, concurrent: int = 1, **kwargs) -> float:
     dims = problem.dimension
     space = {f"x{i}": Float(float(problem.lower_bounds[i]), float(problem.upper_bounds[i])) for i in range(dims)}
     result = tune(
@@ -43,6 +43,7 @@ def run_hyperion(problem, strategy: str, budget: int, seed: int, **kwargs) -> fl
         space,
         strategy=strategy,
         strategy_kwargs=kwargs,
+        max_concurrent=concurrent,
         mode="min",
         max_trials=budget,
         seed=seed,
@@ -116,9 +117,55 @@ def method(name: str):
     return lambda p, b, s: run_hyperion(p, strategy, b, s, **kwargs)
 
 
-def main() -> None:
+def run_suite(methods, dims="5", budget=100, instances="1-5", functions="1-24", cache_path=None):
+    """Median log10(best - f_opt) per method and problem ("f08" or, over several dimensions,
+    "f08-d10"), and the seconds each method spent. The anchors' seeded runs are kept in `cache_path`."""
     import cocoex
 
+    cache: dict[str, list[float]] = {}
+    if cache_path and os.path.exists(cache_path):
+        with open(cache_path) as f:
+            cache = json.load(f)
+    suite = cocoex.Suite("bbob", "", f"function_indices:{functions} dimensions:{dims} instance_indices:{instances}")
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # method -> problem -> runs
+    seconds: dict[str, float] = defaultdict(float)
+    several = "," in str(dims)
+    for problem in suite:
+        optimum = f_opt(problem)
+        function = f"f{problem.id_function:02d}" + (f"-d{problem.dimension:02d}" if several else "")
+        for name in methods:
+            key = f"{name}|{problem.id}|{budget}"
+            began = time.perf_counter()
+            if name in ANCHORS and key in cache:
+                best, spent = cache[key]
+            else:
+                best = method(name)(problem, budget, problem.id_instance)
+                spent = time.perf_counter() - began
+                if name in ANCHORS:
+                    cache[key] = [best, spent]
+            seconds[name] += spent
+            scores[name][function].append(math.log10(max(best - optimum, 0.0) + 1e-8))
+    if cache_path:
+        with open(cache_path, "w") as f:
+            json.dump(cache, f)
+    problems = sorted(scores[methods[0]])
+    medians = {m: {f: statistics.median(scores[m][f]) for f in problems} for m in methods}
+    return medians, seconds
+
+
+def mean_ranks(medians, methods):
+    """Each method's rank per problem (ties share the mean rank), averaged."""
+    problems = sorted(medians[methods[0]])
+    ranks: dict[str, list[float]] = defaultdict(list)
+    for f in problems:
+        ordered = sorted(methods, key=lambda m: medians[m][f])
+        for m in methods:
+            tied = [i + 1 for i, o in enumerate(ordered) if medians[o][f] == medians[m][f]]
+            ranks[m].append(statistics.fmean(tied))
+    return {m: statistics.fmean(ranks[m]) for m in methods}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dims", default="5")
     parser.add_argument("--budget", type=int, default=100)
@@ -127,53 +174,21 @@ def main() -> None:
     parser.add_argument("--methods", default="ngopt,optuna-tpe,bayesian,optuna-cmaes")
     parser.add_argument("--cache", help="a JSON file keeping the other libraries' runs (seeded, so reusable)")
     args = parser.parse_args()
-    cache: dict[str, float] = {}
-    if args.cache and os.path.exists(args.cache):
-        with open(args.cache) as f:
-            cache = json.load(f)
     methods = args.methods.split(",")
-    suite = cocoex.Suite(
-        "bbob", "", f"function_indices:{args.functions} dimensions:{args.dims} instance_indices:{args.instances}"
-    )
-    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # method -> function -> runs
-    seconds: dict[str, float] = defaultdict(float)
-    for problem in suite:
-        optimum = f_opt(problem)
-        function = f"f{problem.id_function:02d}"
-        for name in methods:
-            key = f"{name}|{problem.id}|{args.budget}"
-            began = time.perf_counter()
-            if name in ANCHORS and key in cache:
-                best, spent = cache[key]
-            else:
-                best = method(name)(problem, args.budget, problem.id_instance)
-                spent = time.perf_counter() - began
-                if name in ANCHORS:
-                    cache[key] = (best, spent)
-            seconds[name] += spent
-            scores[name][function].append(math.log10(max(best - optimum, 0.0) + 1e-8))
-    if args.cache:
-        with open(args.cache, "w") as f:
-            json.dump(cache, f)
-    functions = sorted(scores[methods[0]])
-    medians = {m: {f: statistics.median(scores[m][f]) for f in functions} for m in methods}
-    ranks: dict[str, list[float]] = defaultdict(list)
-    for f in functions:
-        ordered = sorted(methods, key=lambda m: medians[m][f])
-        for m in methods:  # ties share the mean rank
-            tied = [i + 1 for i, o in enumerate(ordered) if medians[o][f] == medians[m][f]]
-            ranks[m].append(statistics.fmean(tied))
+    medians, seconds = run_suite(methods, args.dims, args.budget, args.instances, args.functions, args.cache)
+    ranks = mean_ranks(medians, methods)
+    problems = sorted(medians[methods[0]])
     print(
-        f"BBOB d={args.dims}, budget {args.budget}, instances {args.instances}: mean rank over {len(functions)} functions\n"
+        f"BBOB d={args.dims}, budget {args.budget}, instances {args.instances}: mean rank over {len(problems)} problems\n"
     )
     print("| method | mean rank (1 = best) | seconds for all runs |")
     print("|---|---:|---:|")
-    for m in sorted(methods, key=lambda m: statistics.fmean(ranks[m])):
-        print(f"| {m} | {statistics.fmean(ranks[m]):.2f} | {seconds[m]:.1f} |")
+    for m in sorted(methods, key=ranks.get):
+        print(f"| {m} | {ranks[m]:.2f} | {seconds[m]:.1f} |")
     print("\nper function, median log10(best - f_opt):\n")
     print("| function | " + " | ".join(methods) + " |")
     print("|---|" + "---:|" * len(methods))
-    for f in functions:
+    for f in problems:
         print(f"| {f} | " + " | ".join(f"{medians[m][f]:.2f}" for m in methods) + " |")
 
 

@@ -23,6 +23,8 @@ from hyperion import tune  # noqa: E402
 HYPERION = {
     "hyperion random": ("random", {}),
     "hyperion bayesian": ("bayesian", {}),
+    "hyperion gp": ("gp", {}),
+    "hyperion auto": ("auto", {}),
     "hyperion beam_search": ("beam_search", {}),
 }
 OPTUNA = ("optuna random", "optuna tpe (multivariate)")

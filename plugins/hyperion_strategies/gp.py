@@ -27,7 +27,7 @@ from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
-WARPS = ("power", "log", "rank", "none")
+WARPS = ("auto", "none", "log")
 
 
 class GPSearch(Strategy):
@@ -38,8 +38,9 @@ class GPSearch(Strategy):
     n_candidates: points scored by the acquisition before the gradient search (default 512).
     n_restarts: the best candidates refined by L-BFGS-B (default 4).
     max_points: trials the model is fitted on at most (default 300).
-    warp: how targets are transformed before the fit: "none" (standardised only; the default),
-      "power" (Box-Cox), "log" (log of the distance to the best), "rank" (normal scores of the ranks).
+    warp: how targets are transformed before the fit: "none" (standardised), "log" (the log of the
+      distance to the best: losses spanning orders of magnitude), or "auto" (the default): whichever
+      of the two the marginal likelihood prefers on the raw targets, decided again every 10 fits.
     local: every other proposal steps to the minimum of a quadratic fitted to the best trials, when
       it has one (default True).
     """
@@ -50,7 +51,7 @@ class GPSearch(Strategy):
         n_candidates: int = 512,
         n_restarts: int = 4,
         max_points: int = 300,
-        warp: str = "none",
+        warp: str = "auto",
         local: bool = True,
     ) -> None:
         self.n_startup = checks.whole_number("gp: n_startup", n_startup, 1, optional=True)
@@ -88,6 +89,8 @@ class GPSearch(Strategy):
         self.seen: set[tuple[Any, ...]] = set()
         self.theta: np.ndarray | None = None
         self.steps = 0
+        self.fits = 0
+        self.chosen: str | None = None  # the warp "auto" settled on
 
     # -- encoding --------------------------------------------------------------------------------------
     def _encode(self, params: dict[str, Any]) -> np.ndarray:
@@ -163,38 +166,51 @@ class GPSearch(Strategy):
         else:
             scalar = list(self.values)
         finite = np.array([v for v in scalar if v is not None], dtype=float)
-        worst = finite.max()
-        y = np.array([worst if v is None else v for v in scalar], dtype=float)
-        if self.warp == "power":  # Box-Cox with the exponent of largest likelihood (0: log, 1: none)
-            from scipy.stats import boxcox
+        return np.array([finite.max() if v is None else v for v in scalar], dtype=float)
 
+    @staticmethod
+    def _warped(y: np.ndarray, warp: str) -> tuple[np.ndarray, float]:
+        """Standardised targets under `warp`, and the log-Jacobian of that map (what makes the
+        evidence of models fitted to differently warped targets comparable)."""
+        jacobian = 0.0
+        if warp == "log":  # the log of the distance to the best, floored at a thousandth of its median
             gap = y - y.min()
             scale = float(np.median(gap[gap > 0])) if (gap > 0).any() else 1.0
-            y, _ = boxcox(gap + 1e-2 * scale) if len(set(y.tolist())) > 2 else (y, None)
-        elif self.warp == "log":
-            gap = y - y.min()
-            scale = np.median(gap[gap > 0]) if (gap > 0).any() else 1.0
-            y = np.log(gap + 1e-3 * scale)
-        elif self.warp == "rank":
-            from scipy.special import ndtri
-
-            ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
-            y = ndtri((ranks + 0.5) / len(y))
-        spread = y.std()
-        return (y - y.mean()) / (spread if spread > 0 else 1.0)
+            shifted = gap + 1e-3 * scale
+            y = np.log(shifted)
+            jacobian -= float(np.log(shifted).sum())
+        spread = float(y.std())
+        spread = spread if spread > 0 else 1.0
+        return (y - y.mean()) / spread, jacobian - len(y) * math.log(spread)
 
     def _model(self) -> Any:
         from hyperion_strategies._gp_model import GP
 
         x = np.array(self.points)
-        y = self._targets()
-        keep = np.arange(len(y))
-        if len(y) > self.max_points:  # the best half and the latest half
-            best = np.argsort(y, kind="stable")[: self.max_points // 2]
-            latest = np.arange(len(y) - (self.max_points - len(best)), len(y))
+        raw = self._targets()
+        keep = np.arange(len(raw))
+        if len(raw) > self.max_points:  # the best half and the latest half
+            best = np.argsort(raw, kind="stable")[: self.max_points // 2]
+            latest = np.arange(len(raw) - (self.max_points - len(best)), len(raw))
             keep = np.union1d(best, latest)
-            y = (y[keep] - y[keep].mean()) / max(float(y[keep].std()), 1e-12)
-        model = GP(x[keep], y, self.theta)
+        raw = raw[keep]
+        if self.warp != "auto":
+            y, _ = self._warped(raw, self.warp)
+            model = GP(x[keep], y, self.theta)
+        elif self.chosen is None or self.fits % 10 == 0:
+            # "auto": the warp whose model explains the raw targets best (evidence + log-Jacobian);
+            # decided again every 10 fits
+            fitted = []
+            for warp in ("none", "log"):
+                y, jacobian = self._warped(raw, warp)
+                candidate = GP(x[keep], y, self.theta)
+                fitted.append((jacobian - candidate._neg_lml(candidate.theta)[0], warp, candidate))
+            _, self.chosen, model = max(fitted, key=lambda f: f[0])
+        else:
+            y, _ = self._warped(raw, self.chosen)
+            model = GP(x[keep], y, self.theta)
+        y = model.y
+        self.fits += 1
         self.theta = model.theta
         self.best_params = [self.params[i] for i in keep[np.argsort(y, kind="stable")[:5]]]
         return model

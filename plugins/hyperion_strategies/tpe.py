@@ -140,19 +140,22 @@ class TPESearch(Strategy):
     """Tree-structured Parzen Estimator.
 
     n_startup: random trials before the model is used (default 10).
-    gamma: share of completed trials that form the "good" density (default 0.15; at least 1, at most 25).
+    gamma: share of completed trials that form the "good" density (default 0.1; at least 1, at most 25).
     n_candidates: points drawn from the good density per proposal; more exploits harder (default 64).
-    bandwidth: kernel width factor (default 0.25, tuned on the benchmark problems); smaller is greedier.
-    prior_weight: weight of the uniform prior component in each density (default 1.0).
+    bandwidth: kernel width factor (default 0.25); smaller is greedier.
+    prior_weight: weight of the uniform prior component in each density (default 2.0).
+
+    The defaults were chosen on the whole BBOB suite (24 functions, dimensions 2, 5 and 10, budgets 50
+    to 200) with benchmarks/sweep.py; docs/strategies.md has the figures.
     """
 
     def __init__(
         self,
         n_startup: int = 10,
-        gamma: float = 0.15,
+        gamma: float = 0.1,
         n_candidates: int = 64,
         bandwidth: float = 0.25,
-        prior_weight: float = 1.0,
+        prior_weight: float = 2.0,
     ) -> None:
         if not isinstance(n_startup, int) or n_startup < 1:
             raise ConfigurationError(f"bayesian: n_startup must be a whole number >= 1, got {n_startup!r}")

@@ -223,7 +223,7 @@ def test_importing_hyperion_loads_no_plugin_and_no_heavy_dependency():
 def test_cli_plugins_list_json_and_table():
     out = _run("from hyperion_core.cli import main; main(['plugins', 'list', '--json'])")
     rows = {row["name"]: row for row in json.loads(out.stdout)}
-    assert rows["strategies"]["strategy"] == ["bayesian", "beam_search", "grid", "nsga2", "random"]
+    assert rows["strategies"]["strategy"] == ["auto", "bayesian", "beam_search", "gp", "grid", "nsga2", "random"]
     assert rows["executors"]["distribution"] == "hyperion-tune"
     table = subprocess.run(
         [sys.executable, "-m", "hyperion", "plugins", "list"], capture_output=True, text=True, timeout=60
