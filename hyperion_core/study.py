@@ -34,6 +34,7 @@ from hyperion_core.protocols import (
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.study_join import JoinedLoop
+from hyperion_core.study_output import OutputLoop
 from hyperion_core.study_stop import StoppingLoop
 from hyperion_core.text import cap, cap_values
 
@@ -42,7 +43,7 @@ logger = get_logger(__name__)
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
 
 
-class StudyLoop(JoinedLoop, StoppingLoop):
+class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
     def __init__(
         self,
         *,
@@ -135,7 +136,7 @@ class StudyLoop(JoinedLoop, StoppingLoop):
             state.duration = time.time() - started
             for reporter in self.reporters:
                 reporter.close(state)
-        self._warn_if_nothing_completed()
+        warn_if_nothing_completed(self.state)
         return state
 
     def _setup(self) -> None:
@@ -335,8 +336,8 @@ class StudyLoop(JoinedLoop, StoppingLoop):
     def _start(self, trial: Trial, new: bool = True) -> None:
         self.state.add(trial)
         if new and trial.rationale:
-            decision = {"rationale": trial.rationale, "parent_id": trial.parent_id}
-            self._event("decision", trial.number, {**decision, "source": trial.source} if trial.source else decision)
+            decision = {"rationale": trial.rationale, "parent_id": trial.parent_id, "source": trial.source}
+            self._event("decision", trial.number, decision)
         if self.trial_timeout_s is not None:
             self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s
         self.changes.trials.append(trial)
@@ -427,32 +428,3 @@ class StudyLoop(JoinedLoop, StoppingLoop):
         self.strategy.observe(trial)
         if self.reporters:
             self._event(f"trial_{new_state.value}", trial.number)
-
-    def _warn_if_nothing_completed(self) -> None:
-        warn_if_nothing_completed(self.state)
-
-    # -- output ------------------------------------------------------------------------------------
-    def _record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
-        self._event(kind, trial_number, data, store=True)
-
-    def _event(self, kind: str, number: int | None, data: dict[str, Any] | None = None, store: bool = False) -> None:
-        event = Event(kind, number, cap_values(data) if data else {})
-        if store or kind == "decision":
-            self.changes.events.append(event)
-        if self.reporters:
-            self.unreported.append(event)
-
-    def _flush(self) -> None:
-        """Write the tick's changes, then show them: what a reporter shows is already stored. A failed
-        write keeps the changes (the next flush tries again) and shows nothing."""
-        if self.changes:
-            self.storage.write(self.state.name, self.changes)
-            self.changes = Changes()
-        self._show()
-
-    def _show(self) -> None:
-        if self.unreported:
-            events, self.unreported = self.unreported, []
-            for event in events:
-                for reporter in self.reporters:
-                    reporter.on_event(event, self.state)
