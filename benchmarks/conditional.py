@@ -80,7 +80,7 @@ def main() -> None:
     print("| problem | method | median best | range | seconds |")
     print("|---|---|---:|---:|---:|")
     for problem, f in PROBLEMS.items():
-        for method in ("bayesian", "random", "optuna-tpe"):
+        for method in ("bayesian", "auto", "random", "optuna-tpe"):
             began, values = time.perf_counter(), []
             for seed in range(args.seeds):
                 if method == "optuna-tpe":
