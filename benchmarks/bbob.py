@@ -181,10 +181,21 @@ def main() -> None:
     print(
         f"BBOB d={args.dims}, budget {args.budget}, instances {args.instances}: mean rank over {len(problems)} problems\n"
     )
-    print("| method | mean rank (1 = best) | seconds for all runs |")
-    print("|---|---:|---:|")
-    for m in sorted(methods, key=ranks.get):
-        print(f"| {m} | {ranks[m]:.2f} | {seconds[m]:.1f} |")
+    ours = [m for m in methods if m not in ANCHORS]
+    anchors = [m for m in methods if m in ANCHORS]
+    if len(ours) > 1 and anchors:  # each of ours ranked against the anchors alone ("among the four")
+        alone = {m: mean_ranks(medians, [m, *anchors]) for m in ours}
+        print("| method | mean rank among it and the anchors | " + " | ".join(anchors) + " | seconds |")
+        print("|---|---:|" + "---:|" * len(anchors) + "---:|")
+        for m in sorted(ours, key=lambda m: alone[m][m]):
+            cells = " | ".join(f"{alone[m][a]:.2f}" for a in anchors)
+            print(f"| {m} | {alone[m][m]:.2f} | {cells} | {seconds[m]:.1f} |")
+        print(f"\nanchors alone: " + ", ".join(f"{a} {seconds[a]:.1f} s" for a in anchors) + "\n")
+    else:
+        print("| method | mean rank (1 = best) | seconds for all runs |")
+        print("|---|---:|---:|")
+        for m in sorted(methods, key=ranks.get):
+            print(f"| {m} | {ranks[m]:.2f} | {seconds[m]:.1f} |")
     print("\nper function, median log10(best - f_opt):\n")
     print("| function | " + " | ".join(methods) + " |")
     print("|---|" + "---:|" * len(methods))
