@@ -190,7 +190,7 @@ def main() -> None:
         for m in sorted(ours, key=lambda m: alone[m][m]):
             cells = " | ".join(f"{alone[m][a]:.2f}" for a in anchors)
             print(f"| {m} | {alone[m][m]:.2f} | {cells} | {seconds[m]:.1f} |")
-        print(f"\nanchors alone: " + ", ".join(f"{a} {seconds[a]:.1f} s" for a in anchors) + "\n")
+        print("\nanchors alone: " + ", ".join(f"{a} {seconds[a]:.1f} s" for a in anchors) + "\n")
     else:
         print("| method | mean rank (1 = best) | seconds for all runs |")
         print("|---|---:|---:|")

@@ -16,17 +16,30 @@ from hyperion_core.plugins import registry
 from hyperion_core.text import dumps, first_line, redact_url
 
 
+def with_storage(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Give a command the --storage option (default: $HYPERION_STORAGE)."""
+    p.add_argument(
+        "--storage",
+        default=os.environ.get("HYPERION_STORAGE"),
+        help="storage URL, e.g. sqlite:///experiments.db (default: $HYPERION_STORAGE)",
+    )
+    return p
+
+
+def storage_url_problem(url: str | None) -> str | None:
+    """What is wrong with a --storage value before opening it (None: nothing seen)."""
+    if not url:
+        return "name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)"
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+        return f"no database at {url[len('sqlite:///') :]!r}"
+    if "://" not in url:
+        return f"--storage must be a URL such as sqlite:///experiments.db, got {redact_url(url)!r}"
+    return None
+
+
 def add_parser(commands: Any) -> None:
     studies = commands.add_parser("studies", help="inspect, export and delete stored studies")
     sub = studies.add_subparsers(dest="studies_command", metavar="COMMAND")
-
-    def with_storage(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--storage",
-            default=os.environ.get("HYPERION_STORAGE"),
-            help="storage URL, e.g. sqlite:///experiments.db (default: $HYPERION_STORAGE)",
-        )
-        return p
 
     listing = with_storage(sub.add_parser("list", help="one line per study"))
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -60,13 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.studies_command:
         args.studies_parser.print_help(sys.stderr)
         return 2
-    if not args.storage:
-        return _fail("name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)")
+    if (problem := storage_url_problem(args.storage)) is not None:
+        return _fail(problem)
     url = args.storage
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
-        return _fail(f"no database at {url[len('sqlite:///') :]!r}")
-    if "://" not in url:
-        return _fail(f"--storage must be a URL such as sqlite:///experiments.db, got {redact_url(url)!r}")
     try:
         storage = registry().storage(url)
         try:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from hyperion_core.cli_studies import with_storage
 from hyperion_core.errors import HyperionError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -15,14 +15,6 @@ EXTRA = "pip install 'hyperion-tune[dashboard]'"
 
 
 def add_parsers(commands: Any) -> None:
-    def with_storage(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--storage",
-            default=os.environ.get("HYPERION_STORAGE"),
-            help="storage URL, e.g. sqlite:///experiments.db (default: $HYPERION_STORAGE)",
-        )
-        return p
-
     dash = with_storage(commands.add_parser("dashboard", help="a read-only web UI over a storage's studies"))
     dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")

@@ -6,7 +6,6 @@ Both answer the same questions (`study_view`, `history_view`, `sample_view`, `cu
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol
 
 from hyperion.dashboard import figures
@@ -24,15 +23,12 @@ class Source(Protocol):
 
 def open_storage(url: str | None) -> Any:
     """The storage at `url`, checked to be one the dashboard can read (SQLite or PostgreSQL)."""
+    from hyperion_core.cli_studies import storage_url_problem
     from hyperion_core.plugins import registry
 
-    if not url:
-        raise ConfigurationError("name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)")
-    if "://" not in url:
-        raise ConfigurationError(f"--storage must be a URL such as sqlite:///experiments.db, got {redact_url(url)!r}")
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
-        raise StorageError(f"no database at {url[len('sqlite:///') :]!r}")
-    storage = registry().storage(url)
+    if (problem := storage_url_problem(url)) is not None:
+        raise (StorageError if problem.startswith("no database") else ConfigurationError)(problem)
+    storage = registry().storage(url or "")
     if not hasattr(storage, "study_view"):
         storage.close()
         raise ConfigurationError(
