@@ -28,6 +28,18 @@ from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
 WARPS = ("auto", "none", "log")
+_controller: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """BLAS on one thread while the GP works: its matrices are small (at most max_points square), and a
+    multi-threaded OpenBLAS on a busy machine made one 200 x 200 Cholesky cost 100 ms instead of 0.1."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 class GPSearch(Strategy):
@@ -90,6 +102,7 @@ class GPSearch(Strategy):
         self.theta: np.ndarray | None = None
         self.steps = 0
         self.fits = 0
+        self.since_fit = 0  # proposals since the hyperparameters were last fitted
         self.chosen: str | None = None  # the warp "auto" settled on
 
     # -- encoding --------------------------------------------------------------------------------------
@@ -125,6 +138,10 @@ class GPSearch(Strategy):
 
     # -- proposals -------------------------------------------------------------------------------------
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        with _one_blas_thread():
+            return self._propose(study, slots)
+
+    def _propose(self, study: StudyState, slots: int) -> list[Proposal]:
         running = [t.params for t in (*study.running.values(), *study.elsewhere.values())]
         good = sum(v is not None for v in self.values)
         out: list[Proposal] = []
@@ -194,10 +211,14 @@ class GPSearch(Strategy):
             latest = np.arange(len(raw) - (self.max_points - len(best)), len(raw))
             keep = np.union1d(best, latest)
         raw = raw[keep]
+        # Hyperparameters are refitted at every proposal up to 50 trials, then every n/25-th (every 8th at
+        # 200): they change slowly, and a fit is most of a proposal's cost.
+        refit = self.theta is None or len(raw) < 50 or self.since_fit + 1 >= len(raw) // 25
+        self.since_fit = 0 if refit else self.since_fit + 1
         if self.warp != "auto":
             y, _ = self._warped(raw, self.warp)
-            model = GP(x[keep], y, self.theta)
-        elif self.chosen is None or self.fits % 10 == 0:
+            model = GP(x[keep], y, self.theta, fit=refit)
+        elif self.chosen is None or (refit and self.fits % 10 == 0):
             # "auto": the warp whose model explains the raw targets best (evidence + log-Jacobian);
             # decided again every 10 fits
             fitted = []
@@ -208,9 +229,9 @@ class GPSearch(Strategy):
             _, self.chosen, model = max(fitted, key=lambda f: f[0])
         else:
             y, _ = self._warped(raw, self.chosen)
-            model = GP(x[keep], y, self.theta)
+            model = GP(x[keep], y, self.theta, fit=refit)
         y = model.y
-        self.fits += 1
+        self.fits += 1 if refit else 0
         self.theta = model.theta
         self.best_params = [self.params[i] for i in keep[np.argsort(y, kind="stable")[:5]]]
         return model
