@@ -211,9 +211,9 @@ class GPSearch(Strategy):
             latest = np.arange(len(raw) - (self.max_points - len(best)), len(raw))
             keep = np.union1d(best, latest)
         raw = raw[keep]
-        # Hyperparameters are refitted at every proposal up to 50 trials, then every n/25-th (every 8th at
-        # 200): they change slowly, and a fit is most of a proposal's cost.
-        refit = self.theta is None or len(raw) < 50 or self.since_fit + 1 >= len(raw) // 25
+        # Hyperparameters are refitted at every proposal up to 100 trials, then every n/25-th (every 8th at
+        # 200): they change slowly by then, and a fit is most of a proposal's cost.
+        refit = self.theta is None or len(raw) < 100 or self.since_fit + 1 >= len(raw) // 25
         self.since_fit = 0 if refit else self.since_fit + 1
         if self.warp != "auto":
             y, _ = self._warped(raw, self.warp)
