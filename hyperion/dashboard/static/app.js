@@ -73,7 +73,9 @@
       const name = el("td");
       name.append(link);
       const running = s.open_by ? "running" : "finished";
-      tr.append(name, el("td", running, { class: "state-" + running }), el("td", s.mode + " " + s.metric));
+      const modes = String(s.mode).split(",");
+      const goal = String(s.metric).split(",").map((m, i) => modes[i] + " " + m).join(", ");
+      tr.append(name, el("td", running, { class: "state-" + running }), el("td", goal));
       for (const k of ["trials", "completed", "killed", "failed"]) tr.append(el("td", s[k], { class: "n" }));
       tr.append(el("td", s.running + s.interrupted, { class: "n" }), el("td", num(s.best), { class: "n" }));
       tr.append(el("td", when(s.created)), el("td", duration(s.updated - s.created), { class: "n" }));
