@@ -84,12 +84,8 @@ def run_ngopt(problem, budget: int, seed: int) -> float:
     return best
 
 
+# The other libraries; any other name is a Hyperion strategy, with arguments (see method()).
 METHODS = {
-    "bayesian": lambda p, b, s: run_hyperion(p, "bayesian", b, s),
-    "gp": lambda p, b, s: run_hyperion(p, "gp", b, s),
-    "auto": lambda p, b, s: run_hyperion(p, "auto", b, s),
-    "nsga2": lambda p, b, s: run_hyperion(p, "nsga2", b, s),
-    "random": lambda p, b, s: run_hyperion(p, "random", b, s),
     "optuna-tpe": lambda p, b, s: run_optuna(p, "tpe", b, s),
     "optuna-cmaes": lambda p, b, s: run_optuna(p, "cmaes", b, s),
     "ngopt": run_ngopt,

@@ -215,20 +215,18 @@ class GPSearch(Strategy):
         # 200): they change slowly by then, and a fit is most of a proposal's cost.
         refit = self.theta is None or len(raw) < 100 or self.since_fit + 1 >= len(raw) // 25
         self.since_fit = 0 if refit else self.since_fit + 1
-        if self.warp != "auto":
-            y, _ = self._warped(raw, self.warp)
-            model = GP(x[keep], y, self.theta, fit=refit)
-        elif self.chosen is None or (refit and self.fits % 10 == 0):
-            # "auto": the warp whose model explains the raw targets best (evidence + log-Jacobian);
+        warp = self.chosen if self.warp == "auto" else self.warp
+        if warp is None or (self.warp == "auto" and refit and self.fits % 10 == 0):
+            # "auto": the warp whose model explains the raw targets best (evidence + log-Jacobian),
             # decided again every 10 fits
             fitted = []
-            for warp in ("none", "log"):
-                y, jacobian = self._warped(raw, warp)
+            for option in ("none", "log"):
+                y, jacobian = self._warped(raw, option)
                 candidate = GP(x[keep], y, self.theta)
-                fitted.append((jacobian - candidate._neg_lml(candidate.theta)[0], warp, candidate))
+                fitted.append((jacobian - candidate._neg_lml(candidate.theta)[0], option, candidate))
             _, self.chosen, model = max(fitted, key=lambda f: f[0])
         else:
-            y, _ = self._warped(raw, self.chosen)
+            y, _ = self._warped(raw, warp)
             model = GP(x[keep], y, self.theta, fit=refit)
         y = model.y
         self.fits += 1 if refit else 0
