@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperion_core.models import ObjectiveResult
-from hyperion_core.protocols import Emit, Failed, Finished, Reported
+from hyperion_core.protocols import Emit, Failed, Finished, Reported, Started
 from hyperion_core.text import cap
 
 #: The largest step a report may carry (what a 64-bit database integer holds).
@@ -69,11 +69,14 @@ def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[st
 
 
 def run_trial(objective: Callable[..., Any], ctx: TrialContext, emit: Emit, interruptible: bool = False) -> None:
-    """Call the objective and emit exactly one FINISHED or FAILED message.
+    """Call the objective: emit STARTED, then exactly one FINISHED or FAILED message.
 
-    With `interruptible` (the trial runs on the thread that called tune()) a KeyboardInterrupt is the
-    user's Ctrl-C and propagates; anywhere else it would kill a worker silently, so it fails the trial.
+    With `interruptible` (the trial runs on the thread that called tune(), where there is no time limit
+    to count and so no STARTED) a KeyboardInterrupt is the user's Ctrl-C and propagates; anywhere else it
+    would kill a worker silently, so it fails the trial.
     """
+    if not interruptible:
+        emit(Started(ctx.number))
     try:
         outcome = normalize_result(objective(ctx, **ctx.params))
     except KeyboardInterrupt as exc:

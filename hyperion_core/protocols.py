@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 # -- messages: what executors send to the loop's queue (slotted dataclasses: the hot path) --------------
 @dataclass(slots=True)
+class Started:
+    """The objective is about to be called (its worker is up): `trial_timeout_s` counts from here."""
+
+    trial_number: int
+
+
+@dataclass(slots=True)
 class Reported:
     """A ctx.report(step, **metrics) call of a running trial."""
 
@@ -47,7 +54,7 @@ class Wake:
     """No content: something off the loop's thread (an LLM call, a storage heartbeat) has news."""
 
 
-Message = Reported | Finished | Failed | Wake
+Message = Started | Reported | Finished | Failed | Wake
 Emit = Callable[[Message], None]
 
 
@@ -126,7 +133,10 @@ class Policy:
 
 @runtime_checkable
 class Executor(Protocol):
-    """Runs trials concurrently and turns what happens into messages (Reported, Finished, Failed).
+    """Runs trials concurrently and turns what happens into messages (Started, Reported, Finished, Failed).
+
+    `run_trial` sends Started when the objective is about to be called, so `trial_timeout_s` does not
+    count a worker's start-up; an executor that never sends it still has its trials timed out, later.
 
     `terminates` says whether `abandon` really ends a trial (a process can be killed, a thread cannot):
     the loop then gives a stopped trial the grace period and no longer.

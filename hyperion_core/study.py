@@ -27,6 +27,7 @@ from hyperion_core.protocols import (
     Reported,
     Reporter,
     SharedStorage,
+    Started,
     Storage,
     Strategy,
     Wake,
@@ -41,6 +42,9 @@ from hyperion_core.text import cap, cap_values
 logger = get_logger(__name__)
 
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
+#: How long past trial_timeout_s a submitted trial may take to start (a Ray actor, a worker process
+#: coming up on a busy machine): the limit itself counts from the executor's Started message.
+START_UP_ALLOWANCE_S = 120.0
 
 
 class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
@@ -103,6 +107,7 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
         self.max_time_s = max_time_s
         self.trial_timeout_s = trial_timeout_s
         self.trial_deadlines: dict[int, float] = {}  # trial number -> when trial_timeout_s runs out
+        self.not_started: set[int] = set()  # submitted, no Started yet: the deadline is the start-up's
         self.grace_period_s = grace_period_s
         self.reruns: list[Trial] = []  # interrupted trials to run again, keeping their numbers
         self.changes = Changes()
@@ -339,7 +344,8 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
             decision = {"rationale": trial.rationale, "parent_id": trial.parent_id, "source": trial.source}
             self._event("decision", trial.number, decision)
         if self.trial_timeout_s is not None:
-            self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s
+            self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s + START_UP_ALLOWANCE_S
+            self.not_started.add(trial.number)
         self.changes.trials.append(trial)
         if self.reporters:
             self._event("trial_started", trial.number)
@@ -362,6 +368,11 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
         match message:
             case Wake():
                 return
+            case Started(number):
+                if number in self.not_started and self.trial_timeout_s is not None:
+                    self.not_started.discard(number)
+                    if number in self.trial_deadlines:
+                        self.trial_deadlines[number] = time.monotonic() + self.trial_timeout_s
             case Reported(number, step, metrics):
                 trial = self.state.running.get(number)
                 if trial is None:
@@ -423,6 +434,7 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
             trial.error = error
         self.abandon_at.pop(trial.number, None)
         self.trial_deadlines.pop(trial.number, None)
+        self.not_started.discard(trial.number)
         self.state.finish(trial)
         self.changes.trials.append(trial)
         self.strategy.observe(trial)

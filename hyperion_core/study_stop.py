@@ -21,6 +21,7 @@ class StoppingLoop:
     grace_period_s: float
     trial_timeout_s: float | None
     trial_deadlines: dict[int, float]
+    not_started: set[int]
     abandon_at: dict[int, float]
     _event: Any
     _end: Any
@@ -42,9 +43,14 @@ class StoppingLoop:
                 del self.trial_deadlines[number]
                 trial = self.state.running.get(number)
                 if trial is not None and not trial.stop_requested:
+                    late = (
+                        " (the objective never started: its worker did not come up)"
+                        if number in self.not_started
+                        else ""
+                    )
                     self._request_stop(
                         trial,
-                        f"trial_timeout_s={self.trial_timeout_s:g} reached",
+                        f"trial_timeout_s={self.trial_timeout_s:g} reached{late}",
                         by="timeout",
                         step=trial.last_step,
                         give_up=True,

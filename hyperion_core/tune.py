@@ -30,6 +30,11 @@ MAX_NAME = 255
 DEFAULT_MAX_TRIALS = 100
 
 
+#: The shortest join_stale_after_s: a storage refreshes a joined run's heartbeat at least three times
+#: within it, so a worker is taken for dead only after missing several beats.
+MIN_JOIN_STALE_AFTER_S = 10.0
+
+
 def tune(
     objective: Callable[..., Any],
     space: Mapping[str, Any],
@@ -131,6 +136,12 @@ def open_loop(
             "pass storage='sqlite:///file.db' (one machine) or 'postgresql://...' (many)"
         )
     checks.seconds("join_stale_after_s", join_stale_after_s, optional=False)
+    if join_stale_after_s < MIN_JOIN_STALE_AFTER_S:
+        raise ConfigurationError(
+            f"join_stale_after_s={join_stale_after_s:g} is too short: a live worker on a busy machine could miss "
+            f"it and be taken for dead; use at least {MIN_JOIN_STALE_AFTER_S:g} s (a dead worker on the same "
+            "host is noticed at once whatever this says)"
+        )
     try:
         if join:
             record = storage_obj.open_study(  # type: ignore[call-arg]

@@ -11,6 +11,14 @@ from hyperion_core import plugins
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the PostgreSQL server belongs to the postgres suite (`pytest -m postgres`)."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def register_plugin():
     """Register plugin objects for one test; they are unregistered afterwards."""

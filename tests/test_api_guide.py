@@ -113,7 +113,14 @@ def test_the_guide_has_examples():
     assert len(BLOCKS) >= 25
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=lambda i: f"block{i}")
+def _suite_marks(code: str) -> list[pytest.MarkDecorator]:
+    """A block that needs an extra belongs to that extra's suite (it runs with `pytest -m ray`)."""
+    return [pytest.mark.ray] if re.search(r"executor\s*=\s*[\"']ray", code) else []
+
+
+@pytest.mark.parametrize(
+    "index", [pytest.param(i, marks=_suite_marks(code), id=f"block{i}") for i, code in enumerate(BLOCKS)]
+)
 def test_api_guide_example_runs_as_written(index, tmp_path, monkeypatch, fake_ollama, register_plugin, capsys):
     monkeypatch.chdir(tmp_path)  # examples that write databases write them here
     register_plugin(_CustomPlugin(), name="custom-strategy-plugin")

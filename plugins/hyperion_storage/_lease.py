@@ -30,17 +30,20 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost: str | None = None  # set by the heartbeat when another process took the study
+        self._interval = HEARTBEAT_S
 
-    def hold(self, beat: Callable[[float], bool]) -> None:
-        """Start keeping the lease: `beat(now)` refreshes the heartbeat and says whether we still own."""
+    def hold(self, beat: Callable[[float], bool], stale_after_s: float = STALE_OWNER_S) -> None:
+        """Start keeping the lease: `beat(now)` refreshes the heartbeat and says whether we still own.
+        It beats at least three times within `stale_after_s`, so one late beat never looks like death."""
         _live_tokens.add(self.token)
+        self._interval = min(HEARTBEAT_S, stale_after_s / 3)
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, args=(beat,), name="hyperion-heartbeat", daemon=True)
         self._thread.start()
 
     def _run(self, beat: Callable[[float], bool]) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
+        while not self._stop.wait(self._interval):
             try:
                 if not beat(time.time()):
                     self.lost = "another process took the study over or deleted it"

@@ -20,7 +20,7 @@ from hyperion_core.text import dumps, redact_url, secrets_of
 from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import CONNECT_TIMEOUT_S, OPERATION_TIMEOUT_S, BoundedMixin, _Lost
 from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials
-from hyperion_storage._lease import Lease, describe, owner_alive
+from hyperion_storage._lease import STALE_OWNER_S, Lease, describe, owner_alive
 from hyperion_storage._views import ViewsMixin
 
 logger = get_logger(__name__)
@@ -128,7 +128,7 @@ class SQLStorage(BoundedMixin, JoinMixin, AdminMixin, ViewsMixin):
 
         record = self._run(f"open study '{name}'", attempt)
         if not self._in_memory:  # an in-memory database is this process's alone: no one to fence out
-            self._lease.hold(self._beat)
+            self._lease.hold(self._beat, self.stale_after_s if join else STALE_OWNER_S)
         return record
 
     def _open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:

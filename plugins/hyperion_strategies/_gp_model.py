@@ -167,5 +167,5 @@ def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ratio[mid] = mills / inner
     zf = z[far]
     log_h[far] = log_phi[far] - 2.0 * np.log(-zf)
-    ratio[far] = -zf
+    ratio[far] = -zf - 2.0 / zf  # the derivative of the asymptotic form above, not only its leading term
     return log_h, ratio

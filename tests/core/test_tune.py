@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pytest
 
@@ -221,3 +222,68 @@ def test_trial_timeout_ends_a_hung_trial_and_the_study_goes_on(executor):
 def test_trial_timeout_is_checked_like_the_other_limits():
     with pytest.raises(ConfigurationError, match="trial_timeout_s must be a finite number of seconds > 0"):
         tune(never_called, SPACE, max_trials=1, trial_timeout_s=0)
+
+
+class _SlowStartExecutor:
+    """A thread executor whose workers take `start_up_s` to come up before the objective is called (a Ray
+    actor or a worker process on a busy machine); with `never`, they never do."""
+
+    terminates = False
+
+    def __init__(self, start_up_s: float, never: bool = False) -> None:
+        from hyperion_executors.thread import ThreadExecutor
+
+        self.inner = ThreadExecutor()
+        self.start_up_s, self.never = start_up_s, never
+        self.released = threading.Event()
+
+    def start(self, objective, max_workers, emit):
+        self.inner.start(objective, max_workers, emit)
+
+    def submit(self, trial_number, trial_id, params):
+        def later():
+            if self.never:
+                self.released.wait(60)
+                return
+            time.sleep(self.start_up_s)
+            self.inner.submit(trial_number, trial_id, params)
+
+        threading.Thread(target=later, daemon=True).start()
+
+    def stop(self, trial_number):
+        self.inner.stop(trial_number)
+
+    def abandon(self, trial_number):
+        self.inner.abandon(trial_number)
+
+    def shutdown(self):
+        self.released.set()
+        self.inner.shutdown()
+
+
+def test_trial_timeout_counts_from_the_objectives_start_not_the_workers_start_up():
+    result = tune(
+        lambda ctx, x: x,
+        SPACE,
+        max_trials=2,
+        max_concurrent=2,
+        trial_timeout_s=0.5,
+        executor=_SlowStartExecutor(start_up_s=1.5),
+    )
+    assert result["study"]["completed"] == 2  # 1.5 s of start-up did not count against 0.5 s
+
+
+def test_a_trial_whose_worker_never_comes_up_still_ends(monkeypatch):
+    import hyperion_core.study
+
+    monkeypatch.setattr(hyperion_core.study, "START_UP_ALLOWANCE_S", 0.2)
+    result = tune(
+        lambda ctx, x: x,
+        SPACE,
+        max_trials=1,
+        trial_timeout_s=0.2,
+        grace_period_s=0.1,
+        executor=_SlowStartExecutor(0, never=True),
+    )
+    assert result["trials"][0]["state"] == "killed"
+    assert "never started" in result["trials"][0]["kill_reason"]

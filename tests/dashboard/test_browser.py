@@ -18,6 +18,8 @@ import pytest
 from hyperion.dashboard.app import create_app, report_html
 from tests.dashboard import studies
 
+pytestmark = [pytest.mark.dashboard, pytest.mark.browser]
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = os.environ.get("HYPERION_SCREENSHOTS")
 

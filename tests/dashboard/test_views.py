@@ -14,6 +14,8 @@ from hyperion.dashboard.source import ResultSource, study_figures
 from tests.cli import hyperion
 from tests.dashboard import studies
 
+pytestmark = pytest.mark.dashboard
+
 
 def trials_of(storage, name):
     return storage.load_trials(name)

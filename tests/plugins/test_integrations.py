@@ -14,6 +14,8 @@ import pytest
 
 from hyperion import Float, HyperionWarning, ObjectiveResult, tune
 
+pytestmark = pytest.mark.integrations
+
 os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras 3 on JAX's CPU wheels
 
 ROUNDS = 40

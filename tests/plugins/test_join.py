@@ -24,13 +24,27 @@ WORKER = """
     storage, logs, victim = sys.argv[1], sys.argv[2], sys.argv[3] == "victim"
     done = 0
 
+    def lines(name):
+        path = os.path.join(logs, name)
+        return open(path).read().split() if os.path.exists(path) else []
+
+    def wait_for(ready):  # bounded: a test never hangs on it
+        deadline = time.monotonic() + 120
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def objective(ctx, x, n):
         global done
         with open(os.path.join(logs, "started"), "a") as f:
             f.write(f"{ctx.number} {os.getpid()}\\n")
+        if victim:
+            # Dies in the middle of its first trial, once another process works the study too.
+            open(os.path.join(logs, "victim_started"), "a").close()
+            wait_for(lambda: any(pid != str(os.getpid()) for pid in lines("started")[1::2]))
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif done == 0:  # the others leave trials for the victim to die in
+            wait_for(lambda: os.path.exists(os.path.join(logs, "victim_started")))
         time.sleep(0.03)
-        if victim and done == 4:
-            os.kill(os.getpid(), signal.SIGKILL)  # dies in the middle of its fifth trial
         ctx.report(step=0, loss=x)
         with open(os.path.join(logs, "finished"), "a") as f:
             f.write(f"{ctx.number} {os.getpid()}\\n")
@@ -38,7 +52,7 @@ WORKER = """
         return ObjectiveResult(score=x * n)
 
     r = tune(objective, {"x": Float(0, 1), "n": Int(1, 3)}, storage=storage, study_name="shared", join=True,
-             join_stale_after_s=5, max_trials=60, max_concurrent=2, strategy="bayesian", seed=os.getpid())
+             max_trials=60, max_concurrent=2, strategy="bayesian", seed=os.getpid())
     print(r["study"]["trials"])
 """
 

@@ -13,13 +13,16 @@ import pytest
 from hyperion import ConfigurationError, Float, Kill, ObjectiveResult, tune
 from hyperion_strategies.random import RandomSearch
 
-ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install 'hyperion-tune[ray]'")
+pytestmark = pytest.mark.ray
+
 
 SPACE = {"x": Float(0, 1)}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
+    import ray  # the extra ray: pip install -e '.[ray]' (this module runs with -m ray)
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
         num_cpus=2,
@@ -85,13 +88,13 @@ def stubborn(ctx, x):
 
 
 def test_a_trial_that_ignores_stop_is_killed_and_its_worker_replaced():
-    began = time.monotonic()
-    # The limit counts from submission, worker start-up included: 8 s leaves room for a loaded machine.
-    result = tune(stubborn, SPACE, max_trials=6, max_concurrent=2, trial_timeout_s=8, grace_period_s=1, **RAY)
-    assert time.monotonic() - began < 60
+    # trial_timeout_s counts from the objective's start (the Started message), not from submission: a
+    # worker's start-up on a busy machine does not eat into it, so 3 s is plenty for the quick trials.
+    result = tune(stubborn, SPACE, max_trials=6, max_concurrent=2, trial_timeout_s=3, grace_period_s=1, **RAY)
     assert (
-        result["trials"][0]["state"] == "killed" and "trial_timeout_s=8 reached" in result["trials"][0]["kill_reason"]
+        result["trials"][0]["state"] == "killed" and "trial_timeout_s=3 reached" in result["trials"][0]["kill_reason"]
     )
+    assert "never started" not in result["trials"][0]["kill_reason"]
     assert result["study"]["completed"] == 5
 
 

@@ -14,7 +14,7 @@ SPACE = {"x": Float(0, 1), "n": Int(1, 4), "opt": Choice(["adam", "sgd"]), "mode
 DESCRIBED = {"x": {"type": "Float", "low": 0, "high": 1, "log": False}}
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def storage_spec(request, tmp_path):
     """A storage URL (SQL) or a shared instance (memory): what a user passes as tune(storage=...)."""
     if request.param == "memory":
