@@ -82,7 +82,7 @@ class Study:
         warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
         constraints: Mapping[str, tuple[str, float]] | None = None,
     ) -> None:
-        _check_options(max_trials, 1, None, metric, mode, 5.0, seed)
+        max_trials, _, _, _, seed, _ = _check_options(max_trials, 1, None, metric, mode, 5.0, seed)
         metric, mode = goal(metric, mode)
         if not isinstance(study_name, str) or not study_name.strip():
             raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")

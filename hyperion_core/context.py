@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from hyperion_core.checks import number, plain, plain_values
 from hyperion_core.models import ObjectiveResult
 from hyperion_core.protocols import Emit, Failed, Finished, Reported, Started
 from hyperion_core.text import cap
@@ -35,14 +36,16 @@ class TrialContext:
         """Record metrics at a step (default: one more than the last). Early stopping reads these."""
         if step is None:
             step = self._step + 1
-        elif isinstance(step, float) and math.isfinite(step) and float(step).is_integer():
+        elif type(step) is not int:
+            step = plain(step)
+        if isinstance(step, float) and math.isfinite(step) and float(step).is_integer():
             step = int(step)
         elif isinstance(step, bool) or not isinstance(step, int):
             raise TypeError(f"ctx.report(step=...) takes a whole number, got {step!r}")
         if not 0 <= step <= MAX_STEP:
             raise ValueError(f"ctx.report(step=...) takes a step from 0 to {MAX_STEP} (2**63 - 1), got {step!r}")
         self._step = step
-        self._emit(Reported(self.number, step, metrics))
+        self._emit(Reported(self.number, step, plain_values(metrics)))
 
     def should_stop(self) -> bool:
         """True once the study asks this trial to end (early stopping, time limit, pruning)."""
@@ -52,19 +55,25 @@ class TrialContext:
 def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[str, Any]]:
     """An objective's return value as (score, metrics, artifacts); TypeError/ValueError when unusable."""
     if isinstance(result, ObjectiveResult):
-        score, metrics, artifacts = result.score, result.metrics, result.artifacts
-    elif isinstance(result, (int, float)) and not isinstance(result, bool):
-        score, metrics, artifacts = float(result), {}, {}
-    elif hasattr(result, "__float__") and not isinstance(result, (str, bytes, bool)):
-        score, metrics, artifacts = float(result), {}, {}  # numpy scalars and the like
+        score, metrics, artifacts = result.score, plain_values(result.metrics), result.artifacts
     else:
-        raise TypeError(
-            f"the objective returned {type(result).__name__} {result!r:.80}; "
-            "return ObjectiveResult(score=...) or a number"
-        )
-    if score is not None and not math.isfinite(score):
-        kind = "a NaN" if math.isnan(score) else "an infinite"
-        raise ValueError(f"the objective returned {kind} score ({score}); return a finite number")
+        value = number(result)  # numpy scalars, 0-d arrays and tensors, Decimal: one conversion
+        if value is None:
+            raise TypeError(
+                f"the objective returned {type(result).__name__} {result!r:.80}; "
+                "return ObjectiveResult(score=...) or a number"
+            )
+        score, metrics, artifacts = value, {}, {}
+    if score is not None:
+        try:
+            score = float(score)
+        except OverflowError:
+            raise ValueError(
+                f"the objective returned a score too large for a float ({score:.3g}); return a finite number"
+            ) from None
+        if not math.isfinite(score):
+            kind = "a NaN" if math.isnan(score) else "an infinite"
+            raise ValueError(f"the objective returned {kind} score ({score}); return a finite number")
     return score, metrics, artifacts
 
 

@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hyperion_core.checks import plain, plain_values
 
 
 class ObjectiveResult(BaseModel):
@@ -19,6 +21,17 @@ class ObjectiveResult(BaseModel):
     score: float | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     artifacts: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _plain_score(cls, value: Any) -> Any:
+        """A numpy scalar, a 0-d tensor or array: the same number as a Python float (checks.number)."""
+        return plain(value)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _plain_metrics(cls, value: Any) -> Any:
+        return plain_values(value) if isinstance(value, dict) else value
 
 
 class TrialState(str, enum.Enum):

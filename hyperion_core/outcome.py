@@ -5,10 +5,10 @@ user must see (a misspelled metric, every trial failed)."""
 from __future__ import annotations
 
 import difflib
-import math
 import warnings
 from typing import Any
 
+from hyperion_core.checks import finite, number
 from hyperion_core.errors import ConfigurationError, HyperionWarning
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.state import StudyState
@@ -28,10 +28,10 @@ def judge(
         if not found and not state.multi_objective:
             on_missing(metrics, report or {}, score)
             value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
-        error = _not_a_value(metric, value)
-        if error is not None:
+        checked, error = _as_value(metric, value)
+        if checked is None:
             return values, None, error
-        values.append(float(value))
+        values.append(checked)
     if not constraints:
         return values, None, None
     violation, error = _violation(constraints, score, metrics, report)
@@ -49,8 +49,16 @@ def _lookup(metric: str, score: Any, metrics: dict[str, Any], report: dict[str, 
     return None, False
 
 
-def _not_a_value(metric: str, value: Any) -> str | None:
-    """Why `value` cannot be the trial's value of `metric`, or None."""
+def _as_value(metric: str, value: Any) -> tuple[float, None] | tuple[None, str]:
+    """`value` as the trial's value of `metric` (a finite float), or why it cannot be."""
+    converted = finite(value)
+    if converted is not None:
+        return converted, None
+    return None, _not_a_value(metric, value)
+
+
+def _not_a_value(metric: str, value: Any) -> str:
+    """Why `value` cannot be the trial's value of `metric`."""
     if value is None:
         where = (
             "ObjectiveResult(score=...)"
@@ -58,11 +66,11 @@ def _not_a_value(metric: str, value: Any) -> str | None:
             else f"ObjectiveResult(metrics={{'{metric}': ...}}) or ctx.report({metric}=...)"
         )
         return f"the objective gave no value for metric '{metric}'; return it in {where}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    converted = number(value)
+    if converted is None:
         return f"metric '{metric}' is {value!r:.200} ({type(value).__name__}), not a number"
-    if not math.isfinite(value):
-        return f"metric '{metric}' is {value} (not finite); a trial's value must be a finite number"
-    return None
+    shown = f"an integer of {len(str(abs(converted)))} digits" if isinstance(converted, int) else str(converted)
+    return f"metric '{metric}' is {shown} (not finite); a trial's value must be a finite number"
 
 
 def _violation(
@@ -72,10 +80,10 @@ def _violation(
     total = 0.0
     for metric, (op, bound) in constraints.items():
         value, _ = _lookup(metric, score, metrics, report)
-        problem = _not_a_value(metric, value)
-        if problem is not None:
+        amount, problem = _as_value(metric, value)
+        if amount is None:
             return None, f"constraint: {problem}"
-        total += max(0.0, float(value) - bound) if op == "<=" else max(0.0, bound - float(value))
+        total += max(0.0, amount - bound) if op == "<=" else max(0.0, bound - amount)
     return total, None
 
 
@@ -88,10 +96,7 @@ def _again(old: Trial) -> Trial:
 
 def _reported_value(trial: Trial, metric: str) -> float | None:
     """A killed trial's last reported value of the metric (for rank_killed_trials=True)."""
-    value = (trial.last_report or {}).get(metric)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+    return finite((trial.last_report or {}).get(metric))
 
 
 def check_metric_name(state: StudyState, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:

@@ -10,6 +10,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from hyperion_core.checks import plain
 from hyperion_core.errors import SpaceError
 from hyperion_core.text import plain_number
 
@@ -67,6 +68,7 @@ class Parameter:
 
 
 def _is_number(value: Any) -> bool:
+    """A plain int or float, bool excepted (values reach here made plain by checks.plain)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -74,8 +76,8 @@ class _Range(Parameter):
     """Shared logic of Float and Int: inclusive bounds, optional log scale."""
 
     def __init__(self, low: float, high: float, log: bool = False) -> None:
-        self.low = low
-        self.high = high
+        self.low = plain(low)  # Float(np.float32(0.1), 1.0): numpy bounds are plain numbers from here on
+        self.high = plain(high)
         self.log = bool(log)
 
     def __repr__(self) -> str:
@@ -125,6 +127,7 @@ class _Range(Parameter):
                 value = float(value.strip())
             except ValueError:
                 return None, f"{value!r:.80} is not a number"
+        value = plain(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return None, f"{value!r:.80} is not a number"
         if isinstance(self, Int):
@@ -221,16 +224,23 @@ class Int(_Range):
         return sorted(set(values))
 
 
-def _label(branch: Mapping[str, Any], i: int, options: list[Any]) -> Any:
-    """A sub-space option's value: its first plain value ("adam"), unique among the options."""
-    label = next((v for v in branch.values() if isinstance(v, str) and v), f"option_{i}")
-    taken = {_key(o if not isinstance(o, Mapping) else None) for o in options}
-    taken |= {
-        _key(next((v for v in b.values() if isinstance(v, str) and v), None))
-        for b in options[:i]
-        if isinstance(b, Mapping)
-    }
-    return label if _key(label) not in taken or label == f"option_{i}" else f"{label}_{i}"
+def _options(raw: list[Any]) -> list[Any]:
+    """The options' values: plain ones as given (numpy numbers made plain), a sub-space option its label:
+    its first plain value ("adam"), made unique among the options. One pass: linear in the options."""
+    values = [raw_option if isinstance(raw_option, Mapping) else plain(raw_option) for raw_option in raw]
+    taken = {_key(v) for v in values if not isinstance(v, Mapping)}
+    for i, branch in enumerate(values):
+        if not isinstance(branch, Mapping):
+            continue
+        first = next((v for v in branch.values() if isinstance(v, str) and v), None)
+        label = first if first is not None else f"option_{i}"
+        if _key(label) in taken:
+            label = f"{label}_{i}"
+        while _key(label) in taken:  # "adam_1" was an option too: bounded by the number of options
+            label += "_"
+        taken |= {_key(label), _key(first)}
+        values[i] = label
+    return values
 
 
 def _key(value: Any) -> Any:
@@ -293,9 +303,7 @@ class Choice(Parameter):
         if not raw:
             raise SpaceError(f"parameter '{path}': Choice needs at least one option, got an empty list")
         self.branches = [option if isinstance(option, Mapping) else None for option in raw]
-        self.options = [
-            _label(option, i, raw) if isinstance(option, Mapping) else option for i, option in enumerate(raw)
-        ]
+        self.options = _options(raw)
         for option in self.options:
             if not _is_fixed(option):
                 raise SpaceError(
@@ -317,7 +325,7 @@ class Choice(Parameter):
 
     def index(self, value: Any) -> int:
         try:
-            return self._positions[_key(value)]
+            return self._positions[_key(plain(value))]
         except (KeyError, TypeError):  # TypeError: an unhashable value (a dict) is no option
             raise ValueError(value) from None
 

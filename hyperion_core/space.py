@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from hyperion_core.checks import plain
 from hyperion_core.errors import SpaceError
 from hyperion_core.params import Bool, Choice, Float, Int, Parameter, _is_fixed, _same
 
@@ -153,6 +154,9 @@ class Space:
             if name not in values:
                 raise SpaceError(f"parameter '{name}' is missing from the proposed point")
             value = values[name]
+            kind = type(value)
+            if kind is not float and kind is not int and kind is not str and kind is not bool:
+                value = plain(value)  # numpy numbers, 0-d arrays and tensors: as Python numbers
             if not param.contains(value):
                 raise SpaceError(f"parameter '{name}': {value!r} is not in {param!r}")
             if isinstance(param, Int):

@@ -4,9 +4,8 @@ and build the result dict."""
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
@@ -72,7 +71,8 @@ def tune(
     _check_objective(objective)
     compiled = Space(space)
     _check_signature(objective, compiled)
-    _check_options(max_trials, max_concurrent, max_time_s, metric, mode, grace_period_s, seed, trial_timeout_s)
+    limits = _check_options(max_trials, max_concurrent, max_time_s, metric, mode, grace_period_s, seed, trial_timeout_s)
+    max_trials, max_concurrent, max_time_s, grace_period_s, seed, trial_timeout_s = limits
     name = study_name or _default_name(objective)
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
@@ -135,7 +135,7 @@ def open_loop(
             "join=True makes several processes work one study through a storage they share: "
             "pass storage='sqlite:///file.db' (one machine) or 'postgresql://...' (many)"
         )
-    checks.seconds("join_stale_after_s", join_stale_after_s, optional=False)
+    join_stale_after_s = checks.seconds("join_stale_after_s", join_stale_after_s, optional=False)
     if join_stale_after_s < MIN_JOIN_STALE_AFTER_S:
         raise ConfigurationError(
             f"join_stale_after_s={join_stale_after_s:g} is too short: a live worker on a busy machine could miss "
@@ -221,6 +221,17 @@ _CTX_KEY = (
 )
 
 
+class Limits(NamedTuple):
+    """tune()'s and Study's number options, checked and made plain Python numbers."""
+
+    max_trials: int | None
+    max_concurrent: int
+    max_time_s: float | None
+    grace_period_s: float
+    seed: int | None
+    trial_timeout_s: float | None
+
+
 def _check_options(
     max_trials: Any,
     max_concurrent: Any,
@@ -230,15 +241,19 @@ def _check_options(
     grace: Any,
     seed: Any,
     trial_timeout: Any = None,
-) -> None:
+) -> Limits:
     goal(metric, mode)
-    checks.whole_number("max_concurrent", max_concurrent, 1, MAX_CONCURRENT)
-    checks.whole_number("max_trials", max_trials, 1, optional=True)
-    checks.seconds("max_time_s", max_time_s)
-    checks.seconds("grace_period_s", grace, optional=False)
-    checks.seconds("trial_timeout_s", trial_timeout)
+    given_seed, seed = seed, checks.plain(seed)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ConfigurationError(f"seed must be an integer (or None), got {seed!r}")
+        raise ConfigurationError(f"seed must be an integer (or None), got {given_seed!r}")
+    return Limits(
+        checks.whole_number("max_trials", max_trials, 1, optional=True),
+        checks.whole_number("max_concurrent", max_concurrent, 1, MAX_CONCURRENT),
+        checks.seconds("max_time_s", max_time_s),
+        checks.seconds("grace_period_s", grace, optional=False),
+        seed,
+        checks.seconds("trial_timeout_s", trial_timeout),
+    )
 
 
 def _executor_kwargs(kwargs: Any, resources: Any) -> dict[str, Any] | None:
@@ -252,11 +267,13 @@ def _executor_kwargs(kwargs: Any, resources: Any) -> dict[str, Any] | None:
             f"resources_per_trial must be a dict such as {{'cpu': 2, 'gpu': 1}}, got {resources!r}"
         )
     for key, amount in resources.items():
-        if not isinstance(key, str) or not checks.is_number(amount) or not 0 <= amount < 1e6 or amount != amount:
+        value = checks.finite(amount)
+        if not isinstance(key, str) or value is None or not 0 <= value < 1e6:
             raise ConfigurationError(
                 f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
             )
-    return {**(kwargs or {}), "resources_per_trial": dict(resources)}
+    plain = {key: checks.plain(amount) for key, amount in resources.items()}
+    return {**(kwargs or {}), "resources_per_trial": plain}
 
 
 def goal(metric: Any, mode: Any) -> tuple[str, str]:
@@ -292,7 +309,7 @@ def _constraints(constraints: Any) -> dict[str, tuple[str, float]]:
     out = {}
     for name, rule in constraints.items():
         ok = isinstance(rule, (tuple, list)) and len(rule) == 2 and rule[0] in ("<=", ">=")
-        if not ok or not isinstance(name, str) or not checks.is_number(rule[1]) or not math.isfinite(rule[1]):
+        if not ok or not isinstance(name, str) or checks.finite(rule[1]) is None:
             raise ConfigurationError(
                 f"constraints[{name!r}] must be ('<=', bound) or ('>=', bound) with a finite number, got {rule!r}"
             )

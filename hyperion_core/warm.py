@@ -3,11 +3,11 @@ the strategy to learn from before its first proposal (`warm_start_from`)."""
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hyperion_core.checks import finite
 from hyperion_core.errors import ConfigurationError, SpaceError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Proposal
@@ -77,10 +77,11 @@ def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[
         except SpaceError:
             dropped += 1
             continue
-        if state is TrialState.COMPLETED and (not isinstance(value, (int, float)) or not math.isfinite(value)):
+        value = finite(value)
+        if state is TrialState.COMPLETED and value is None:
             dropped += 1
             continue
-        trial = Trial(number=-1, params=point, state=state, value=float(value) if value is not None else None)
+        trial = Trial(number=-1, params=point, state=state, value=value)
         trials.append(trial)
     notes = [f"warm start: the strategy learned from {len(trials)} finished trial(s) of {where}"]
     if dropped:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
 
+from hyperion_core.checks import as_float
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial
 from hyperion_core.state import StudyState
@@ -26,8 +26,8 @@ class Curves:
             if start == len(history):
                 continue
             for step, metrics in history[start:]:
-                value = metrics.get(self.metric)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = as_float(metrics.get(self.metric))  # NaN stays (a kill); 10**400 is inf
+                if value is not None:
                     # A trial enters the index with its first value of the metric: a trial that reported
                     # only other metrics has no curve (never an empty one).
                     steps = self.steps.setdefault(number, [])
@@ -36,7 +36,7 @@ class Curves:
                         cut = bisect.bisect_left(steps, step)
                         del steps[cut:], values[cut:]
                     steps.append(step)
-                    values.append(float(value))
+                    values.append(value)
             self._seen[number] = len(history)
 
     def at(self, number: int, step: int) -> float | None:
@@ -59,10 +59,11 @@ class Curves:
         return out
 
 
-def latest(trial: Trial, metric: str) -> tuple[Any, bool]:
-    """The metric in the trial's last report: (value, present)."""
-    report = trial.last_report or {}
-    return report.get(metric), metric in report
+def latest(trial: Trial, metric: str) -> tuple[float | None, bool]:
+    """The metric in the trial's last report as a float (NaN kept; an int too large for a float is an
+    infinity): (value, present). A report without it, or with something that is no number, is no evidence."""
+    value = as_float((trial.last_report or {}).get(metric))
+    return value, value is not None
 
 
 def goal(study: StudyState, metric: str | None, mode: str | None, policy: str) -> tuple[str, str]:

@@ -90,10 +90,10 @@ class ASHA(Policy):
         return self.ladders[0]
 
     def should_stop(self, study: StudyState, trial: Trial) -> str | None:
-        value, present = latest(trial, self.metric)
-        if not present or trial.last_step is None:
+        value, _ = latest(trial, self.metric)
+        if value is None or trial.last_step is None:
             return None
-        if isinstance(value, float) and math.isnan(value):
+        if math.isnan(value):
             return f"{type(self).__name__.lower()}: {self.metric} is NaN at step {trial.last_step}"
         ladder = self._ladder(trial)
         rung = ladder.passed.get(trial.number, 0)

@@ -53,11 +53,11 @@ class MedianStopping(Policy):
         step = trial.last_step
         if reports % self.check_interval or step is None or step < self.warmup_steps:
             return None
-        value, present = latest(trial, self.metric)
-        if not present:
+        value, _ = latest(trial, self.metric)
+        if value is None:
             return None  # a report without the metric is no evidence
         self.checks += 1
-        if isinstance(value, float) and math.isnan(value):
+        if math.isnan(value):
             return f"median: {self.metric} is NaN at step {step}"
         self.curves.update(study)
         others = self.curves.others_at(trial, step)
