@@ -33,6 +33,11 @@ class AskedTrial(TrialContext):
         return f"AskedTrial(number={self.number}, params={self.params!r})"
 
 
+def _told_from_outside(ctx: Any, **params: Any) -> None:
+    """The objective of an ask-and-tell study: the caller runs trials; Hyperion never calls this."""
+    raise HyperionError("an ask-and-tell study's trials are run by its caller: use ask() and tell()")
+
+
 class _HandOver:
     """The executor of an ask-and-tell study: a submitted trial waits for ask() to hand it out."""
 
@@ -91,7 +96,7 @@ class Study:
         self._handover = _HandOver()
         compiled = Space(space)
         self._loop: StudyLoop = open_loop(
-            objective=None,
+            objective=_told_from_outside,
             space=compiled,
             initial=initial_proposals(initial_points, compiled, seed),
             constraints=_constraints(constraints),
@@ -114,12 +119,7 @@ class Study:
         self._lock = threading.RLock()
         self._started = time.time()
         self._closed = False
-        try:
-            self._loop._setup()
-            self._loop.inline = False
-        except BaseException:
-            self._loop.storage.close()
-            raise
+        self._loop.open()  # on failure the loop has released the storage
 
     # -- the two doors ---------------------------------------------------------------------------------
     def ask(self, timeout: float = 60.0) -> AskedTrial:
@@ -132,9 +132,8 @@ class Study:
             loop = self._loop
             asked_again = False
             while True:
-                loop.max_concurrent = len(loop.state.running) + 1
-                started = loop._fill()
-                loop._flush()
+                started = loop.fill(limit=len(loop.state.running) + 1)
+                loop.flush()
                 if started:
                     number, trial_id, params = self._handover.waiting.pop(0)
                     return AskedTrial(number, trial_id, params, self._emit, self._stop_flag(number))
@@ -143,15 +142,15 @@ class Study:
                     continue
                 if not loop.strategy.pending or time.monotonic() >= deadline:
                     break
-                try:  # an LLM call in flight: wait for its wake-up, within the timeout
-                    loop.queue.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
-                except Exception:
-                    pass
+                # an LLM call in flight: wait for its wake-up, within the timeout
+                message = loop.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+                if message is not None:
+                    loop.apply(message)
             why = (
                 f"max_trials={loop.max_trials} reached"
                 if loop.max_trials is not None and len(loop.state.trials) >= loop.max_trials
                 else "the strategy has no more points"
-                if loop.strategy.exhausted or loop._claims_spent
+                if loop.exhausted
                 else f"the strategy proposed nothing within {timeout:g}s"
             )
             raise StudyFinished(f"study '{loop.state.name}': no trial to ask: {why}")
@@ -186,9 +185,9 @@ class Study:
 
     def _deliver(self, message: Message) -> None:
         loop = self._loop
-        loop._apply(message)
-        loop._after_messages()
-        loop._flush()
+        loop.apply(message)
+        loop.tick()
+        loop.flush()
 
     def _stop_flag(self, number: int) -> Any:
         trial = self._loop.state.trials[number]
@@ -226,14 +225,7 @@ class Study:
             if self._closed:
                 return
             self._closed = True
-            loop = self._loop
-            try:
-                loop._shut_down(completed_normally=keep_asked or not loop.state.running)
-            finally:
-                loop.state.duration = time.time() - self._started
-                for reporter in loop.reporters:
-                    reporter.close(loop.state)
-                loop.storage.close()
+            self._loop.close(interrupt=not keep_asked)
 
     def adopt(self, number: int) -> AskedTrial:
         """A trial another process asked and left running (`hyperion ask`), to tell it from here."""

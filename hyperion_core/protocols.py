@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from hyperion_core.models import Changes, Event, StudyRecord, Trial
+    from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial
     from hyperion_core.state import StudyState
 
 
@@ -196,6 +196,18 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class Claim:
+    """What a joined process got from the shared storage in one transaction: interrupted trials to run
+    again, numbers for its new trials, and what the other processes changed since its last look (a
+    sync() fills only the last two)."""
+
+    reruns: list[Trial] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    foreign: list[Trial] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+
+
 @runtime_checkable
 class SharedStorage(Storage, Protocol):
     """A storage several processes can work one study through (tune(join=True)): it hands out trial
@@ -206,9 +218,9 @@ class SharedStorage(Storage, Protocol):
         self, name: str, space: dict[str, Any], metric: str, mode: str, join: bool = False, stale_after_s: float = 60.0
     ) -> StudyRecord: ...
 
-    def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Any: ...
+    def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Claim: ...
 
-    def sync(self, study_name: str) -> Any: ...
+    def sync(self, study_name: str) -> Claim: ...
 
 
 class Reporter:

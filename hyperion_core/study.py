@@ -1,8 +1,12 @@
-"""The study loop: the one owner of a study's state, from setup to teardown (design.md, sections 1 and 5).
+"""The study loop: the one owner of a study's state, from open to close (design.md, sections 1, 5, 9).
 
-It sets the plugins up, takes in a resumed study, creates trials, submits them, drains the executors'
-messages, asks policies and the strategy, writes each tick's changes to the storage in one call, shows
-reporters only what is stored, and tears everything down. Nothing else changes the study.
+Its public steps are what every driver uses: `open` (plugins set up, a resumed study taken in, the
+executor started), `fill` (the free slots get trials), `wait` (the next executor message, bounded),
+`apply` (one message), `tick` (after a batch of messages: time limits, the strategy's kills), `flush`
+(the tick's changes in one write, then reporters), `sync` (joined processes: the others' trials) and
+`close`. `run()` is tune()'s driver of those steps; the ask-and-tell Study is another. Its parts are
+collaborators with their own state: the Outbox (events and writes), the Stopper (deadlines and
+stopping) and a Coordinator (this process alone, or joined processes through the storage).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError, StorageError
+from hyperion_core.coordinator import Coordinator, Joined, Solo
+from hyperion_core.errors import ConfigurationError, HyperionError, StorageError
 from hyperion_core.log import get_logger
-from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
-from hyperion_core.outcome import _again, _reported_value, check_metric_name, judge, warn_if_nothing_completed
+from hyperion_core.models import Changes, Report, StudyRecord, Trial, TrialState
+from hyperion_core.outcome import _reported_value, check_metric_name, judge, warn_if_nothing_completed
 from hyperion_core.protocols import (
     Executor,
     Failed,
@@ -34,20 +39,17 @@ from hyperion_core.protocols import (
 )
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
-from hyperion_core.study_join import JoinedLoop
-from hyperion_core.study_output import OutputLoop
-from hyperion_core.study_stop import StoppingLoop
+from hyperion_core.study_output import Outbox
+from hyperion_core.study_stop import Stopper
 from hyperion_core.text import cap, cap_values
+from hyperion_core.warm import new_trials, not_run_yet
 
 logger = get_logger(__name__)
 
 IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
-#: How long past trial_timeout_s a submitted trial may take to start (a Ray actor, a worker process
-#: coming up on a busy machine): the limit itself counts from the executor's Started message.
-START_UP_ALLOWANCE_S = 120.0
 
 
-class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
+class StudyLoop:
     def __init__(
         self,
         *,
@@ -75,7 +77,7 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        self.state = StudyState(
+        self.state = state = StudyState(
             record.name,
             space,
             record.metric,
@@ -83,19 +85,24 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
             # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one.
             seed if seed is None or not record.trials else (seed * 1_000_003 + len(record.trials)) % 2**63,
             wake=lambda: self.queue.put(Wake()),
-            record=self._record,
+            record=lambda kind, data, number: self.outbox.record(kind, data, number),
         )
-        self.state.storage_url = storage_url
-        self.state.rank_killed = rank_killed
+        state.storage_url = storage_url
+        state.rank_killed = rank_killed
         self.record = record
         self.strategy = strategy
         self.executor = executor
         self.storage = storage
+        self.outbox = Outbox(state, storage, reporters)
+        self.stopper = Stopper(
+            state, executor, self.outbox, self._end, grace_period_s=grace_period_s, trial_timeout_s=trial_timeout_s
+        )
         # join=True: the storage coordinates this study's processes (numbers, budget, the others' trials)
-        self.joined: SharedStorage | None = storage if join and isinstance(storage, SharedStorage) else None
-        if join and self.joined is None:
-            raise ConfigurationError("join=True needs a storage shared by the processes: sqlite:/// or postgresql://")
-        self._claims_spent = False
+        self.coordinator: Coordinator = Solo(state, strategy)
+        if join:
+            if not isinstance(storage, SharedStorage):
+                raise ConfigurationError("join=True needs a storage the processes share: sqlite:/// or postgresql://")
+            self.coordinator = Joined(state, strategy, storage, self.outbox)
         self.constraints = dict(constraints or {})  # metric -> ("<=" or ">=", bound)
         self.initial = list(initial or [])  # initial_points, proposed before the strategy is asked
         self.warm = warm or ([], [])  # warm_start_from: trials of another study, and what to say of them
@@ -105,45 +112,104 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
         self.default_max_trials = default_max_trials
         self.max_concurrent = max_concurrent
         self.max_time_s = max_time_s
-        self.trial_timeout_s = trial_timeout_s
-        self.trial_deadlines: dict[int, float] = {}  # trial number -> when trial_timeout_s runs out
-        self.not_started: set[int] = set()  # submitted, no Started yet: the deadline is the start-up's
-        self.grace_period_s = grace_period_s
-        self.reruns: list[Trial] = []  # interrupted trials to run again, keeping their numbers
-        self.changes = Changes()
-        self.unreported: list[Event] = []  # events shown to reporters once the tick is written
-        self.abandon_at: dict[int, float] = {}  # trial number -> when to give up waiting for it
-        self.terminates = bool(getattr(executor, "terminates", False))
-        self.stopping = False
         self.inline = False
-        self._inline_executor: Any = None
+        self._inline_executor: InlineExecutor | None = None
         self._inline_error: BaseException | None = None
         self._metric_checked = False
+        self._opened_at: float | None = None
+        self._released = False
 
-    # -- public ------------------------------------------------------------------------------------
-    def run(self) -> StudyState:
-        """Set up, run the study to its end, tear down; returns the final state."""
-        started = time.time()
-        state = self.state
+    # -- the step API ----------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Set the plugins up, take in a resumed study, start the executor. On failure the storage is
+        released (the loop owns it from here)."""
+        self._opened_at = time.time()
         try:
             self._setup()
             self._start_executor()
-            completed_normally = False
+        except BaseException:
+            self._release()
+            raise
+
+    def fill(self, limit: int | None = None) -> int:
+        """Start trials in the free slots (up to `limit` running at once; default max_concurrent);
+        returns how many started."""
+        slots = (self.max_concurrent if limit is None else limit) - len(self.state.running)
+        return self.coordinator.fill(self, slots, self.max_trials)
+
+    def wait(self, timeout: float) -> Message | None:
+        """The next executor message, or None when `timeout` seconds pass first."""
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def apply(self, message: Message) -> None:
+        """One executor message: a trial started, reported (policies may stop it) or ended."""
+        self._apply(message)
+
+    def tick(self) -> None:
+        """After a batch of messages: time limits, trials past their grace period, the strategy's kills."""
+        self.stopper.check()
+        if not self.stopper.stopping:
+            for kill in self.strategy.kills(self.state):
+                trial = self.state.running.get(kill.trial_number)
+                if trial is not None and not trial.stop_requested:
+                    self.stopper.request(trial, kill.reason, by="strategy")
+
+    def flush(self) -> None:
+        """Write the tick's changes in one call, then show them to the reporters."""
+        self.outbox.flush()
+
+    def sync(self) -> None:
+        """Joined processes: take in what the others did since the last look."""
+        self.coordinator.sync()
+
+    @property
+    def done(self) -> bool:
+        """No further trial will start: the budget is spent or the strategy has no more points."""
+        if self.coordinator.waiting:
+            return False
+        if self.exhausted:
+            return True
+        return self.max_trials is not None and len(self.state.trials) >= self.max_trials
+
+    @property
+    def exhausted(self) -> bool:
+        """The strategy has no more points, or (joined) the study-wide budget is spent."""
+        return self.strategy.exhausted or self.coordinator.spent
+
+    def close(self, interrupt: bool = True) -> StudyState:
+        """Stop the executor and write what is left (with `interrupt`, trials still running are recorded
+        as interrupted: resume runs them again), close the plugins, release the storage."""
+        try:
+            self._shut_down(interrupt)
+        finally:
+            self._release()
+        return self.state
+
+    def run(self) -> StudyState:
+        """tune()'s driver: open, run the steps until the study is done, close; returns the final state."""
+        completed = False
+        try:
             try:
-                self._loop()
-                completed_normally = True
+                self.open()
+                self._drive()
+                completed = True
             finally:
-                self._shut_down(completed_normally)
+                if self._opened_at is not None and not self._released:
+                    self._shut_down(interrupt=not completed)
         except StorageError as exc:
-            state.note(f"the storage failed and the study stopped: {exc}; what it had not written is not stored", True)
+            self.state.note(
+                f"the storage failed and the study stopped: {exc}; what it had not written is not stored", True
+            )
             raise
         finally:
-            state.duration = time.time() - started
-            for reporter in self.reporters:
-                reporter.close(state)
+            self._release()
         warn_if_nothing_completed(self.state)
-        return state
+        return self.state
 
+    # -- open and close --------------------------------------------------------------------------------
     def _setup(self) -> None:
         state, strategy = self.state, self.strategy
         strategy.setup(state)
@@ -155,11 +221,9 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
         for note in warm_notes:
             state.note(note)
         # join=True: `foreign` is what the other processes run now, or left for anyone to claim
-        self.reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
-        done = {
-            t.rationale.split(";")[0] for t in state.trials if t.rationale and t.rationale.startswith("initial point")
-        }
-        self.initial = [p for p in self.initial if (p.rationale or "").split(";")[0] not in done]
+        reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
+        self.coordinator.load(reruns)
+        self.initial = not_run_yet(self.initial, state.trials)
         for trial in state.trials:
             if trial.state.finished:
                 strategy.observe(trial)
@@ -167,22 +231,24 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
             state.note(
                 "several objectives: result['best'] is None; the non-dominated trials are in result['pareto_front']"
             )
-        if state.resumed or self.reruns:
+        if state.resumed or reruns:
             state.note(
                 f"resumed from {state.storage_url}: {state.resumed} finished trial(s) loaded"
-                + (f", {len(self.reruns)} interrupted trial(s) to run again" if self.reruns else "")
+                + (f", {len(reruns)} interrupted trial(s) to run again" if reruns else "")
             )
         if self.max_trials is None and self.max_time_s is None and not strategy.finite:
             self.max_trials = self.default_max_trials
         state.max_trials = self.max_trials if self.max_trials is not None else strategy.size
-        self._event("study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed})
-        self._show()
+        self.outbox.event(
+            "study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed}
+        )
+        self.outbox.show()
 
     def _start_executor(self) -> None:
         # One trial at a time and no deadline to enforce: an executor that can, runs trials right here.
         executor = self.executor
         # (a runtime protocol check is slow: it is made once here, never on the hot path)
-        self.inline = self.max_concurrent == 1 and self.max_time_s is None and self.trial_timeout_s is None
+        self.inline = self.max_concurrent == 1 and self.max_time_s is None and self.stopper.trial_timeout_s is None
         if self.inline and isinstance(executor, InlineExecutor):
             self._inline_executor = executor
             executor.start(self.objective, self.max_concurrent, self._apply_inline, inline=True)
@@ -197,55 +263,68 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
             )
             self.max_concurrent = capacity
 
-    def _shut_down(self, completed_normally: bool) -> None:
-        """The executor's shutdown and the last write; trials still running (an error, Ctrl-C, an
-        ask-and-tell study closed with trials not told) are recorded as interrupted."""
-        if not completed_normally:
-            self._interrupt_running()
+    def _shut_down(self, interrupt: bool) -> None:
+        """The executor's shutdown and the last write; with `interrupt`, trials still running (an error,
+        Ctrl-C, an ask-and-tell study closed with trials not told) are recorded as interrupted."""
+        if interrupt:
+            self.stopper.interrupt_running()
         try:
             self.executor.shutdown()
         finally:
             try:
-                self._flush()
+                self.outbox.flush()
             finally:
                 self.strategy.close(self.state)
                 for policy in self.policies:
                     policy.close(self.state)
 
-    # -- the loop ------------------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _release(self) -> None:
+        """Once: the duration, the reporters' last word, the storage closed."""
+        if self._released:
+            return
+        self._released = True
         state = self.state
+        try:
+            if self._opened_at is not None:
+                state.duration = time.time() - self._opened_at
+                for reporter in self.reporters:
+                    reporter.close(state)
+        finally:
+            self.storage.close()
+
+    # -- tune()'s driver -------------------------------------------------------------------------------
+    def _drive(self) -> None:
+        state, stopper = self.state, self.stopper
         deadline = time.monotonic() + self.max_time_s if self.max_time_s is not None else None
         while True:
             now = time.monotonic()
-            if deadline is not None and not self.stopping and now >= deadline:
-                self._stop_everything(f"max_time_s={self.max_time_s:g} reached")
-            if not self.stopping:
-                started = self._fill()
-                if not state.running and not started and not self._done():
+            if deadline is not None and not stopper.stopping and now >= deadline:
+                stopper.stop_everything(f"max_time_s={self.max_time_s:g} reached")
+            if not stopper.stopping:
+                started = self.fill()
+                if not state.running and not started and not self.done:
                     if self.strategy.pending:
                         pass  # it is thinking off-thread and will wake us
-                    elif not self._fill():  # asked once more: still nothing
+                    elif not self.fill():  # asked once more: still nothing
                         state.note(
                             f"the strategy proposed nothing while no trial was running (after "
                             f"{len(state.trials)} trials); ended the study instead of waiting forever",
                             warn=True,
                         )
                         break
-            if not state.running and (self.stopping or self._done()):
+            if not state.running and (stopper.stopping or self.done):
                 break
-            self._flush()
-            if self.joined is not None:
-                self._sync()
-            if self.inline and self._inline_executor.run_queued(self._apply_inline):
+            self.outbox.flush()
+            self.coordinator.sync()  # joined: the others' trials (alone: nothing)
+            inline = self._inline_executor
+            if self.inline and inline is not None and inline.run_queued(self._apply_inline):
                 if self._inline_error is not None:
                     raise self._inline_error
-                self._after_messages()
+                self.tick()
                 continue
-            timeouts = [t - now for t in self.abandon_at.values()]
-            if self.trial_deadlines:
-                timeouts.append(min(self.trial_deadlines.values()) - now)
-            if deadline is not None and not self.stopping:
+            due = stopper.next_deadline()
+            timeouts = [due - now] if due is not None else []
+            if deadline is not None and not stopper.stopping:
                 timeouts.append(deadline - now)
             # Every wait is bounded (design.md, principle 3), whatever the deadlines say.
             timeout = min(max(0.0, min(timeouts)), IDLE_WAKE_S) if timeouts else IDLE_WAKE_S
@@ -261,94 +340,27 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
                         self._apply(self.queue.get_nowait())
                     except queue.Empty:
                         break
-            self._after_messages()
+            self.tick()
 
-    def _after_messages(self) -> None:
-        if self.trial_deadlines:
-            self._time_out_trials()
-        if self.abandon_at:
-            self._abandon_overdue()
-        if not self.stopping:
-            for kill in self.strategy.kills(self.state):
-                trial = self.state.running.get(kill.trial_number)
-                if trial is not None and not trial.stop_requested:
-                    self._request_stop(trial, kill.reason, by="strategy")
+    # -- what the coordinator calls (coordinator.Host) -------------------------------------------------
+    def proposed(self, slots: int) -> list[Trial]:
+        """New trials (numbered later): the initial points first, then the strategy's proposals."""
+        proposals = [self.initial.pop(0) for _ in range(min(slots, len(self.initial)))]
+        if slots > len(proposals):
+            proposals += self.strategy.propose(self.state, slots - len(proposals))[: slots - len(proposals)]
+        return new_trials(self.state, proposals, type(self.strategy).__name__)
 
-    def _done(self) -> bool:
-        if self.reruns:
-            return False
-        if self.strategy.exhausted or self._claims_spent:
-            return True
-        return self.max_trials is not None and len(self.state.trials) >= self.max_trials
-
-    def _fill(self) -> int:
-        """Start trials in the free slots; returns how many started."""
-        if self.joined is not None:
-            return self._fill_joined()
-        state = self.state
-        slots = self.max_concurrent - len(state.running)
-        started = 0
-        while slots > 0 and self.reruns:
-            self._start(_again(self.reruns.pop(0)), new=False)
-            slots -= 1
-            started += 1
-        if self.max_trials is not None:
-            slots = min(slots, self.max_trials - len(state.trials))
-        if slots <= 0 or self.strategy.exhausted:
-            return started
-        for trial in self._proposed(slots):
-            trial.number = len(state.trials)
-            self._start(trial)
-            started += 1
-        return started
-
-    def _proposed(self, slots: int) -> list[Trial]:
-        """New trials (numbered later) from the strategy's proposals, each checked against the space."""
-        state = self.state
-        out = []
-        if self.initial:  # initial_points go first
-            proposals = [self.initial.pop(0) for _ in range(min(slots, len(self.initial)))]
-            if slots > len(proposals):
-                proposals += self.strategy.propose(state, slots - len(proposals))[: slots - len(proposals)]
-        else:
-            proposals = self.strategy.propose(state, slots)[:slots]
-        validate = state.space.validate
-        for proposal in proposals:
-            try:
-                params = validate(proposal.params)
-            except SpaceError as exc:
-                raise HyperionError(
-                    f"strategy {type(self.strategy).__name__} proposed a point outside the space: {exc}"
-                ) from None
-            depth = proposal.depth
-            if depth is None:
-                depth = 0
-                if proposal.parent_id is not None:
-                    parent = state.trial_by_id(proposal.parent_id)
-                    depth = parent.depth + 1 if parent is not None else 1
-            out.append(
-                Trial(
-                    number=-1,
-                    params=params,
-                    parent_id=proposal.parent_id,
-                    depth=depth,
-                    rationale=cap(proposal.rationale) if proposal.rationale else None,
-                    source=proposal.source,
-                )
-            )
-        return out
-
-    def _start(self, trial: Trial, new: bool = True) -> None:
+    def start(self, trial: Trial, new: bool = True) -> None:
+        """Take a numbered trial in and submit it to the executor."""
         self.state.add(trial)
+        outbox = self.outbox
         if new and trial.rationale:
             decision = {"rationale": trial.rationale, "parent_id": trial.parent_id, "source": trial.source}
-            self._event("decision", trial.number, decision)
-        if self.trial_timeout_s is not None:
-            self.trial_deadlines[trial.number] = time.monotonic() + self.trial_timeout_s + START_UP_ALLOWANCE_S
-            self.not_started.add(trial.number)
-        self.changes.trials.append(trial)
+            outbox.event("decision", trial.number, decision)
+        self.stopper.submitted(trial.number)
+        outbox.changes.trials.append(trial)
         if self.reporters:
-            self._event("trial_started", trial.number)
+            outbox.event("trial_started", trial.number)
         self.executor.submit(trial.number, trial.trial_id, self.state.space.unflatten(trial.params))
 
     # -- messages ------------------------------------------------------------------------------------
@@ -369,17 +381,14 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
             case Wake():
                 return
             case Started(number):
-                if number in self.not_started and self.trial_timeout_s is not None:
-                    self.not_started.discard(number)
-                    if number in self.trial_deadlines:
-                        self.trial_deadlines[number] = time.monotonic() + self.trial_timeout_s
+                self.stopper.started(number)
             case Reported(number, step, metrics):
                 trial = self.state.running.get(number)
                 if trial is None:
                     return  # an abandoned trial speaking after we gave up on it
                 self._reported(trial, step, metrics)
                 if self.inline:  # the trial runs on this thread: strategy kills cannot wait for it to end
-                    self._after_messages()
+                    self.tick()
             case Finished(number, score, metrics, artifacts):
                 trial = self.state.running.get(number)
                 if trial is not None:
@@ -398,13 +407,13 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
         state.history.setdefault(trial.number, []).append((step, metrics))
         trial.last_step = step
         trial.last_report = metrics
-        self.changes.reports.append(Report(trial.number, step, metrics))
-        if trial.stop_requested or self.stopping:
+        self.outbox.changes.reports.append(Report(trial.number, step, metrics))
+        if trial.stop_requested or self.stopper.stopping:
             return
         for policy in self.policies:
             reason = policy.should_stop(state, trial)
             if reason:
-                self._request_stop(trial, cap(reason) or reason, by="policy", step=step)
+                self.stopper.request(trial, cap(reason) or reason, by="policy", step=step)
                 break
 
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
@@ -432,11 +441,9 @@ class StudyLoop(JoinedLoop, StoppingLoop, OutputLoop):
         trial.finished = time.time()
         if error is not None:
             trial.error = error
-        self.abandon_at.pop(trial.number, None)
-        self.trial_deadlines.pop(trial.number, None)
-        self.not_started.discard(trial.number)
+        self.stopper.ended(trial.number)
         self.state.finish(trial)
-        self.changes.trials.append(trial)
+        self.outbox.changes.trials.append(trial)
         self.strategy.observe(trial)
         if self.reporters:
-            self._event(f"trial_{new_state.value}", trial.number)
+            self.outbox.event(f"trial_{new_state.value}", trial.number)

@@ -1,42 +1,44 @@
-"""The study loop's output: events (stored when they are decisions or records) and each tick's write
-to the storage, after which reporters see what was written and nothing before."""
+"""The study loop's outbox: the tick's changes (trials, reports, events) written to the storage in one
+call, after which reporters see what was written and nothing before (design.md, principle 4)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hyperion_core.models import Changes, Event
+from hyperion_core.protocols import Reporter, Storage
+from hyperion_core.state import StudyState
 from hyperion_core.text import cap_values
 
 
-class OutputLoop:
-    """Mixed into StudyLoop (which provides state, storage, reporters, changes and unreported)."""
+class Outbox:
+    def __init__(self, state: StudyState, storage: Storage, reporters: list[Reporter]) -> None:
+        self.state = state
+        self.storage = storage
+        self.reporters = reporters
+        self.changes = Changes()
+        self.unreported: list[Event] = []  # events shown to reporters once the tick is written
 
-    state: Any
-    storage: Any
-    reporters: list[Any]
-    changes: Changes
-    unreported: list[Event]
+    def record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
+        """A plugin's decision for the event log (StudyState.record)."""
+        self.event(kind, trial_number, data, store=True)
 
-    def _record(self, kind: str, data: dict[str, Any], trial_number: int | None = None) -> None:
-        self._event(kind, trial_number, data, store=True)
-
-    def _event(self, kind: str, number: int | None, data: dict[str, Any] | None = None, store: bool = False) -> None:
+    def event(self, kind: str, number: int | None, data: dict[str, Any] | None = None, store: bool = False) -> None:
         event = Event(kind, number, cap_values(data) if data else {})
         if store or kind == "decision":
             self.changes.events.append(event)
         if self.reporters:
             self.unreported.append(event)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write the tick's changes, then show them: what a reporter shows is already stored. A failed
         write keeps the changes (the next flush tries again) and shows nothing."""
         if self.changes:
             self.storage.write(self.state.name, self.changes)
             self.changes = Changes()
-        self._show()
+        self.show()
 
-    def _show(self) -> None:
+    def show(self) -> None:
         if self.unreported:
             events, self.unreported = self.unreported, []
             for event in events:

@@ -108,10 +108,7 @@ def tune(
         initial=initial_proposals(initial_points, compiled, seed),
         warm=warm_trials(warm_start_from, compiled, metric, reg),
     )
-    try:
-        state = loop.run()
-    finally:
-        loop.storage.close()
+    state = loop.run()  # the loop owns the storage from here: it closes it, whatever happens
     return result_of(state, strategy)
 
 

@@ -1,5 +1,6 @@
-"""Warm starts: points to evaluate first (`initial_points`), and finished trials of another study for
-the strategy to learn from before its first proposal (`warm_start_from`)."""
+"""Where a study's new trials come from: points to evaluate first (`initial_points`), finished trials of
+another study for the strategy to learn from before its first proposal (`warm_start_from`), and
+proposals made into trials (checked against the space)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hyperion_core.checks import finite
-from hyperion_core.errors import ConfigurationError, SpaceError
+from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Proposal
 from hyperion_core.space import Space, flatten
+from hyperion_core.state import StudyState
+from hyperion_core.text import cap
 
 
 def initial_proposals(points: Any, space: Space, seed: int | None) -> list[Proposal]:
@@ -91,3 +94,32 @@ def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[
     if ignored:
         notes.append(f"warm start: parameter(s) {', '.join(sorted(ignored))} are not in this space and were ignored")
     return trials, notes
+
+
+def not_run_yet(initial: list[Proposal], trials: list[Trial]) -> list[Proposal]:
+    """The initial points a resumed study has not run yet (each carries its index in its rationale)."""
+    done = {t.rationale.split(";")[0] for t in trials if t.rationale and t.rationale.startswith("initial point")}
+    return [p for p in initial if (p.rationale or "").split(";")[0] not in done]
+
+
+def new_trials(state: StudyState, proposals: list[Proposal], strategy_name: str) -> list[Trial]:
+    """Trials (numbered later) from proposals, each checked against the space; a point outside it is the
+    strategy's bug, said with its name."""
+    validate = state.space.validate
+    out = []
+    for proposal in proposals:
+        try:
+            params = validate(proposal.params)
+        except SpaceError as exc:
+            raise HyperionError(f"strategy {strategy_name} proposed a point outside the space: {exc}") from None
+        depth = proposal.depth
+        if depth is None:
+            depth = 0
+            if proposal.parent_id is not None:
+                parent = state.trial_by_id(proposal.parent_id)
+                depth = parent.depth + 1 if parent is not None else 1
+        rationale = cap(proposal.rationale) if proposal.rationale else None
+        out.append(
+            Trial(-1, params, parent_id=proposal.parent_id, depth=depth, rationale=rationale, source=proposal.source)
+        )
+    return out

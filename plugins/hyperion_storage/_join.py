@@ -13,26 +13,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from hyperion_core.models import Report, Trial, TrialState
+from hyperion_core.protocols import Claim
 from hyperion_storage._bounded import _Lost
 from hyperion_storage._lease import owner_alive
 
 JOINED = "*joined*"  # a study's owner while joined processes work it
 REAP_EVERY_S = 1.0  # how often a process looks for dead runs (an indexed query on a small table)
-
-
-@dataclass
-class Claim:
-    """What one claim got: interrupted trials to run again, numbers for new trials, and what the other
-    processes changed since the last look."""
-
-    reruns: list[Trial] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    foreign: list[Trial] = field(default_factory=list)
-    reports: list[Report] = field(default_factory=list)
 
 
 class JoinMixin:

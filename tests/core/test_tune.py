@@ -274,9 +274,9 @@ def test_trial_timeout_counts_from_the_objectives_start_not_the_workers_start_up
 
 
 def test_a_trial_whose_worker_never_comes_up_still_ends(monkeypatch):
-    import hyperion_core.study
+    import hyperion_core.study_stop
 
-    monkeypatch.setattr(hyperion_core.study, "START_UP_ALLOWANCE_S", 0.2)
+    monkeypatch.setattr(hyperion_core.study_stop, "START_UP_ALLOWANCE_S", 0.2)
     result = tune(
         lambda ctx, x: x,
         SPACE,
