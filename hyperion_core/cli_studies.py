@@ -152,7 +152,8 @@ def _list(storage: Any, args: argparse.Namespace) -> int:
 def _study(storage: Any, name: str) -> dict[str, Any]:
     for study in storage.list_studies():
         if study["name"] == name:
-            return study
+            found: dict[str, Any] = study
+            return found
     names = ", ".join(s["name"] for s in storage.list_studies()) or "none"
     raise HyperionError(f"no study named '{name}' in {storage.url}; studies there: {names}")
 
@@ -165,7 +166,7 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
     if "," in study["metric"]:
         return _show_front(study, trials, args.top)
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and not (t.violation or 0) > 0]
-    done.sort(key=lambda t: t.value if study["mode"] == "min" else -t.value)  # type: ignore[operator]
+    done.sort(key=lambda t: (t.value or 0.0) if study["mode"] == "min" else -(t.value or 0.0))  # all have a value
     console = _console()
     from rich.text import Text
 

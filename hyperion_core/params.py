@@ -86,7 +86,9 @@ class _Range(Parameter):
 
     def __eq__(self, other: object) -> bool:
         return (
-            type(other) is type(self) and (self.low, self.high, self.log) == (other.low, other.high, other.log)  # type: ignore[attr-defined]
+            isinstance(other, _Range)
+            and type(other) is type(self)
+            and (self.low, self.high, self.log) == (other.low, other.high, other.log)
         )
 
     def __hash__(self) -> int:
@@ -148,11 +150,11 @@ class Float(_Range):
         return self.from_unit(rng.random())
 
     def contains(self, value: Any) -> bool:
-        return _is_number(value) and math.isfinite(value) and self.low <= value <= self.high
+        return _is_number(value) and math.isfinite(value) and bool(self.low <= value <= self.high)
 
     def from_unit(self, u: float) -> float:
         value = self._unwarp(self._lo + u * (self._hi - self._lo))
-        return min(max(value, self.low), self.high)  # exp/log round-off must not leave the box
+        return float(min(max(value, self.low), self.high))  # exp/log round-off must not leave the box
 
     def grid(self, points: int, int_cap: int) -> list[Any]:
         if points == 1:
@@ -261,8 +263,8 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if _is_number(a) and _is_number(b):
-        return a == b
-    return type(a) is type(b) and a == b
+        return bool(a == b)
+    return type(a) is type(b) and bool(a == b)
 
 
 class Choice(Parameter):
@@ -290,7 +292,9 @@ class Choice(Parameter):
         return f"Choice({self._raw!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and _same(list(self.options), list(other.options))  # type: ignore[attr-defined]
+        return (
+            isinstance(other, Choice) and type(other) is type(self) and _same(list(self.options), list(other.options))
+        )
 
     def __hash__(self) -> int:
         return hash(("Choice", repr(self.options)))

@@ -15,7 +15,8 @@ def losses(values: Sequence[Sequence[float]], modes: Sequence[str]) -> np.ndarra
     """Objective values as losses: max objectives negated (an empty matrix for no rows)."""
     signs = np.array([-1.0 if m == "max" else 1.0 for m in modes])
     matrix = np.asarray(values, dtype=float).reshape(len(values), len(modes))
-    return matrix * signs
+    result: np.ndarray = matrix * signs
+    return result
 
 
 def dominates(a: np.ndarray, b: np.ndarray) -> bool:

@@ -189,7 +189,8 @@ class StudyState:
         while i > 0:
             i -= 1
             if metric in history[i][1]:
-                return history[i][1][metric]
+                value: float | None = history[i][1][metric]
+                return value
         return None
 
 

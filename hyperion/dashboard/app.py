@@ -33,7 +33,9 @@ def templates() -> Any:
         autoescape=True,  # every value is escaped unless a template says otherwise (only the embedded JSON)
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["embed"] = lambda v: jinja2.utils.markupsafe.Markup(embed(v))
+    import markupsafe
+
+    env.filters["embed"] = lambda v: markupsafe.Markup(embed(v))
     return env
 
 
@@ -193,7 +195,7 @@ def report_html(storage: Any, name: str, max_details: int = 1_000) -> str:
         if r["number"] not in details and (trial := storage.trial_view(name, r["number"])) is not None:
             details[r["number"]] = trial
     env = templates()
-    return env.get_template("study.html").render(
+    html: str = env.get_template("study.html").render(
         storage=storage.url,
         report=True,
         poll_ms=0,
@@ -204,3 +206,4 @@ def report_html(storage: Any, name: str, max_details: int = 1_000) -> str:
         # a script's text ends at the first "</script": none of ours may contain one
         assets={k: asset(k).replace("</script", "<\\/script") for k in ("plotly.min.js", "app.js", "style.css")},
     )
+    return html

@@ -1,5 +1,7 @@
 """Bundled executors: thread (the default), process, and ray (optional extra)."""
 
+from typing import Any
+
 from hyperion_core.hookspecs import Register, hookimpl
 
 
@@ -15,9 +17,9 @@ def register_executors(register: Register) -> None:
 
 def _ray(
     address: str | None = None,
-    runtime_env: dict | None = None,
-    init_kwargs: dict | None = None,
-    resources_per_trial: dict | None = None,
+    runtime_env: dict[str, Any] | None = None,
+    init_kwargs: dict[str, Any] | None = None,
+    resources_per_trial: dict[str, Any] | None = None,
 ) -> object:
     """executor="ray" (the optional extra `ray`); Ray is imported only when it is chosen."""
     from hyperion_executors.ray_executor import RayExecutor

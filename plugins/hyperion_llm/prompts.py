@@ -63,7 +63,7 @@ def outcome(trial: Trial, metric: str) -> str:
         return f"failed ({first_line(trial.error, 120)})"
     if trial.state is TrialState.KILLED:
         return f"stopped early ({(trial.kill_reason or '')[:120]})"
-    return trial.state.value
+    return str(trial.state.value)
 
 
 def history(study: StudyState, limit: int) -> str:

@@ -10,11 +10,12 @@ from typing import Any
 
 from hyperion_core.errors import StorageError
 from hyperion_core.models import Trial, TrialState
+from hyperion_storage._bounded import BoundedMixin
 from hyperion_storage._join import JOINED
 from hyperion_storage._lease import describe, owner_alive
 
 
-class AdminMixin:
+class AdminMixin(BoundedMixin):
     """The management half of SQLStorage (it provides engine, _sa, _schema, url, _run, _ids, ...)."""
 
     _sa: Any
@@ -23,7 +24,6 @@ class AdminMixin:
     url: str
     _owner: str
     _ids: dict[str, int]
-    _run: Any
     _study_id: Any
     _trials: Any
     _live_runs: Any
@@ -48,7 +48,8 @@ class AdminMixin:
     def load_trials(self, study_name: str) -> list[Trial]:
         def load() -> list[Trial]:
             with self.engine.connect() as conn:
-                return self._trials(conn, self._study_id(conn, study_name))
+                trials: list[Trial] = self._trials(conn, self._study_id(conn, study_name))
+                return trials
 
         return self._run(f"read study '{study_name}'", load)
 

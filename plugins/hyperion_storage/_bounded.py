@@ -108,7 +108,5 @@ class BoundedMixin:
 
 
 def _bounds() -> float:
-    # read at call time, from the storage module: tests and users may lower the timeouts there
-    from hyperion_storage import sql
-
-    return float(sql.OPERATION_TIMEOUT_S + sql.CONNECT_TIMEOUT_S)
+    # read at call time: a test may lower the timeouts of this module
+    return float(OPERATION_TIMEOUT_S + CONNECT_TIMEOUT_S)

@@ -17,14 +17,14 @@ from typing import Any
 
 from hyperion_core.models import Report, Trial, TrialState
 from hyperion_core.protocols import Claim
-from hyperion_storage._bounded import _Lost
+from hyperion_storage._bounded import BoundedMixin, _Lost
 from hyperion_storage._lease import owner_alive
 
 JOINED = "*joined*"  # a study's owner while joined processes work it
 REAP_EVERY_S = 1.0  # how often a process looks for dead runs (an indexed query on a small table)
 
 
-class JoinMixin:
+class JoinMixin(BoundedMixin):
     """The join=True half of SQLStorage (it provides engine, _sa, _schema, _ids, _run, _lease, _trials)."""
 
     _sa: Any
@@ -36,7 +36,6 @@ class JoinMixin:
     stale_after_s: float = 60.0
     _last_seq: dict[str, int]
     _reaped_at: float = 0.0
-    _run: Any  # SQLStorage._run: one bounded, translated operation
 
     def _bump_seq(self, conn: Any, study_id: int) -> int:
         """Take the next change number (this also serialises the writers of one study)."""

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hyperion_core.errors import StorageError
+from hyperion_storage._bounded import BoundedMixin
+
+T = TypeVar("T")
 
 SORTS = ("number", "value", "duration", "state", "last_step")
 MAX_PAGE = 200
 
 
-class ViewsMixin:
+class ViewsMixin(BoundedMixin):
     _sa: Any
     _schema: Any
     _pg: bool
     engine: Any
     url: str
-    _run: Any
     _open_by: Any
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -39,8 +42,8 @@ class ViewsMixin:
     def _param(self, key: str) -> Any:
         return self._json(self._schema.trials.c.params, key)
 
-    def _view(self, study_name: str, what: str, read: Any) -> Any:
-        def run() -> Any:
+    def _view(self, study_name: str, what: str, read: Callable[[Any, Any], T]) -> T:
+        def run() -> T:
             with self.engine.connect() as conn:
                 row = (
                     conn.execute(self._sa.select(self._schema.studies).where(self._schema.studies.c.name == study_name))
@@ -201,7 +204,9 @@ class ViewsMixin:
 
         return self._view(study_name, "trials", read)
 
-    def curves_view(self, study_name: str, metric: str, max_trials: int = 100, max_points: int = 50_000) -> dict:
+    def curves_view(
+        self, study_name: str, metric: str, max_trials: int = 100, max_points: int = 50_000
+    ) -> dict[str, Any]:
         """Reported values of `metric` per step for up to `max_trials` trials: the best completed half and
         the latest killed half (with the step they were killed at)."""
         sa, s = self._sa, self._schema

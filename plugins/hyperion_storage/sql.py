@@ -17,8 +17,9 @@ from hyperion_core.errors import StorageError
 from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, StudyRecord, Trial
 from hyperion_core.text import dumps, redact_url, secrets_of
+from hyperion_storage import _bounded
 from hyperion_storage._admin import AdminMixin
-from hyperion_storage._bounded import CONNECT_TIMEOUT_S, OPERATION_TIMEOUT_S, BoundedMixin, _Lost
+from hyperion_storage._bounded import _Lost
 from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials
 from hyperion_storage._lease import STALE_OWNER_S, Lease, describe, owner_alive
 from hyperion_storage._views import ViewsMixin
@@ -28,7 +29,7 @@ logger = get_logger(__name__)
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
 
 
-class SQLStorage(BoundedMixin, JoinMixin, AdminMixin, ViewsMixin):
+class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 
@@ -58,10 +59,10 @@ class SQLStorage(BoundedMixin, JoinMixin, AdminMixin, ViewsMixin):
                     engine_url,
                     pool_pre_ping=True,
                     connect_args={
-                        "connect_timeout": CONNECT_TIMEOUT_S,
+                        "connect_timeout": _bounded.CONNECT_TIMEOUT_S,
                         # server-side bounds; a server that stops answering altogether is bounded by _run
-                        "options": f"-c statement_timeout={int(OPERATION_TIMEOUT_S * 1000)}"
-                        f" -c idle_in_transaction_session_timeout={int(OPERATION_TIMEOUT_S * 1000)}",
+                        "options": f"-c statement_timeout={int(_bounded.OPERATION_TIMEOUT_S * 1000)}"
+                        f" -c idle_in_transaction_session_timeout={int(_bounded.OPERATION_TIMEOUT_S * 1000)}",
                     },
                 )
                 self._track_connections()

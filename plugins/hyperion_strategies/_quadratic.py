@@ -35,4 +35,5 @@ def quadratic_step(x: np.ndarray, y: np.ndarray, best: np.ndarray) -> np.ndarray
     except np.linalg.LinAlgError:
         return None
     radius = np.maximum(2.0 * (x.max(axis=0) - x.min(axis=0)), 1e-6)
-    return np.clip(np.clip(step, best - radius, best + radius), 0.0, 1.0)
+    clipped: np.ndarray = np.clip(np.clip(step, best - radius, best + radius), 0.0, 1.0)
+    return clipped

@@ -130,7 +130,7 @@ class NSGA2(Strategy):
             if self.rng.random() < 0.5
             else 0.5 * ((1 - beta) * x + (1 + beta) * y)
         )
-        return min(max(child, 0.0), 1.0)
+        return float(min(max(child, 0.0), 1.0))
 
     def _mutate(self, u: float) -> float:
         """Polynomial mutation in [0, 1]."""

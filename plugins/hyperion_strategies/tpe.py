@@ -34,7 +34,8 @@ def _erf(x: np.ndarray) -> np.ndarray:
     a = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * a)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1.0 - poly * np.exp(-a * a))
+    result: np.ndarray = sign * (1.0 - poly * np.exp(-a * a))
+    return result
 
 
 class _Points:
@@ -118,7 +119,8 @@ class _Density:
             mine, theirs, base = self._categorical_codes(cat)
             terms += base + mine @ theirs.T
         top = np.maximum(terms.max(axis=1), prior)
-        return top + np.log(np.exp(terms - top[:, None]).sum(axis=1) + np.exp(prior - top))
+        density: np.ndarray = top + np.log(np.exp(terms - top[:, None]).sum(axis=1) + np.exp(prior - top))
+        return density
 
     def _categorical_codes(self, cat: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """One-hot codes such that mine @ theirs.T adds, per matching option, log(keep) - log(other)."""

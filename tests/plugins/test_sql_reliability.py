@@ -20,7 +20,7 @@ import sqlalchemy
 from hyperion import Float, StorageError, tune
 from hyperion_core.models import Changes, Trial
 from hyperion_core.protocols import Reporter
-from hyperion_storage import _lease, sql
+from hyperion_storage import _bounded, _lease, sql
 from hyperion_storage.sql import SQLStorage
 from tests.cli import hyperion as _cli
 
@@ -253,8 +253,8 @@ def _server_pids(postgres_url: str) -> list[int]:
 
 
 def test_a_frozen_postgresql_server_ends_the_study_with_a_storage_error_in_bounded_time(postgres_url, monkeypatch):
-    monkeypatch.setattr(sql, "OPERATION_TIMEOUT_S", 1.0)
-    monkeypatch.setattr(sql, "CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(_bounded, "OPERATION_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(_bounded, "CONNECT_TIMEOUT_S", 1)
     assert _server_pids(postgres_url), "could not find the test server's processes"
     frozen = threading.Event()
     pids: list[int] = []
