@@ -1,5 +1,5 @@
 """`python -m hyperion` runs the CLI."""
 
-from hyperion_core.cli import main
+from hyperion.cli import main
 
 raise SystemExit(main())

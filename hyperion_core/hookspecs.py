@@ -1,7 +1,7 @@
-"""The five hooks a Hyperion plugin can implement. Each receives `register(name, factory)`.
-
-A factory is called with the user's keyword arguments (`strategy_kwargs`, `early_stopping_kwargs`,
-...) and returns the plugin object. One plugin may register many names of many kinds.
+"""The hooks a Hyperion plugin can implement. The five `register_*` hooks of plugin kinds each receive
+`register(name, factory)`: a factory is called with the user's keyword arguments (`strategy_kwargs`,
+`early_stopping_kwargs`, ...) and returns the plugin object; one plugin may register many names of many
+kinds. `register_commands` adds subcommands to the `hyperion` command line.
 """
 
 from __future__ import annotations
@@ -55,4 +55,18 @@ def register_reporters(register: Register) -> None:
     """Register reporters: `register("progress", ProgressReporter)`.
 
     The factory takes keyword options only and returns a `hyperion_core.protocols.Reporter`.
+    """
+
+
+@hookspec
+def register_commands(commands: Any) -> None:
+    """Add subcommands to the `hyperion` command line. `commands` is argparse's sub-parsers object:
+
+        parser = commands.add_parser("hello", help="say hello")
+        parser.add_argument("--name", default="world")
+        parser.set_defaults(handler=lambda args: print(f"hello {args.name}") or 0)
+
+    The handler gets the parsed arguments and returns the exit code; a HyperionError it raises is
+    printed as `hyperion: ...` with exit code 1. Import heavy modules inside the handler, not here:
+    the hook runs on every `hyperion` call.
     """

@@ -312,6 +312,21 @@ def registry() -> Registry:
     return _registry
 
 
+def add_commands(commands: Any) -> dict[str, list[str]]:
+    """Let every plugin add its `hyperion` subcommands (register_commands); returns plugin -> the
+    commands it added. A plugin whose hook fails, or that takes a command name already taken, is skipped
+    with a warning naming it; the rest go on."""
+    added: dict[str, list[str]] = {}
+    for impl in plugin_manager().hook.register_commands.get_hookimpls():
+        before = set(commands.choices)
+        try:
+            impl.function(commands=commands)
+        except Exception as exc:  # argparse.ArgumentError for a name taken twice, or the plugin's own bug
+            _warn_broken(impl.plugin_name, f"its register_commands hook raised {type(exc).__name__}: {exc}")
+        added[impl.plugin_name] = sorted(set(commands.choices) - before)
+    return added
+
+
 def register(plugin: object, name: str | None = None) -> str:
     """Register a plugin object (a module or class with hookimpls) in this process."""
     global _registry

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hyperion_core.cli_studies import with_storage
+from hyperion.cli.studies import with_storage
 from hyperion_core.errors import HyperionError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -25,7 +25,7 @@ class Source(Protocol):
 
 def open_storage(url: str | None) -> Any:
     """The storage at `url`, checked to be one the dashboard can read (SQLite or PostgreSQL)."""
-    from hyperion_core.cli_studies import storage_url_problem
+    from hyperion.cli.studies import storage_url_problem
     from hyperion_core.plugins import registry
 
     if (problem := storage_url_problem(url)) is not None:

@@ -16,6 +16,7 @@ import hyperion
 from hyperion import Float, Proposal, Strategy, hookimpl, tune
 from hyperion_core import hookspecs, plugins
 from hyperion_core.errors import DuplicatePluginError, UnknownPluginError
+from hyperion_core.plugins import PluginWarning
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = {
@@ -99,14 +100,16 @@ def test_a_strategy_instance_may_be_passed_instead_of_a_name():
 
 def test_every_hook_is_documented_and_takes_register():
     specs = [name for name, obj in vars(hookspecs).items() if name.startswith("register_") and callable(obj)]
-    assert sorted(specs) == sorted(plugins.KINDS.values())
+    assert sorted(specs) == sorted([*plugins.KINDS.values(), "register_commands"])
     for name in specs:
         fn = getattr(hookspecs, name)
-        assert list(inspect.signature(fn).parameters) == ["register"]
-        assert fn.__doc__ and "register(" in fn.__doc__
+        argument = "commands" if name == "register_commands" else "register"
+        assert list(inspect.signature(fn).parameters) == [argument]
+        assert fn.__doc__ and f"{argument}." in fn.__doc__.replace("register(", "register.")
     docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     for name in specs:
-        assert f"def {name}(register)" in docs, f"docs/plugins.md does not document {name}"
+        argument = "commands" if name == "register_commands" else "register"
+        assert f"def {name}({argument})" in docs, f"docs/plugins.md does not document {name}"
 
 
 def test_every_hook_has_a_bundled_implementation_and_every_bundled_name_a_test():
@@ -221,7 +224,7 @@ def test_importing_hyperion_loads_no_plugin_and_no_heavy_dependency():
 
 
 def test_cli_plugins_list_json_and_table():
-    out = _run("from hyperion_core.cli import main; main(['plugins', 'list', '--json'])")
+    out = _run("from hyperion.cli import main; main(['plugins', 'list', '--json'])")
     rows = {row["name"]: row for row in json.loads(out.stdout)}
     assert rows["strategies"]["strategy"] == ["auto", "bayesian", "beam_search", "gp", "grid", "nsga2", "random"]
     assert rows["executors"]["distribution"] == "hyperion-tune"
@@ -256,3 +259,30 @@ def test_every_logger_is_under_the_hyperion_namespace_with_a_null_handler():
     ours = [name for name in logging.root.manager.loggerDict if name.split(".")[0].startswith("hyperion_")]
     assert ours == [], f"loggers outside the 'hyperion' namespace: {ours}"
     assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("hyperion").handlers)
+
+
+def test_a_third_party_plugin_adds_a_command_through_register_commands(register_plugin, capsys):
+    from hyperion.cli import main
+
+    class Greeter:
+        @hookimpl
+        def register_commands(self, commands):
+            hello = commands.add_parser("hello", help="say hello")
+            hello.add_argument("--name", default="world")
+            hello.set_defaults(handler=lambda args: print(f"hello {args.name}") or 0)
+
+    class Clashing:  # takes a name a bundled command has: skipped with a warning, the CLI still works
+        @hookimpl
+        def register_commands(self, commands):
+            commands.add_parser("studies")
+
+    register_plugin(Greeter(), name="greeter")
+    register_plugin(Clashing(), name="clashing")
+    with pytest.warns(PluginWarning, match="'clashing' is skipped: its register_commands hook raised"):
+        assert main(["hello", "--name", "Ada"]) == 0
+    assert capsys.readouterr().out == "hello Ada\n"
+    with pytest.warns(PluginWarning):
+        assert main(["plugins", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["greeter"]["command"] == ["hello"]
+    assert rows["dashboard"]["command"] == ["dashboard", "report"]  # the bundled dashboard, the same way

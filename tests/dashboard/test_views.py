@@ -256,7 +256,7 @@ def test_report_and_dashboard_commands(stored, tmp_path, monkeypatch):
 
     import uvicorn
 
-    from hyperion_core.cli import main
+    from hyperion.cli import main
 
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw))
@@ -267,7 +267,7 @@ def test_report_and_dashboard_commands(stored, tmp_path, monkeypatch):
 def test_dashboard_on_another_host_warns(stored, monkeypatch, capsys):
     import uvicorn
 
-    from hyperion_core.cli import main
+    from hyperion.cli import main
 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     assert main(["dashboard", "--storage", stored, "--host", "0.0.0.0", "--port", "9000"]) == 0

@@ -1,4 +1,5 @@
-"""The `hyperion` command: `plugins list [--json]`, `studies ...`, `ask`/`tell`, `dashboard`, `report`, `--version`."""
+"""The `hyperion` command: `plugins list [--json]`, `studies ...`, `ask`/`tell`, `--version`, and every
+command a plugin adds through the `register_commands` hook (the dashboard adds `dashboard` and `report`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hyperion_core import cli_ask, cli_studies
+from hyperion.cli import ask as cli_ask
+from hyperion.cli import studies as cli_studies
 from hyperion_core.errors import HyperionError
-from hyperion_core.plugins import KINDS, registry
+from hyperion_core.plugins import KINDS, add_commands, registry
 
 
 def _version() -> str:
@@ -41,27 +43,28 @@ def _main(argv: Sequence[str] | None) -> int:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cli_studies.add_parser(commands)
     cli_ask.add_parsers(commands)
-    from hyperion.dashboard import cli as cli_dashboard  # argparse only; the web stack loads when used
-
-    cli_dashboard.add_parsers(commands)
+    added = add_commands(commands)  # the plugins' commands (register_commands): dashboard, report, ...
     args = parser.parse_args(argv)
 
-    if args.command in ("studies", "dashboard", "report"):
-        return int(args.handler(args))
-    if args.command in ("ask", "tell"):
+    if args.command == "plugins" and args.plugins_command == "list":
+        return _plugins_list(args.json, added)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
         try:
-            return int(args.handler(args))
+            return int(handler(args))
         except HyperionError as exc:
             print(f"hyperion: {exc}", file=sys.stderr)
             return 1
-    if args.command == "plugins" and args.plugins_command == "list":
-        return _plugins_list(as_json=args.json)
     (plugins if args.command == "plugins" else parser).print_help(sys.stderr)  # usage goes to stderr
     return 2
 
 
-def _plugins_list(as_json: bool) -> int:
+def _plugins_list(as_json: bool, commands: dict[str, list[str]]) -> int:
     infos = sorted(registry().plugins.values(), key=lambda p: p.name)
+    for p in infos:
+        if commands.get(p.name):
+            p.names["command"] = commands[p.name]
+    kinds = [*KINDS, "command"]
     if as_json:
         rows = [
             {
@@ -69,7 +72,7 @@ def _plugins_list(as_json: bool) -> int:
                 "distribution": p.distribution,
                 "version": p.version,
                 "error": p.error,
-                **{kind: sorted(p.names.get(kind, [])) for kind in KINDS},
+                **{kind: sorted(p.names.get(kind, [])) for kind in kinds},
             }
             for p in infos
         ]
@@ -84,7 +87,7 @@ def _plugins_list(as_json: bool) -> int:
     for column in ("plugin", "distribution", "version", "registers"):
         table.add_column(column)
     for p in infos:
-        registers = "\n".join(f"{kind}: {', '.join(sorted(p.names[kind]))}" for kind in KINDS if p.names.get(kind))
+        registers = "\n".join(f"{kind}: {', '.join(sorted(p.names[kind]))}" for kind in kinds if p.names.get(kind))
         cell = Text(f"broken: {p.error}", style="red") if p.error else Text(registers or "-")
         table.add_row(Text(p.name), Text(p.distribution or "-"), Text(p.version or "-"), cell)
     Console().print(table)
