@@ -6,6 +6,8 @@ a NullHandler: where log records go is the application's choice. What a user mus
 from __future__ import annotations
 
 import logging
+import sys
+import warnings
 
 ROOT = "hyperion"
 logging.getLogger(ROOT).addHandler(logging.NullHandler())
@@ -16,3 +18,25 @@ def get_logger(module: str) -> logging.Logger:
     if module.startswith("hyperion_"):
         module = f"{ROOT}.{module[len('hyperion_') :]}"
     return logging.getLogger(module)
+
+
+#: Top-level packages whose frames a warning skips to reach the user's line (and the thread machinery a
+#: call may come through).
+_OURS = {"hyperion", "threading", "concurrent", "pluggy", "importlib"}
+
+
+def warn_user(text: str, category: type[Warning] | None = None) -> None:
+    """warnings.warn pointed at the user's own line (their tune() call), not at Hyperion's: the stack
+    level is the first frame outside Hyperion's packages. Call it on the thread that runs the user's
+    code (the loop's), so that there is such a frame."""
+    from hyperion_core.errors import HyperionWarning
+
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and _is_ours(frame.f_globals.get("__name__", "")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(text, category or HyperionWarning, stacklevel=level)
+
+
+def _is_ours(module: str) -> bool:
+    top = module.split(".", 1)[0]
+    return top in _OURS or top.startswith("hyperion_")

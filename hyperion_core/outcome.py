@@ -5,11 +5,11 @@ user must see (a misspelled metric, every trial failed)."""
 from __future__ import annotations
 
 import difflib
-import warnings
 from typing import Any
 
 from hyperion_core.checks import finite, number
-from hyperion_core.errors import ConfigurationError, HyperionWarning
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.log import warn_user
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.state import StudyState
 from hyperion_core.text import first_line
@@ -118,7 +118,7 @@ def check_metric_name(state: StudyState, metrics: dict[str, Any], report: dict[s
             + "; their score was used as its value"
         )
         state.note(text)
-        warnings.warn(text, HyperionWarning, stacklevel=2)
+        warn_user(text)
 
 
 def warn_if_nothing_completed(state: StudyState) -> None:
@@ -131,7 +131,7 @@ def warn_if_nothing_completed(state: StudyState) -> None:
                 "(the trials are kept, marked feasible=False)"
             )
             state.note(text, warn=True)
-            warnings.warn(text, HyperionWarning, stacklevel=4)
+            warn_user(text)
         return
     failed = [t for t in state.trials if t.state is TrialState.FAILED]
     if not failed:
@@ -142,4 +142,4 @@ def warn_if_nothing_completed(state: StudyState) -> None:
         f"the first error ({first.trial_id}): {first_line(first.error, 500)}"
     )
     state.note(text, warn=True)
-    warnings.warn(text, HyperionWarning, stacklevel=4)
+    warn_user(text)

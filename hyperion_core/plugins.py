@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,7 +23,7 @@ from hyperion_core.errors import (
     HyperionWarning,
     UnknownPluginError,
 )
-from hyperion_core.log import get_logger
+from hyperion_core.log import get_logger, warn_user
 from hyperion_core.protocols import Executor, Policy, Reporter, Storage, Strategy
 
 logger = get_logger(__name__)
@@ -296,11 +295,10 @@ def _check_hooks(pm: pluggy.PluginManager, name: str, plugin: object, info: tupl
 
 
 def _warn_broken(name: str, error: str) -> None:
-    warnings.warn(
+    warn_user(
         f"Hyperion plugin '{name}' is skipped: {error}. Fix or uninstall it, or silence this with "
         f"HYPERION_DISABLE_PLUGINS={name}",
         PluginWarning,
-        stacklevel=3,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from hyperion_core.coordinator import Coordinator, Joined, Solo
 from hyperion_core.errors import ConfigurationError, HyperionError, StorageError
-from hyperion_core.log import get_logger
+from hyperion_core.log import get_logger, warn_user
 from hyperion_core.models import Changes, Report, StudyRecord, Trial, TrialState
 from hyperion_core.outcome import _reported_value, check_metric_name, judge, warn_if_nothing_completed
 from hyperion_core.protocols import (
@@ -238,6 +238,14 @@ class StudyLoop:
             )
         if self.max_trials is None and self.max_time_s is None and not strategy.finite:
             self.max_trials = self.default_max_trials
+        if state.resumed and not reruns and self.max_trials is not None and len(state.trials) >= self.max_trials:
+            state.note(
+                f"study '{state.name}' already has {len(state.trials)} trial(s), max_trials={self.max_trials}: "
+                f"no new trial runs; raise max_trials (e.g. max_trials={len(state.trials) + self.max_trials}) to "
+                "extend it",
+                warn=True,
+            )
+            warn_user(state.notes[-1])
         state.max_trials = self.max_trials if self.max_trials is not None else strategy.size
         self.outbox.event(
             "study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -37,11 +38,19 @@ def first_line(text: str | None, limit: int = 200) -> str:
 _SECRET_KEYS = ("password", "pass", "pwd", "secret", "token", "api_key", "apikey", "sslpassword")
 
 
-def redact_url(url: Any) -> str:
-    """A storage URL fit to show: `postgresql://user:***@host/db`, secrets in the query masked too."""
-    text = str(url)
-    if "://" not in text:
-        return text
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
+
+
+def redact_url(text: Any) -> str:
+    """A URL, or any text with URLs in it (an error message, a warning), fit to show: each URL's password
+    masked (`postgresql://user:***@host/db`), and secret query values (`?password=`, `token=`) too."""
+    shown = str(text)
+    if "://" not in shown:
+        return shown
+    return _URL.sub(lambda match: _redact_one(match.group(0)), shown)
+
+
+def _redact_one(text: str) -> str:
     try:
         parts = urlsplit(text)
     except ValueError:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
+from hyperion_core.interrupt import interrupted
 from hyperion_core.log import get_logger
 from hyperion_core.models import TrialState
 from hyperion_core.plugins import registry
@@ -108,7 +109,11 @@ def tune(
         initial=initial_proposals(initial_points, compiled, seed),
         warm=warm_trials(warm_start_from, compiled, metric, reg),
     )
-    state = loop.run()  # the loop owns the storage from here: it closes it, whatever happens
+    try:
+        state = loop.run()  # the loop owns the storage from here: it closes it, whatever happens
+    except KeyboardInterrupt as exc:
+        interrupted(loop.state, exc)
+        raise
     return result_of(state, strategy)
 
 
@@ -183,15 +188,13 @@ def _check_signature(objective: Callable[..., Any], space: Space) -> None:
     name = getattr(objective, "__name__", None) or repr(objective)
     first = params[0] if params else None
     if first is None or first.kind not in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD, first.VAR_POSITIONAL):
-        raise ConfigurationError(
-            f"the objective {name}'s first argument must be the trial context: def {name}(ctx, **params)"
-        )
+        raise ConfigurationError(f"{name}()'s first argument must be the trial context: def {name}(ctx, **params)")
     if first.kind is not first.VAR_POSITIONAL and first.name in top:
         if first.name == "ctx":
             raise ConfigurationError(_CTX_KEY.format(name="ctx"))
         shown = ", ".join(p.name for p in params)
         raise ConfigurationError(
-            f"the objective {name}'s first argument must be the trial context, but '{first.name}' is a space "
+            f"{name}()'s first argument must be the trial context, but '{first.name}' is a space "
             f"parameter: write def {name}(ctx, {shown}) (Hyperion calls objective(ctx, **params))"
         )
     rest = params[1:] if first.kind is not first.VAR_POSITIONAL else params
@@ -201,7 +204,7 @@ def _check_signature(objective: Callable[..., Any], space: Space) -> None:
     missing = [key for key in top if key not in accepted]
     if missing:
         raise ConfigurationError(
-            f"the objective {name} does not accept space parameter(s) {', '.join(missing)}; "
+            f"{name}() does not accept space parameter(s) {', '.join(missing)}; "
             f"add them to its signature after ctx, or take **params"
         )
     unfilled = [p.name for p in rest if p.default is p.empty and p.name not in top and p.kind is not p.VAR_POSITIONAL]

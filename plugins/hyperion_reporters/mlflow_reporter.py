@@ -21,6 +21,8 @@ class MLflowReporter(TrackerReporter, Reporter):
     (default: the study's name)."""
 
     name = "mlflow"
+    package = "mlflow"
+    extra = "mlflow"
 
     def __init__(self, tracking_uri: str | None = None, experiment: str | None = None) -> None:
         super().__init__()

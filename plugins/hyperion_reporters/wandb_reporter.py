@@ -22,6 +22,8 @@ class WandbReporter(TrackerReporter, Reporter):
     "disabled"; default: W&B's, e.g. WANDB_MODE) and dir pass through to wandb.init."""
 
     name = "wandb"
+    package = "wandb"
+    extra = "wandb"
 
     def __init__(
         self, project: str | None = None, entity: str | None = None, mode: str | None = None, dir: str | None = None
