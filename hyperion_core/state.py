@@ -48,6 +48,7 @@ class StudyState:
         # trial number -> [(step, metrics)] in arrival order (steps ascend per trial)
         self.history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         self.resumed = 0  # finished trials loaded from storage
+        self.joined = False  # join=True: one of several processes on this study (the others' trials count)
         self.notes: list[str] = []  # user-facing remarks the summary shows (e.g. how the run ended)
         self.duration: float | None = None
         self.max_trials: int | None = None  # the cap in force, for progress displays

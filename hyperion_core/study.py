@@ -231,7 +231,10 @@ class StudyLoop:
             state.note(
                 "several objectives: result['best'] is None; the non-dominated trials are in result['pareto_front']"
             )
-        if state.resumed or reruns:
+        if isinstance(self.coordinator, Joined):
+            state.joined = True
+            state.note(f"joined study '{state.name}' in {state.storage_url}: {state.resumed} finished trial(s) there")
+        elif state.resumed or reruns:
             state.note(
                 f"resumed from {state.storage_url}: {state.resumed} finished trial(s) loaded"
                 + (f", {len(reruns)} interrupted trial(s) to run again" if reruns else "")
@@ -281,6 +284,8 @@ class StudyLoop:
         finally:
             try:
                 self.outbox.flush()
+                if not interrupt:
+                    self.coordinator.sync()  # joined: the result describes the whole study as stored now
             finally:
                 self.strategy.close(self.state)
                 for policy in self.policies:

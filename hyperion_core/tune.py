@@ -411,6 +411,7 @@ def result_of(state: StudyState, strategy: Any) -> dict[str, Any]:
             "killed": state.counts["killed"],
             "interrupted": sum(1 for t in state.trials if t.state is TrialState.INTERRUPTED),
             "resumed": state.resumed,
+            "joined": state.joined,
             "duration_s": duration,
             "notes": list(state.notes),
         },

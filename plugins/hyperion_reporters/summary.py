@@ -31,7 +31,9 @@ class SummaryReporter(Reporter):
         if interrupted:
             line.append(f", {interrupted} interrupted")
         line.append(f" in {seconds(study.duration)}")
-        if study.resumed:
+        if study.joined:
+            line.append(f" (joined; {study.resumed} trials were there)")
+        elif study.resumed:
             line.append(f" (resumed, {study.resumed} trials loaded)")
         self.console.print(line)
         for note in study.notes:

@@ -183,3 +183,21 @@ CREATE TABLE hyperion_events (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INT
   time FLOAT NOT NULL);
 CREATE INDEX ix_hyperion_events_study ON hyperion_events (study_id);
 """
+
+
+def test_each_joined_result_describes_the_whole_study_and_a_joiner_does_not_say_resumed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'whole.db'}"
+    space = {"x": Float(0, 1)}
+    inner: dict = {}
+
+    def first(ctx, x):
+        if ctx.number == 2:  # a second worker joins while this one is mid-trial, and finishes first
+            inner["result"] = tune(lambda ctx, x: x, space, storage=url, study_name="w", join=True, max_trials=8)
+        return x
+
+    outer = tune(first, space, storage=url, study_name="w", join=True, max_trials=8)
+    joiner = inner["result"]
+    assert joiner["study"]["joined"] and any(n.startswith("joined study 'w'") for n in joiner["study"]["notes"])
+    assert not any("resumed" in n for n in joiner["study"]["notes"]) and joiner["study"]["resumed"] == 2
+    assert joiner["study"]["completed"] == 7  # everything but the trial the first worker was still running
+    assert outer["study"]["completed"] == 8 and outer["study"]["trials"] == 8  # the whole study, as stored
