@@ -1,6 +1,7 @@
-"""What a finished trial's outcome is worth: each objective's value looked up in what it returned, the
-checks that fail it (no value, not a number, not finite), its constraint violation, and the warnings a
-user must see (a misspelled metric, every trial failed)."""
+"""What a study's outcome is worth and what a user is told of it: each objective's value looked up in
+what a trial returned, the checks that fail it (no value, not a number, not finite), its constraint
+violation, and the notes and warnings a user must see (how the study opened, a misspelled metric, every
+trial failed)."""
 
 from __future__ import annotations
 
@@ -19,21 +20,26 @@ def judge(
     state: StudyState, trial: Trial, constraints: dict[str, tuple[str, float]], on_missing: Any
 ) -> tuple[list[float], float | None, str | None]:
     """A finished trial's value for each objective, its constraint violation (None without constraints),
-    and why it fails (None when it does not). With one objective a metric found nowhere calls
-    `on_missing(metrics, report, score)` (a misspelling stops the study) and the score stands for it."""
+    and why it fails (None when it does not). A metric of the goal or of a constraint found nowhere calls
+    `on_missing(metric, metrics, report, score)` (a misspelling stops the study); with one objective the
+    score then stands for it."""
     score, metrics, report = trial.score, trial.metrics, trial.last_report
     values: list[float] = []
     for metric, _ in state.objectives:
         value, found = _lookup(metric, score, metrics, report)
-        if not found and not state.multi_objective:
-            on_missing(metrics, report or {}, score)
-            value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
+        if not found:
+            on_missing(metric, metrics, report or {}, score)
+            if not state.multi_objective:
+                value = score  # tune(metric="throughput") with ObjectiveResult(score=throughput): the score is it
         checked, error = _as_value(metric, value)
         if checked is None:
             return values, None, error
         values.append(checked)
     if not constraints:
         return values, None, None
+    for metric in constraints:
+        if not _lookup(metric, score, metrics, report)[1]:
+            on_missing(metric, metrics, report or {}, score)
     violation, error = _violation(constraints, score, metrics, report)
     return values, violation, error
 
@@ -99,25 +105,53 @@ def _reported_value(trial: Trial, metric: str) -> float | None:
     return finite((trial.last_report or {}).get(metric))
 
 
-def check_metric_name(state: StudyState, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
-    """The metric is nowhere in a finished trial: a misspelling stops the study; otherwise the score
-    stands for the metric, said once."""
-    metric = state.metric
+def check_metric_name(
+    state: StudyState, metric: str, metrics: dict[str, Any], report: dict[str, Any], score: float | None
+) -> None:
+    """`metric` (of the goal, or of a constraint) is nowhere in a finished trial: a misspelling stops the
+    study, whichever list it is in; otherwise, with one objective, the score stands for it, said once."""
     known = sorted(set(metrics) | set(report))
     close = difflib.get_close_matches(metric, known, n=1, cutoff=0.75)
     close += [k for k in known if not close and (metric.lower() in k.lower() or k.lower() in metric.lower())]
     if close:
-        raise ConfigurationError(
-            f"metric '{metric}' is not among the metrics the trials give ({', '.join(known)}); "
-            f"did you mean metric='{close[0]}'?"
+        goal = [m for m, _ in state.objectives]
+        where = (
+            f"metric='{close[0]}'"
+            if goal == [metric]
+            else f"metric={[close[0] if m == metric else m for m in goal]!r}"
+            if metric in goal
+            else f"constraints={{'{close[0]}': ...}}"
         )
-    if score is not None:
+        raise ConfigurationError(
+            f"metric '{metric}' is not among the metrics the trials give ({', '.join(known)}); did you mean {where}?"
+        )
+    if score is not None and not state.multi_objective and metric == state.metric:
         text = (
             f"metric '{metric}' was not in the trials' metrics or reports"
             + (f" ({', '.join(known)})" if known else "")
             + "; their score was used as its value"
         )
         state.note(text)
+        warn_user(text)
+
+
+def say_how_it_opened(state: StudyState, reruns: int, max_trials: int | None) -> None:
+    """The notes of a study's start: several objectives, resumed or joined, nothing left to run."""
+    if state.multi_objective:
+        state.note("several objectives: result['best'] is None; the non-dominated trials are in result['pareto_front']")
+    if state.joined:
+        state.note(f"joined study '{state.name}' in {state.storage_url}: {state.resumed} finished trial(s) there")
+    elif state.resumed or reruns:
+        state.note(
+            f"resumed from {state.storage_url}: {state.resumed} finished trial(s) loaded"
+            + (f", {reruns} interrupted trial(s) to run again" if reruns else "")
+        )
+    if state.resumed and not reruns and max_trials is not None and len(state.trials) >= max_trials:
+        text = (
+            f"study '{state.name}' already has {len(state.trials)} trial(s), max_trials={max_trials}: no new trial "
+            f"runs; raise max_trials (e.g. max_trials={len(state.trials) + max_trials}) to extend it"
+        )
+        state.note(text, warn=True)
         warn_user(text)
 
 

@@ -18,9 +18,15 @@ from typing import Any
 
 from hyperion_core.coordinator import Coordinator, Joined, Solo
 from hyperion_core.errors import ConfigurationError, HyperionError, StorageError
-from hyperion_core.log import get_logger, warn_user
+from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, Report, StudyRecord, Trial, TrialState
-from hyperion_core.outcome import _reported_value, check_metric_name, judge, warn_if_nothing_completed
+from hyperion_core.outcome import (
+    _reported_value,
+    check_metric_name,
+    judge,
+    say_how_it_opened,
+    warn_if_nothing_completed,
+)
 from hyperion_core.protocols import (
     Executor,
     Failed,
@@ -115,7 +121,7 @@ class StudyLoop:
         self.inline = False
         self._inline_executor: InlineExecutor | None = None
         self._inline_error: BaseException | None = None
-        self._metric_checked = False
+        self._metrics_checked: set[str] = set()
         self._opened_at: float | None = None
         self._released = False
 
@@ -143,10 +149,6 @@ class StudyLoop:
             return self.queue.get(timeout=timeout)
         except queue.Empty:
             return None
-
-    def apply(self, message: Message) -> None:
-        """One executor message: a trial started, reported (policies may stop it) or ended."""
-        self._apply(message)
 
     def tick(self) -> None:
         """After a batch of messages: time limits, trials past their grace period, the strategy's kills."""
@@ -227,28 +229,10 @@ class StudyLoop:
         for trial in state.trials:
             if trial.state.finished:
                 strategy.observe(trial)
-        if state.multi_objective:
-            state.note(
-                "several objectives: result['best'] is None; the non-dominated trials are in result['pareto_front']"
-            )
-        if isinstance(self.coordinator, Joined):
-            state.joined = True
-            state.note(f"joined study '{state.name}' in {state.storage_url}: {state.resumed} finished trial(s) there")
-        elif state.resumed or reruns:
-            state.note(
-                f"resumed from {state.storage_url}: {state.resumed} finished trial(s) loaded"
-                + (f", {len(reruns)} interrupted trial(s) to run again" if reruns else "")
-            )
         if self.max_trials is None and self.max_time_s is None and not strategy.finite:
             self.max_trials = self.default_max_trials
-        if state.resumed and not reruns and self.max_trials is not None and len(state.trials) >= self.max_trials:
-            state.note(
-                f"study '{state.name}' already has {len(state.trials)} trial(s), max_trials={self.max_trials}: "
-                f"no new trial runs; raise max_trials (e.g. max_trials={len(state.trials) + self.max_trials}) to "
-                "extend it",
-                warn=True,
-            )
-            warn_user(state.notes[-1])
+        state.joined = isinstance(self.coordinator, Joined)
+        say_how_it_opened(state, len(reruns), self.max_trials)
         state.max_trials = self.max_trials if self.max_trials is not None else strategy.size
         self.outbox.event(
             "study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed}
@@ -347,10 +331,10 @@ class StudyLoop:
                 message = None
                 self.storage.write(state.name, Changes())  # idle: lets a storage keep its heartbeat
             if message is not None:
-                self._apply(message)
+                self.apply(message)
                 while True:  # drain what is already there: a burst costs one tick
                     try:
-                        self._apply(self.queue.get_nowait())
+                        self.apply(self.queue.get_nowait())
                     except queue.Empty:
                         break
             self.tick()
@@ -383,13 +367,14 @@ class StudyLoop:
         if self._inline_error is not None:
             return
         try:
-            self._apply(message)
+            self.apply(message)
         except BaseException as exc:
             self._inline_error = exc
             if not isinstance(message, Wake):
                 self.executor.stop(message.trial_number)  # let the objective end soon
 
-    def _apply(self, message: Message) -> None:
+    def apply(self, message: Message) -> None:
+        """One executor message: a trial started, reported (policies may stop it) or ended."""
         match message:
             case Wake():
                 return
@@ -442,10 +427,12 @@ class StudyLoop:
                 trial.values = values
             self._end(trial, TrialState.COMPLETED)
 
-    def _check_metric_name(self, metrics: dict[str, Any], report: dict[str, Any], score: float | None) -> None:
-        if not self._metric_checked:
-            self._metric_checked = True
-            check_metric_name(self.state, metrics, report, score)
+    def _check_metric_name(
+        self, metric: str, metrics: dict[str, Any], report: dict[str, Any], score: float | None
+    ) -> None:
+        if metric not in self._metrics_checked:  # each name once: the first trial that lacks it
+            self._metrics_checked.add(metric)
+            check_metric_name(self.state, metric, metrics, report, score)
 
     def _end(self, trial: Trial, new_state: TrialState, error: str | None = None) -> None:
         trial.state = new_state

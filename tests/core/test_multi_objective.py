@@ -219,3 +219,19 @@ def test_when_no_trial_meets_the_constraints_it_is_said(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert [row["best"] for row in __import__("json").loads(listing.stdout)] == [None]  # no feasible best
+
+
+def test_a_misspelled_metric_in_a_goal_list_or_a_constraint_is_refused_before_more_trials_run():
+    calls = []
+
+    def objective(ctx, x):
+        calls.append(x)
+        return ObjectiveResult(metrics={"accuracy": x, "latency": 1 - x, "memory_gb": x * 4})
+
+    space = {"x": Float(0, 1)}
+    with pytest.raises(ConfigurationError, match=r"metric 'latncy' .* did you mean metric=\['accuracy', 'latency'\]"):
+        tune(objective, space, metric=["accuracy", "latncy"], mode=["max", "min"], max_trials=30)
+    assert len(calls) == 1  # the first finished trial, not 30
+    with pytest.raises(ConfigurationError, match=r"metric 'mem_gb' .* did you mean constraints=\{'memory_gb'"):
+        tune(objective, space, metric="accuracy", constraints={"mem_gb": ("<=", 2.0)}, max_trials=30)
+    assert len(calls) == 2
