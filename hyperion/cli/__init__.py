@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from hyperion.cli import ask as cli_ask
 from hyperion.cli import studies as cli_studies
 from hyperion_core.errors import HyperionError
+from hyperion_core.terminal import inert
 from hyperion_core.plugins import KINDS, add_commands, registry
 
 
@@ -53,7 +54,7 @@ def _main(argv: Sequence[str] | None) -> int:
         try:
             return int(handler(args))
         except HyperionError as exc:
-            print(f"hyperion: {exc}", file=sys.stderr)
+            print(f"hyperion: {inert(str(exc))}", file=sys.stderr)
             return 1
     (plugins if args.command == "plugins" else parser).print_help(sys.stderr)  # usage goes to stderr
     return 2
@@ -81,7 +82,8 @@ def _plugins_list(as_json: bool, commands: dict[str, list[str]]) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
+
+    from hyperion_core.terminal import Text
 
     table = Table(title="Hyperion plugins", title_justify="left")
     for column in ("plugin", "distribution", "version", "registers"):

@@ -13,6 +13,7 @@ from typing import Any
 from hyperion_core.errors import HyperionError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.plugins import registry
+from hyperion_core.terminal import inert
 from hyperion_core.text import dumps, first_line, redact_url
 
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"hyperion: {message}", file=sys.stderr)
+    print(f"hyperion: {inert(message)}", file=sys.stderr)
     return 1
 
 
@@ -101,7 +102,7 @@ def _console() -> Any:
 
 def _text(value: Any, style: str = "") -> Any:
     """User text (study names, parameter values) as a rich Text: shown as written, never read as markup."""
-    from rich.text import Text
+    from hyperion_core.terminal import Text
 
     return Text(value if isinstance(value, str) else _number(value), style=style)
 
@@ -168,7 +169,7 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and not (t.violation or 0) > 0]
     done.sort(key=lambda t: (t.value or 0.0) if study["mode"] == "min" else -(t.value or 0.0))  # all have a value
     console = _console()
-    from rich.text import Text
+    from hyperion_core.terminal import Text
 
     console.print(
         Text.assemble(
@@ -270,15 +271,24 @@ def _csv(trials: list[Trial]) -> str:
     ]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(base + [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics])
+    writer.writerow([_cell(c) for c in base + [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics]])
     for t in trials:
         row = t.to_dict()
         writer.writerow(
-            [row[c] if c != "error" else first_line(row[c], 10_000) for c in base]
+            _cell(cell)
+            for cell in [row[c] if c != "error" else first_line(row[c], 10_000) for c in base]
             + [t.params.get(p) for p in params]
             + [t.metrics.get(m) for m in metrics]
         )
     return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: user text that starts like a formula (=, +, -, @, a tab or a
+    carriage return) gets a leading apostrophe, so `=1+2` or `@SUM(A1)` is never evaluated. Numbers stay."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _delete(storage: Any, args: argparse.Namespace) -> int:
@@ -297,7 +307,7 @@ def _delete(storage: Any, args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             return _fail("not deleted (answer y, or pass --yes)")
     storage.delete_study(args.name, force=args.force)
-    print(f"deleted study '{args.name}' ({study['trials']} trials)", file=sys.stderr)
+    print(inert(f"deleted study '{args.name}' ({study['trials']} trials)"), file=sys.stderr)
     return 0
 
 

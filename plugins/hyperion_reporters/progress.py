@@ -7,11 +7,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
-from rich.text import Text
 
 from hyperion_core.models import Event
 from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
+from hyperion_core.terminal import Text
 from hyperion_reporters._format import number, seconds
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
+from hyperion_core.terminal import Text
 from hyperion_core.text import first_line
 from hyperion_reporters._format import number, params, seconds
 

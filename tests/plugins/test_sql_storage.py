@@ -197,3 +197,35 @@ def test_studies_cli_list_show_export_delete(tmp_path):
     assert missing.returncode == 1 and "no study named 'nope'" in missing.stderr and "alpha" in missing.stderr
     no_file = _cli("list", "--storage", f"sqlite:///{tmp_path / 'absent.db'}", cwd=tmp_path)
     assert no_file.returncode == 1 and "no database at" in no_file.stderr
+
+
+def test_user_text_reaches_the_terminal_inert_and_spreadsheets_unevaluated(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from hyperion import Choice
+    from hyperion_reporters.progress import ProgressReporter
+
+    url = f"sqlite:///{tmp_path / 'evil.db'}"
+    title = "\x1b]0;pwned\x07"  # would set the terminal's title
+    name = f"red{title}\x1b[31m"
+    console = Console(file=io.StringIO(), force_terminal=True, width=300)
+    space = {"op": Choice(["=1+2", "@SUM(A1)", "-1", f"x{title}"])}
+    tune(
+        lambda ctx, op: 1.0,
+        space,
+        storage=url,
+        study_name=name,
+        max_trials=12,
+        seed=0,
+        strategy="grid",
+        reporters=[ProgressReporter(console=console)],
+    )
+    assert "\x1b]0;" not in console.file.getvalue() and "\\x1b]0;pwned" in console.file.getvalue()
+    for args in (("list",), ("show", name)):
+        shown = _cli(*args, "--storage", url, cwd=tmp_path)
+        assert shown.returncode == 0 and "\x1b" not in shown.stdout and "red\\x1b]0;pwned\\x07\\x1b[31m" in shown.stdout
+    rows = _cli("export", name, "--storage", url, cwd=tmp_path).stdout.splitlines()
+    assert {"'=1+2", "'@SUM(A1)", "'-1"} <= {c.strip('"') for row in rows[1:] for c in row.split(",")}
+    assert not any(c.startswith(("=", "@")) for row in rows[1:] for c in row.split(","))

@@ -1,0 +1,28 @@
+"""User text on a terminal: study names, parameter values and errors are data. rich's Text already keeps
+markup inert; this Text also shows control characters (an ESC that would recolour the terminal, set its
+title or move the cursor) as visible escapes. Every reporter and command that prints uses it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.text import Text as _RichText
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def inert(text: str) -> str:
+    """`text` with every control character but newline and tab written as an escape (ESC -> \\x1b)."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text)
+
+
+class Text(_RichText):
+    """rich.text.Text whose text, however it is added, has its control characters made visible."""
+
+    def __init__(self, text: str = "", *args: Any, **kwargs: Any) -> None:
+        super().__init__(inert(text), *args, **kwargs)
+
+    def append(self, text: Any, style: Any = None) -> Text:
+        super().append(inert(text) if isinstance(text, str) else text, style)
+        return self
