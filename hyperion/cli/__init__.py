@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from hyperion.cli import ask as cli_ask
 from hyperion.cli import studies as cli_studies
 from hyperion_core.errors import HyperionError
-from hyperion_core.terminal import inert
 from hyperion_core.plugins import KINDS, add_commands, registry
+from hyperion_core.terminal import inert
 
 
 def _version() -> str:
