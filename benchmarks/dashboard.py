@@ -178,7 +178,7 @@ def hyperion_pages(url: str) -> dict[str, tuple[float, float, int]]:
     from hyperion.dashboard.source import open_storage
 
     storage = open_storage(url)
-    client = TestClient(create_app(storage))
+    client = TestClient(create_app(storage), base_url="http://127.0.0.1")
 
     def get(path: str) -> Any:
         def call() -> int:

@@ -9,6 +9,7 @@ page polls to see that something changed), `/api/studies/{name}/trials` (one pag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,17 @@ def trial_query(params: Any) -> dict[str, Any]:
     }
 
 
-def create_app(storage: Any) -> Any:
-    """The ASGI app over `storage` (a SQL storage, see source.open_storage)."""
+#: The Host headers a dashboard answers by default: this machine's names for itself.
+LOCAL_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
+    """The ASGI app over `storage` (a SQL storage, see source.open_storage). It answers only requests
+    whose Host header names one of `allowed_hosts` (default: this machine's names), so a web page that
+    rebinds its own DNS name to 127.0.0.1 cannot read the studies."""
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, Response
@@ -170,7 +179,12 @@ def create_app(storage: Any) -> Any:
         Route("/api/studies/{name:path}", api_study),
         Route("/static/{file}", static_file),
     ]
-    return Starlette(routes=routes, exception_handlers={HyperionError: failed, Exception: failed})
+    hosts = list(allowed_hosts) if allowed_hosts else list(LOCAL_NAMES)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HyperionError: failed, Exception: failed},
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+    )
 
 
 def report_html(storage: Any, name: str, max_details: int = 1_000) -> str:

@@ -18,6 +18,12 @@ def add_parsers(commands: Any) -> None:
     dash = with_storage(commands.add_parser("dashboard", help="a read-only web UI over a storage's studies"))
     dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    dash.add_argument(
+        "--allowed-hosts",
+        default=None,
+        help="comma-separated host names the dashboard answers to (default: 127.0.0.1, localhost, ::1, and "
+        "--host); behind a proxy, the name users type",
+    )
     dash.set_defaults(handler=dashboard)
     report = with_storage(commands.add_parser("report", help="one self-contained HTML file for a study"))
     report.add_argument("name", help="the study")
@@ -57,10 +63,19 @@ def dashboard(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Hyperion dashboard for {storage.url} on http://{host}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr)
     try:
-        uvicorn.run(create_app(storage), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(storage, allowed_hosts(args)), host=args.host, port=args.port, log_level="warning")
     finally:
         storage.close()
     return 0
+
+
+def allowed_hosts(args: argparse.Namespace) -> list[str]:
+    """The Host headers to answer: --allowed-hosts, else this machine's names and the address listened on."""
+    from hyperion.dashboard.app import LOCAL_NAMES
+
+    if args.allowed_hosts:
+        return [h.strip() for h in args.allowed_hosts.split(",") if h.strip()]
+    return [*LOCAL_NAMES, *([args.host] if args.host not in LOCAL_NAMES else [])]
 
 
 def write_report(args: argparse.Namespace) -> int:

@@ -165,7 +165,7 @@ def test_trial_view_has_reports_and_the_llm_call_that_proposed_it(storage):
 def client(storage):
     from starlette.testclient import TestClient
 
-    return TestClient(create_app(storage))
+    return TestClient(create_app(storage), base_url="http://127.0.0.1")
 
 
 def test_pages_and_json(client, storage):
@@ -217,7 +217,7 @@ def test_no_password_on_any_page(postgres_url):
     studies.demo(url, name="pg-demo", trials=12)
     storage = open_storage(url)
     try:
-        client = TestClient(create_app(storage))
+        client = TestClient(create_app(storage), base_url="http://127.0.0.1")
         for path in ("/", "/studies/pg-demo", "/api/studies", "/api/studies/pg-demo", "/studies/pg-demo/trials/0"):
             response = client.get(path)
             assert response.status_code == 200 and password not in response.text, path
@@ -329,5 +329,27 @@ def test_llm_agent_trials_link_to_their_call(tmp_path):
             assert len(calls) == (1 if t in proposed else 0)
             if calls:
                 assert calls[0]["used"] == 1 and "a quarter" in calls[0]["reply"]
+    finally:
+        storage.close()
+
+
+def test_only_the_hosts_it_was_started_for_are_answered(tmp_path):
+    """DNS rebinding: a page at attacker.example whose name now points at 127.0.0.1 must get nothing."""
+    from starlette.testclient import TestClient
+
+    from hyperion.dashboard.source import open_storage
+
+    url = f"sqlite:///{tmp_path / 'host.db'}"
+    tune(lambda ctx, x: x, {"x": studies.Float(0, 1)}, storage=url, study_name="secret", max_trials=2)
+    storage = open_storage(url)
+    try:
+        local = TestClient(create_app(storage), base_url="http://127.0.0.1:8080")
+        assert local.get("/api/studies").status_code == 200
+        assert "secret" in local.get("/api/studies", headers={"Host": "localhost:8080"}).text
+        refused = local.get("/api/studies", headers={"Host": "attacker.example:8080"})
+        assert refused.status_code == 400 and "secret" not in refused.text
+        proxied = TestClient(create_app(storage, ["hpo.example.org"]), base_url="http://hpo.example.org")
+        assert proxied.get("/api/studies").status_code == 200
+        assert proxied.get("/api/studies", headers={"Host": "127.0.0.1"}).status_code == 400
     finally:
         storage.close()
