@@ -167,8 +167,10 @@ class Registry:
         made: Reporter = self._resolve("reporter", spec, None)
         return made
 
-    def storage(self, spec: str | Storage | None) -> Storage:
-        """None or "memory": in memory; a URL: the storage registered for its scheme; or a storage object."""
+    def storage(self, spec: str | Storage | None, read_only: bool = False) -> Storage:
+        """None or "memory": in memory; a URL: the storage registered for its scheme; or a storage object.
+        `read_only` (the viewers: dashboard, report, `hyperion studies list/show/export`): a storage whose
+        factory takes `read_only` opens the URL without changing it (no tables made, no mode switched)."""
         if spec is None or spec == "memory":
             made: Storage = self.create("storage", "memory", None)
             return made
@@ -178,7 +180,10 @@ class Registry:
                     f"storage must be a URL such as 'sqlite:///experiments.db' (or None for memory), got {spec!r}"
                 )
             scheme = spec.split("://", 1)[0].split("+", 1)[0].lower()
-            made = self.create("storage", scheme, spec)
+            if read_only and "read_only" in inspect.signature(self.get("storage", scheme).factory).parameters:
+                made = self.create("storage", scheme, spec, read_only=True)
+            else:
+                made = self.create("storage", scheme, spec)
             return made
         _check_kind(spec, "storage", f"storage object {type(spec).__name__}")
         return spec

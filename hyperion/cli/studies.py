@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem)
     url = args.storage
     try:
-        storage = registry().storage(url)
+        storage = registry().storage(url, read_only=args.studies_command != "delete")
         try:
             return {"list": _list, "show": _show, "export": _export, "delete": _delete}[args.studies_command](
                 storage, args

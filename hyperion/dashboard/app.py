@@ -92,9 +92,9 @@ def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
     whose Host header names one of `allowed_hosts` (default: this machine's names), so a web page that
     rebinds its own DNS name to 127.0.0.1 cannot read the studies."""
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
-    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, Response
     from starlette.routing import Route

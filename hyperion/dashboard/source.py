@@ -30,7 +30,7 @@ def open_storage(url: str | None) -> Any:
 
     if (problem := storage_url_problem(url)) is not None:
         raise (StorageError if problem.startswith("no database") else ConfigurationError)(problem)
-    storage = registry().storage(url or "")
+    storage = registry().storage(url or "", read_only=True)
     if not hasattr(storage, "study_view"):
         storage.close()
         raise ConfigurationError(

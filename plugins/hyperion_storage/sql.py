@@ -9,9 +9,11 @@ one is refused while the first lives, and takes over (re-running the trials it l
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from hyperion_core.errors import StorageError
 from hyperion_core.log import get_logger
@@ -30,7 +32,11 @@ BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transacti
 
 
 class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
-    def __init__(self, url: str) -> None:
+    """sqlite:/// and postgresql:// storages. `read_only` (the viewers) changes nothing in the database:
+    a SQLite file is opened read-only (no tables made, no journal mode switched), and a database without
+    Hyperion's tables is refused with a clear message instead of being given them."""
+
+    def __init__(self, url: str, read_only: bool = False) -> None:
         import sqlalchemy as sa
 
         from hyperion_storage import _schema
@@ -43,6 +49,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
             engine_url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
         self._pg = engine_url.startswith("postgresql")
         self._in_memory = False
+        self.read_only = read_only
         try:
             if engine_url.startswith("sqlite"):
                 path = sa.engine.make_url(engine_url).database or ""
@@ -52,8 +59,17 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                         f"cannot open storage {self.url}: the directory {str(Path(path).parent)!r} does not exist; "
                         "create it first"
                     )
-                self.engine = sa.create_engine(engine_url, connect_args={"timeout": BUSY_TIMEOUT_S})
-                _configure_sqlite(self.engine)
+                if read_only and not self._in_memory:
+                    if not Path(path).is_file():
+                        raise StorageError(f"cannot open storage {self.url}: there is no database at {path!r}")
+                    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+                    self.engine = sa.create_engine(
+                        "sqlite://",
+                        creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False),
+                    )
+                else:
+                    self.engine = sa.create_engine(engine_url, connect_args={"timeout": BUSY_TIMEOUT_S})
+                _configure_sqlite(self.engine, read_only)
             else:
                 self.engine = sa.create_engine(
                     engine_url,
@@ -78,7 +94,10 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
         self._failed: StorageError | None = None  # after a failed write, later writes fail at once
         self._joined = False
         self._last_seq: dict[str, int] = {}
-        self._create_schema()
+        if read_only:
+            self._check_schema()
+        else:
+            self._create_schema()
 
     # -- schema ---------------------------------------------------------------------------------------
     def _create_schema(self) -> None:
@@ -110,6 +129,32 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                     )
 
         self._run("open the storage", create)
+
+    def _check_schema(self) -> None:
+        """Read-only: the database must already be a Hyperion storage this version reads."""
+        sa, schema = self._sa, self._schema
+
+        def check() -> None:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table(schema.meta.name):
+                    raise StorageError(
+                        f"{self.url} is not a Hyperion storage (it has no Hyperion tables); viewing never changes "
+                        "a database: point --storage at the file your tune() wrote"
+                    )
+                row = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
+            version = int(row[0]) if row is not None else 0
+            if version != schema.SCHEMA_VERSION:
+                newer = version > schema.SCHEMA_VERSION
+                raise StorageError(
+                    f"{self.url} has schema version {version}; this Hyperion reads {schema.SCHEMA_VERSION}: "
+                    + (
+                        "upgrade with pip install -U hyperion-tune"
+                        if newer
+                        else "resume any study in it with tune() once to upgrade it (viewing never changes it)"
+                    )
+                )
+
+        self._run("open the storage", check)
 
     # -- studies ----------------------------------------------------------------------------------------
     def open_study(
@@ -321,7 +366,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
     def close(self) -> None:
         s = self._schema
         self._lease.release()
-        if self._ids and self._failed is None:
+        if self._ids and self._failed is None and not self.read_only:
 
             def release() -> None:
                 with self.engine.begin() as conn:
@@ -403,19 +448,20 @@ def _insert_for(engine: Any) -> Any:
     return sqlite.insert
 
 
-def _configure_sqlite(engine: Any) -> None:
+def _configure_sqlite(engine: Any, read_only: bool = False) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; fsync at checkpoints
+        if not read_only:  # a viewer leaves the file's journal mode as it found it
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; fsync at checkpoints
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now, not mid-transaction
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")  # writers: the lock now, not mid-way

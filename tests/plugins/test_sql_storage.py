@@ -229,3 +229,34 @@ def test_user_text_reaches_the_terminal_inert_and_spreadsheets_unevaluated(tmp_p
     rows = _cli("export", name, "--storage", url, cwd=tmp_path).stdout.splitlines()
     assert {"'=1+2", "'@SUM(A1)", "'-1"} <= {c.strip('"') for row in rows[1:] for c in row.split(",")}
     assert not any(c.startswith(("=", "@")) for row in rows[1:] for c in row.split(","))
+
+
+def test_viewing_never_changes_a_database_and_a_foreign_one_is_refused(tmp_path):
+    import hashlib
+    import sqlite3
+
+    def fingerprint(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    url = f"sqlite:///{mine / 'hpo.db'}"
+    tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="alpha", max_trials=3)
+    with sqlite3.connect(mine / "hpo.db") as conn:  # as a copy or a backup leaves it: no WAL, no -shm
+        conn.execute("PRAGMA journal_mode=DELETE")
+    before = fingerprint(mine)
+    for args in (("list",), ("show", "alpha"), ("export", "alpha")):
+        assert _cli(*args, "--storage", url, cwd=tmp_path).returncode == 0
+    from hyperion.cli import main
+
+    assert main(["studies", "list", "--storage", url, "--json"]) == 0
+    assert fingerprint(mine) == before  # not a byte, not a new -wal or -shm file
+
+    foreign = tmp_path / "other"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "app.db") as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    before = fingerprint(foreign)
+    refused = _cli("list", "--storage", f"sqlite:///{foreign / 'app.db'}", cwd=tmp_path)
+    assert refused.returncode == 1 and "is not a Hyperion storage" in refused.stderr
+    assert fingerprint(foreign) == before
