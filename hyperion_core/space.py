@@ -214,6 +214,48 @@ class Space:
                 out[key] = value
         return out
 
+    def flat(self, point: Any) -> dict[str, Any]:
+        """A point in any form a user has one: flat (dotted paths, as strategies and storages keep it), or
+        nested as the objective receives it and a result returns it (a conditional Choice's chosen option
+        as its dict, e.g. {"opt": {"name": "sgd", "lr": 0.1}}). What a study returns is accepted back."""
+        if not isinstance(point, Mapping):
+            raise SpaceError(f"a point must be a dict of parameter values, got {type(point).__name__} {point!r:.100}")
+        if not self.conditions:
+            return flatten(point)
+        out: dict[str, Any] = {}
+        self._unbuild(self.definition, "", point, out)
+        return out
+
+    def _unbuild(self, node: Mapping[str, Any], prefix: str, values: Mapping[str, Any], out: dict[str, Any]) -> None:
+        """The inverse of _build: nested values back to flat paths, a chosen option's dict to its label."""
+        for key, value in values.items():
+            definition = node.get(key) if isinstance(key, str) else None
+            path = f"{prefix}{key}"
+            if isinstance(definition, Choice) and definition.conditional and isinstance(value, Mapping):
+                label = self._option_of(definition, path, value)
+                out[path] = label
+                branch = definition.branches[definition.index(label)]
+                self._unbuild(branch or {}, f"{path}[{label}].", value, out)
+            elif path in self._known or "[" in str(key):  # already a flat path
+                out[path] = value
+            elif isinstance(definition, Mapping) and isinstance(value, Mapping):
+                self._unbuild(definition, path + ".", value, out)
+            elif isinstance(value, Mapping):
+                out.update(flatten(value, path + "."))
+            else:
+                out[path] = value
+
+    @staticmethod
+    def _option_of(choice: Choice, path: str, value: Mapping[str, Any]) -> Any:
+        """The option of a conditional Choice whose dict `value` is: the one whose fixed values it has."""
+        for label, branch in zip(choice.options, choice.branches):
+            if branch is None or not set(value) <= set(branch):
+                continue
+            fixed = {k: v for k, v in branch.items() if _is_fixed(v) and not isinstance(v, Parameter)}
+            if all(k in value and _same(value[k], v) for k, v in fixed.items()):
+                return label
+        raise SpaceError(f"parameter '{path}': {dict(value)!r:.200} is none of its options")
+
     # -- encodings for model-based strategies and grids ------------------------------------------
     def to_unit(self, values: Mapping[str, Any]) -> list[float]:
         return [param.to_unit(values[name]) for name, param in self.params.items()]

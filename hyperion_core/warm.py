@@ -10,9 +10,10 @@ from typing import Any
 
 from hyperion_core.checks import finite
 from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError
+from hyperion_core.log import warn_user
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Proposal
-from hyperion_core.space import Space, flatten
+from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.text import cap
 
@@ -30,7 +31,10 @@ def initial_proposals(points: Any, space: Space, seed: int | None) -> list[Propo
     for i, point in enumerate(points):
         if not isinstance(point, Mapping):
             raise ConfigurationError(f"initial_points[{i}] must be a dict of parameter values, got {point!r:.100}")
-        given = flatten(point)
+        try:
+            given = space.flat(point)
+        except SpaceError as exc:
+            raise ConfigurationError(f"initial_points[{i}]: {exc}") from None
         filled = {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
         extra = {k: v for k, v in given.items() if k not in space.params}
         try:
@@ -52,7 +56,7 @@ def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[
         return [], []
     if isinstance(source, tuple) and len(source) == 2 and all(isinstance(s, str) for s in source):
         url, name = source
-        storage = registry.storage(url)
+        storage = registry.storage(url, read_only=True)  # a mistyped path is an error, not a new file
         try:
             old = [t for t in storage.load_trials(name) if t.state.finished]
         finally:
@@ -71,7 +75,10 @@ def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[
         )
     trials, dropped, ignored = [], 0, set()
     for row in rows:
-        params = flatten(row.get("params") or {})
+        try:
+            params = space.flat(row.get("params") or {})
+        except SpaceError as exc:
+            raise ConfigurationError(f"warm_start_from: a trial's params: {exc}") from None
         ignored |= {k for k in params if k not in space.params and k not in space.fixed}
         value = (row.get("metrics") or {}).get(metric, row.get("value")) if metric != "score" else row.get("value")
         state = row.get("state", TrialState.COMPLETED)
@@ -93,6 +100,8 @@ def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[
         )
     if ignored:
         notes.append(f"warm start: parameter(s) {', '.join(sorted(ignored))} are not in this space and were ignored")
+    if rows and not trials:  # asked for, and nothing came of it: not a thing to leave in the notes only
+        warn_user(f"warm start: none of the {len(rows)} trial(s) of {where} fit this space or had a value")
     return trials, notes
 
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from hyperion import Choice, Float, Int, SpaceError, tune
+from hyperion import Choice, ConfigurationError, Float, Int, SpaceError, StorageError, tune
 from hyperion_core.plugins import registry
 from hyperion_core.space import Space
 from hyperion_storage.sql import SQLStorage
@@ -130,3 +130,40 @@ def test_bayesian_beats_random_search_on_a_model_choice():
         )
 
     assert median_best("bayesian") < median_best("random") / 10
+
+
+def test_what_a_conditional_study_returns_is_accepted_back_as_input(tmp_path):
+    from hyperion import HyperionWarning
+
+    space = {
+        "opt": Choice(
+            [
+                {"name": "adam", "lr": Float(1e-4, 1e-1, log=True)},
+                {"name": "sgd", "lr": Float(1e-3, 1.0, log=True), "momentum": Float(0, 0.99)},
+                "none",
+            ]
+        ),
+        "batch": 32,
+    }
+
+    def objective(ctx, opt, batch):
+        return opt["lr"] if isinstance(opt, dict) else 0.0
+
+    first = tune(objective, space, max_trials=8, seed=0, storage=f"sqlite:///{tmp_path / 'c.db'}", study_name="c")
+    best = first["best"]["params"]
+    again = tune(objective, space, max_trials=2, initial_points=[best])
+    assert again["trials"][0]["params"] == best
+    rows = [{"params": t["params"], "value": t["value"]} for t in first["trials"]]
+    warm = tune(objective, space, max_trials=2, warm_start_from=rows, strategy="bayesian")
+    assert "learned from 8 finished trial(s)" in warm["study"]["notes"][0]
+    stored = tune(objective, space, max_trials=2, warm_start_from=(f"sqlite:///{tmp_path / 'c.db'}", "c"))
+    assert "learned from 8 finished trial(s)" in stored["study"]["notes"][0]
+    with pytest.raises(ConfigurationError, match="initial_points\\[0\\]: parameter 'opt': .* is none of its options"):
+        tune(objective, space, max_trials=1, initial_points=[{"opt": {"name": "rmsprop", "lr": 0.1}}])
+    with pytest.raises(ConfigurationError, match="warm_start_from: a trial's params: a point must be a dict"):
+        tune(objective, space, max_trials=1, warm_start_from=[{"params": [0.1, 0.2], "value": 1.0}])
+    with pytest.warns(HyperionWarning, match="none of the 1 trial"):
+        tune(objective, space, max_trials=1, warm_start_from=[{"params": {"opt": "none", "batch": 64}, "value": 1.0}])
+    with pytest.raises(StorageError, match="no database at"):
+        tune(objective, space, max_trials=1, warm_start_from=(f"sqlite:///{tmp_path / 'typo.db'}", "c"))
+    assert not (tmp_path / "typo.db").exists()
