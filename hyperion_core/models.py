@@ -137,6 +137,8 @@ class StudyRecord:
     history: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     # join=True: the trials other processes run now (or left interrupted, for anyone to claim)
     foreign: list[Trial] = field(default_factory=list)
+    # the configuration kept with the study beyond space and goal ({"constraints": ...}); None: not known
+    config: dict[str, Any] | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ trial failed)."""
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from hyperion_core.checks import finite, number
@@ -91,6 +92,18 @@ def _violation(
             return None, f"constraint: {problem}"
         total += max(0.0, amount - bound) if op == "<=" else max(0.0, bound - amount)
     return total, None
+
+
+def judge_loaded(trials: list[Trial], constraints: dict[str, tuple[str, float]]) -> None:
+    """Completed trials loaded without a constraint verdict (a study from before its constraints were
+    kept) are judged against today's constraints from their stored metrics; one that cannot be judged is
+    infeasible: a best must be shown to meet them."""
+    if not constraints:
+        return
+    for trial in trials:
+        if trial.state is TrialState.COMPLETED and trial.violation is None:
+            violation, _ = _violation(constraints, trial.score, trial.metrics, trial.last_report)
+            trial.violation = violation if violation is not None else math.inf
 
 
 def _again(old: Trial) -> Trial:

@@ -180,7 +180,9 @@ class Storage(Protocol):
 
     url: str
 
-    def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord: ...
+    def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
+        """A storage may also take `config: dict | None` (what a study keeps beyond space and goal, e.g.
+        its constraints) and return it in StudyRecord.config on resume, so that a resume compares it."""
 
     def write(self, study_name: str, changes: Changes) -> None: ...
 
@@ -215,7 +217,14 @@ class SharedStorage(Storage, Protocol):
     changed since the last look. See hyperion_storage._join for the SQL one."""
 
     def open_study(
-        self, name: str, space: dict[str, Any], metric: str, mode: str, join: bool = False, stale_after_s: float = 60.0
+        self,
+        name: str,
+        space: dict[str, Any],
+        metric: str,
+        mode: str,
+        join: bool = False,
+        stale_after_s: float = 60.0,
+        config: dict[str, Any] | None = None,
     ) -> StudyRecord: ...
 
     def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Claim: ...

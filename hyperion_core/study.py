@@ -24,6 +24,7 @@ from hyperion_core.outcome import (
     _reported_value,
     check_metric_name,
     judge,
+    judge_loaded,
     say_how_it_opened,
     warn_if_nothing_completed,
 )
@@ -222,7 +223,7 @@ class StudyLoop:
             strategy.observe(trial)
         for note in warm_notes:
             state.note(note)
-        # join=True: `foreign` is what the other processes run now, or left for anyone to claim
+        judge_loaded(self.record.trials, self.constraints)  # `foreign` (join=True): what the others run now
         reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
         self.coordinator.load(reruns)
         self.initial = not_run_yet(self.initial, state.trials)

@@ -144,14 +144,19 @@ def open_loop(
             f"it and be taken for dead; use at least {MIN_JOIN_STALE_AFTER_S:g} s (a dead worker on the same "
             "host is noticed at once whatever this says)"
         )
+    constraints = loop_options.get("constraints") or {}
+    config = {"constraints": {m: list(rule) for m, rule in sorted(constraints.items())}}
+    options: dict[str, Any] = {}
+    if "config" in inspect.signature(storage_obj.open_study).parameters:  # a storage that keeps it
+        options["config"] = config
     try:
         if join:
             record = storage_obj.open_study(  # type: ignore[call-arg]
-                name, space.describe(), metric, mode, join=True, stale_after_s=join_stale_after_s
+                name, space.describe(), metric, mode, join=True, stale_after_s=join_stale_after_s, **options
             )
         else:
-            record = storage_obj.open_study(name, space.describe(), metric, mode)
-        _check_resume(record, space.describe(), metric, mode, storage_url)
+            record = storage_obj.open_study(name, space.describe(), metric, mode, **options)
+        _check_resume(record, space.describe(), metric, mode, storage_url, config)
         return StudyLoop(
             record=record, space=space, storage=storage_obj, storage_url=storage_url, join=join, **loop_options
         )
@@ -342,8 +347,11 @@ def _default_name(objective: Callable[..., Any]) -> str:
     return name if name and not name.startswith("<") else "study"
 
 
-def _check_resume(record: Any, space: dict[str, Any], metric: str, mode: str, storage_url: str) -> None:
-    """A resumed study must be the same search: same space, metric and direction."""
+def _check_resume(
+    record: Any, space: dict[str, Any], metric: str, mode: str, storage_url: str, config: dict[str, Any]
+) -> None:
+    """A resumed study must be the same search: same space, metric, direction and constraints (when the
+    storage kept them)."""
     problems = []
     for path in sorted(set(record.space) | set(space)):
         old, new = record.space.get(path), space.get(path)
@@ -355,6 +363,9 @@ def _check_resume(record: Any, space: dict[str, Any], metric: str, mode: str, st
             problems.append(f"'{path}' changed from {_describe(old)} to {_describe(new)}")
     if record.metric != metric or record.mode != mode:
         problems.append(f"the goal changed from {record.mode} '{record.metric}' to {mode} '{metric}'")
+    old_rules = (getattr(record, "config", None) or {}).get("constraints")
+    if old_rules is not None and old_rules != config["constraints"]:
+        problems.append(f"the constraints changed from {old_rules or 'none'} to {config['constraints'] or 'none'}")
     if problems:
         raise ConfigurationError(
             f"study '{record.name}' in {storage_url} was created with a different search: {'; '.join(problems)}. "

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives
+SCHEMA_VERSION = 4  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives;
+# 4: the study's configuration (constraints), compared on resume
 
 metadata = sa.MetaData()
 
@@ -30,6 +31,7 @@ studies = sa.Table(
     sa.Column("heartbeat", sa.Float),
     sa.Column("next_number", sa.Integer, nullable=False, server_default="0"),  # the next trial number
     sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # +1 per write: what changed since
+    sa.Column("config", sa.Text),  # JSON: the study's configuration beyond space and goal (constraints); NULL: unknown
 )
 
 # join=True: the processes working one study, each with its lease (a study's owner is then JOINED).
@@ -119,3 +121,5 @@ def migrate(conn: sa.Connection, version: int) -> None:
         conn.exec_driver_sql("ALTER TABLE hyperion_trials ADD COLUMN violation FLOAT")
         if conn.dialect.name == "postgresql":  # "max,min": SQLite does not enforce lengths
             conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN mode TYPE VARCHAR(255)")
+    if version < 4:
+        conn.exec_driver_sql("ALTER TABLE hyperion_studies ADD COLUMN config TEXT")

@@ -18,9 +18,11 @@ class MemoryStorage:
         self._reports: dict[str, list[Report]] = {}
         self._events: dict[str, list[Event]] = {}
 
-    def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
+    def open_study(
+        self, name: str, space: dict[str, Any], metric: str, mode: str, config: dict[str, Any] | None = None
+    ) -> StudyRecord:
         if name not in self._studies:
-            self._studies[name] = StudyRecord(name, space, metric, mode, created=time.time())
+            self._studies[name] = StudyRecord(name, space, metric, mode, created=time.time(), config=config)
             self._trials[name] = {}
             self._reports[name] = []
             self._events[name] = []
@@ -34,7 +36,14 @@ class MemoryStorage:
         for report in self._reports[name]:
             history.setdefault(report.trial_number, []).append((report.step, report.metrics))
         return StudyRecord(
-            record.name, record.space, record.metric, record.mode, self.load_trials(name), record.created, history
+            record.name,
+            record.space,
+            record.metric,
+            record.mode,
+            self.load_trials(name),
+            record.created,
+            history,
+            config=record.config,
         )
 
     def write(self, study_name: str, changes: Changes) -> None:

@@ -158,26 +158,36 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
 
     # -- studies ----------------------------------------------------------------------------------------
     def open_study(
-        self, name: str, space: dict[str, Any], metric: str, mode: str, join: bool = False, stale_after_s: float = 60.0
+        self,
+        name: str,
+        space: dict[str, Any],
+        metric: str,
+        mode: str,
+        join: bool = False,
+        stale_after_s: float = 60.0,
+        config: dict[str, Any] | None = None,
     ) -> StudyRecord:
         """Create or resume a study. With `join`, this run becomes one of the processes working it
-        (claim() and sync() then apply); a run whose heartbeat is older than `stale_after_s` is dead."""
+        (claim() and sync() then apply); a run whose heartbeat is older than `stale_after_s` is dead.
+        `config` is kept with a new study (and with an old one that has none) and returned on resume."""
         self._joined, self.stale_after_s = join, stale_after_s
 
         def attempt() -> StudyRecord:
             try:
-                return self._open_study(name, space, metric, mode)
+                return self._open_study(name, space, metric, mode, config)
             except self._sa.exc.IntegrityError:
                 # Another process created a study of this name between our look and our insert (PostgreSQL;
                 # SQLite's BEGIN IMMEDIATE serialises this): look again, now it exists.
-                return self._open_study(name, space, metric, mode)
+                return self._open_study(name, space, metric, mode, config)
 
         record = self._run(f"open study '{name}'", attempt)
         if not self._in_memory:  # an in-memory database is this process's alone: no one to fence out
             self._lease.hold(self._beat, self.stale_after_s if join else STALE_OWNER_S)
         return record
 
-    def _open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
+    def _open_study(
+        self, name: str, space: dict[str, Any], metric: str, mode: str, config: dict[str, Any] | None
+    ) -> StudyRecord:
         sa, s = self._sa, self._schema
         now = time.time()
         with self.engine.begin() as conn:
@@ -193,6 +203,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                         space=dumps(space),
                         metric=metric,
                         mode=mode,
+                        config=dumps(config) if config is not None else None,
                         created=now,
                         updated=now,
                         owner=JOINED if self._joined else self._owner,
@@ -203,16 +214,21 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                 self._ids[name] = int(inserted[0])
                 if self._joined:
                     self._join_open(conn, self._ids[name], JOINED, now)
-                return StudyRecord(name, space, metric, mode, [], created=now)
+                return StudyRecord(name, space, metric, mode, [], created=now, config=config)
             self._check_open(conn, name, row, now)
             study_id = row["id"]
             self._ids[name] = study_id
+            stored = json.loads(row["config"]) if row["config"] else None
+            if stored is None and config is not None:  # a study from before configs were kept: keep it now
+                conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(config=dumps(config)))
             if self._joined:
                 self._join_open(conn, study_id, row["owner"], now)
                 trials = self._trials(conn, study_id)
                 history = self._history(conn, study_id)
                 finished = [t for t in trials if t.state.finished]
-                record = StudyRecord(name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"])
+                record = StudyRecord(
+                    name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"], config=stored
+                )
                 record.trials = finished
                 record.foreign = [t for t in trials if not t.state.finished]
                 record.history = {n: h for n, h in history.items() if n < len(trials) and trials[n].state.finished}
@@ -223,7 +239,9 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
             conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=self._owner, heartbeat=now))
             # Trials a dead process left running: their partial reports go; the trials run again.
             interrupt_trials(conn, s, study_id, sa.true())
-            record = StudyRecord(name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"])
+            record = StudyRecord(
+                name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"], config=stored
+            )
             record.trials = self._trials(conn, study_id)
             record.history = self._history(conn, study_id)
             return record

@@ -235,3 +235,37 @@ def test_a_misspelled_metric_in_a_goal_list_or_a_constraint_is_refused_before_mo
     with pytest.raises(ConfigurationError, match=r"metric 'mem_gb' .* did you mean constraints=\{'memory_gb'"):
         tune(objective, space, metric="accuracy", constraints={"mem_gb": ("<=", 2.0)}, max_trials=30)
     assert len(calls) == 2
+
+
+def test_constraints_are_part_of_a_stored_study_and_a_resume_compares_them(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    space = {"x": Float(0, 1)}
+
+    def objective(ctx, x):
+        return ObjectiveResult(score=x, metrics={"mem": x * 10})
+
+    tune(objective, space, storage=url, study_name="s", max_trials=6, seed=0)
+    with pytest.raises(ConfigurationError, match=r"the constraints changed from none to \{'mem': \['<=', 2.0\]\}"):
+        tune(objective, space, storage=url, study_name="s", max_trials=10, constraints={"mem": ("<=", 2.0)})
+    kept = tune(objective, space, storage=url, study_name="s", max_trials=8)  # the same search resumes
+    assert kept["study"]["resumed"] == 6
+
+    # A study from before constraints were kept (its config unknown) resumes with them, and its old
+    # trials are judged against them: the best meets them.
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        conn.execute("UPDATE hyperion_studies SET config = NULL")
+    result = tune(
+        objective,
+        space,
+        storage=url,
+        study_name="s",
+        max_trials=12,
+        seed=1,
+        initial_points=[{"x": 0.15}],
+        constraints={"mem": ("<=", 2.0)},
+    )
+    assert any(t["metrics"]["mem"] > 2.0 for t in result["trials"][:8])  # old trials outside the constraints
+    assert result["best"]["metrics"]["mem"] <= 2.0
+    assert all(t["feasible"] == (t["metrics"]["mem"] <= 2.0) for t in result["trials"])

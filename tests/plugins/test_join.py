@@ -160,7 +160,7 @@ def test_a_file_of_the_first_schema_is_migrated(tmp_path):
     result = tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=f"sqlite:///{path}", study_name="old", max_trials=3)
     assert result["study"]["resumed"] == 1 and result["study"]["trials"] == 3
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM hyperion_meta").fetchone()[0] == "3"
+    assert con.execute("SELECT value FROM hyperion_meta").fetchone()[0] == "4"
     assert con.execute("SELECT next_number FROM hyperion_studies").fetchone()[0] == 3
 
 
