@@ -71,6 +71,11 @@ class AutoSearch(Strategy):
             return "bayesian", f"{len(params)} parameters (more than {MAX_GP_PARAMS})"
         if categorical * 2 > len(params):
             return "bayesian", f"{categorical} of {len(params)} parameters are categorical"
+        from hyperion_strategies.gp import MAX_ONE_HOT
+
+        widest = max((len(p.options) for p in params.values() if p.categorical), default=0)  # type: ignore[attr-defined]
+        if widest > MAX_ONE_HOT:
+            return "bayesian", f"a Choice of {widest} options (gp models at most {MAX_ONE_HOT} per Choice)"
         if budget is not None and budget > MAX_GP_BUDGET:
             return "bayesian", f"a budget of {budget} trials (more than {MAX_GP_BUDGET})"
         if self.finished >= self.gp_trials:

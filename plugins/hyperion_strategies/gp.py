@@ -42,6 +42,10 @@ def _one_blas_thread() -> Any:
     return _controller.limit(limits=1, user_api="blas")
 
 
+#: The most options of a Choice the model encodes (one input column each); wider ones it leaves out.
+MAX_ONE_HOT = 32
+
+
 class GPSearch(Strategy):
     """Gaussian-process Bayesian optimisation.
 
@@ -83,7 +87,17 @@ class GPSearch(Strategy):
             raise ConfigurationError("gp needs scipy: pip install scipy") from None
         params = self.space.params
         self.num_names = [n for n, p in params.items() if not p.categorical]
-        self.cat_names = [n for n, p in params.items() if p.categorical]
+        # A Choice of many options would make the model's inputs (one column per option) and its cost
+        # unbounded: it is left out of the model, and its values come with the candidates' bases (the best
+        # trials' values near them, random ones elsewhere).
+        wide = [n for n, p in params.items() if p.categorical and len(p.options) > MAX_ONE_HOT]  # type: ignore[attr-defined]
+        self.wide_note = (
+            f"gp: {', '.join(wide)} ha{'s' if len(wide) == 1 else 've'} more than {MAX_ONE_HOT} options: the model "
+            "leaves them out (their values come from the best trials and random draws)"
+            if wide
+            else None
+        )
+        self.cat_names = [n for n, p in params.items() if p.categorical and n not in wide]
         self.cat_offsets: list[int] = []
         width = len(self.num_names)
         for name in self.cat_names:
@@ -142,6 +156,9 @@ class GPSearch(Strategy):
             return self._propose(study, slots)
 
     def _propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        if self.wide_note is not None:  # said when gp proposes (auto sets it up, and may not use it)
+            study.note(self.wide_note)
+            self.wide_note = None
         running = [t.params for t in (*study.running.values(), *study.elsewhere.values())]
         good = sum(v is not None for v in self.values)
         out: list[Proposal] = []

@@ -214,3 +214,22 @@ def test_auto_with_several_objectives_uses_multi_objective_tpe():
         seed=0,
     )
     assert "auto: bayesian (several objectives (multi-objective TPE))" in result["study"]["notes"]
+
+
+def test_a_choice_of_thousands_of_options_keeps_gp_bounded_and_auto_picks_bayesian():
+    space = {"c": Choice([f"o{i}" for i in range(5_000)]), "x": Float(0, 1), "y": Float(0, 1)}
+
+    def objective(ctx, c, x, y):
+        return x + y + (int(c[1:]) % 7) / 7
+
+    result = tune(objective, space, strategy="gp", max_trials=30, seed=0)
+    assert result["study"]["completed"] == 30
+    assert any("c has more than 32 options: the model leaves them out" in n for n in result["study"]["notes"])
+    from hyperion_strategies.gp import GPSearch
+
+    gp = GPSearch()
+    gp.setup(StudyState("s", Space(space), "score", "max", 0))
+    assert gp.width == 2  # the two numbers: not 5,002 columns
+    auto = tune(objective, space, strategy="auto", max_trials=5, seed=0)
+    assert any("auto: bayesian (a Choice of 5000 options" in n for n in auto["study"]["notes"])
+    assert not any(n.startswith("gp:") for n in auto["study"]["notes"])
