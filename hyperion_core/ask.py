@@ -27,7 +27,7 @@ class AskedTrial(TrialContext):
     """A trial handed out by `Study.ask()`: `params` (nested as the space), `number`, `trial_id`,
     `report(step, **metrics)`, `should_stop()`. Give it back with `study.tell(trial, result)`."""
 
-    __slots__ = ()
+    __slots__ = ("owner",)  # the Study that asked it: tell() refuses another study's trial
 
     def __repr__(self) -> str:
         return f"AskedTrial(number={self.number}, params={self.params!r})"
@@ -96,6 +96,7 @@ class Study:
         self._handover = _HandOver()
         compiled = Space(space)
         self._loop: StudyLoop = open_loop(
+            strategy_name=strategy if isinstance(strategy, str) else None,
             objective=_told_from_outside,
             space=compiled,
             initial=initial_proposals(initial_points, compiled, seed),
@@ -136,7 +137,7 @@ class Study:
                 loop.flush()
                 if started:
                     number, trial_id, params = self._handover.waiting.pop(0)
-                    return AskedTrial(number, trial_id, params, self._emit, self._stop_flag(number))
+                    return self._asked(AskedTrial(number, trial_id, params, self._emit, self._stop_flag(number)))
                 if not loop.strategy.pending and not asked_again:
                     asked_again = True  # asked once more: an off-thread call may have ended just now
                     continue
@@ -158,7 +159,19 @@ class Study:
     def tell(self, trial: AskedTrial | int, result: Any) -> None:
         """End a trial: `result` is a number (the score), an ObjectiveResult, or the exception it raised
         (the trial then fails with it). A trial stopped by early stopping is recorded as killed."""
-        number = trial if isinstance(trial, int) else trial.number
+        if isinstance(trial, AskedTrial):
+            if trial.owner is not self:
+                raise ConfigurationError(
+                    f"trial {trial.number} was asked by another Study, not by study '{self._loop.state.name}': "
+                    "tell each study its own trials"
+                )
+            number = trial.number
+        elif isinstance(trial, int) and not isinstance(trial, bool) and trial >= 0:
+            number = trial
+        else:
+            raise ConfigurationError(
+                f"tell() takes the trial ask() returned, or its number (0 or more), got {trial!r:.80}"
+            )
         message: Message
         if isinstance(result, BaseException):
             message = Failed(number, _describe(result))
@@ -188,6 +201,10 @@ class Study:
         loop.apply(message)
         loop.tick()
         loop.flush()
+
+    def _asked(self, trial: AskedTrial) -> AskedTrial:
+        trial.owner = self
+        return trial
 
     def _stop_flag(self, number: int) -> Any:
         trial = self._loop.state.trials[number]
@@ -243,8 +260,10 @@ class Study:
                     )
                 )
             state.add(trial)  # ours now
-            return AskedTrial(
-                number, trial.trial_id, state.space.unflatten(trial.params), self._emit, self._stop_flag(number)
+            return self._asked(
+                AskedTrial(
+                    number, trial.trial_id, state.space.unflatten(trial.params), self._emit, self._stop_flag(number)
+                )
             )
 
     def _check_open(self) -> None:

@@ -85,6 +85,7 @@ def tune(
     policies = _policies(reg, early_stopping, early_stopping_kwargs)
     _check_policies(policies, metric, early_stopping_kwargs)
     loop = open_loop(
+        strategy_name=strategy if isinstance(strategy, str) else None,
         objective=objective,
         space=compiled,
         name=name,
@@ -126,6 +127,7 @@ def open_loop(
     mode: str,
     join: bool = False,
     join_stale_after_s: float = 60.0,
+    strategy_name: str | None = None,
     **loop_options: Any,
 ) -> StudyLoop:
     """Open (or resume) the study in its storage and give it to a StudyLoop, the one owner of its state.
@@ -145,7 +147,9 @@ def open_loop(
             "host is noticed at once whatever this says)"
         )
     constraints = loop_options.get("constraints") or {}
-    config = {"constraints": {m: list(rule) for m, rule in sorted(constraints.items())}}
+    config: dict[str, Any] = {"constraints": {m: list(rule) for m, rule in sorted(constraints.items())}}
+    if strategy_name is not None:
+        config["strategy"] = strategy_name  # what `hyperion ask` uses unless told otherwise
     options: dict[str, Any] = {}
     if "config" in inspect.signature(storage_obj.open_study).parameters:  # a storage that keeps it
         options["config"] = config

@@ -25,7 +25,9 @@ def add_parsers(commands: Any) -> None:
         return p
 
     ask = common(commands.add_parser("ask", help="print the next trial of a stored study as JSON"))
-    ask.add_argument("--strategy", default="random", help="the strategy that proposes it (default: random)")
+    ask.add_argument(
+        "--strategy", default=None, help="the strategy that proposes it (default: the study's own, else random)"
+    )
     ask.add_argument("--max-trials", type=int, default=None, help="ask for nothing once the study has this many")
     ask.set_defaults(handler=_ask)
     tell = common(commands.add_parser("tell", help="record the result of a trial that `hyperion ask` handed out"))
@@ -38,18 +40,25 @@ def add_parsers(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from hyperion.cli.studies import storage_url_problem
     from hyperion_core.ask import Study
     from hyperion_core.plugins import registry
     from hyperion_core.space import Space
 
-    if not args.storage:
-        raise HyperionError("name the storage: --storage sqlite:///experiments.db (or set HYPERION_STORAGE)")
+    if (problem := storage_url_problem(args.storage)) is not None:  # never a new empty database file
+        raise HyperionError(problem)
     storage = registry().storage(args.storage)
     describe = getattr(storage, "describe_study", None)
     if describe is None:
         storage.close()
         raise HyperionError("hyperion ask/tell need a storage other processes share: sqlite:/// or postgresql://")
-    info = describe(args.study)
+    try:
+        info = describe(args.study)
+    except HyperionError:
+        storage.close()
+        raise
+    if kwargs.get("strategy", "") is None:
+        kwargs["strategy"] = info["config"].get("strategy") or "random"
     shared: Any = storage  # the SQL storage's JoinMixin
     shared.keep_asked = True  # what `ask` hands out stays running until `tell`
     return Study(
@@ -74,8 +83,11 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _tell(args: argparse.Namespace) -> int:
+    from hyperion_core.checks import number
     from hyperion_core.models import ObjectiveResult
 
+    if args.trial < 0:
+        raise HyperionError(f"--trial takes a trial number (0 or more, as `hyperion ask` printed it), got {args.trial}")
     if args.failed is not None:
         result: Any = RuntimeError(args.failed)
     elif args.metrics is not None:
@@ -85,7 +97,10 @@ def _tell(args: argparse.Namespace) -> int:
             raise HyperionError(f"--metrics is not JSON: {exc}") from None
         if not isinstance(metrics, dict):
             raise HyperionError("--metrics takes a JSON object, e.g. '{\"loss\": 0.3}'")
-        result = ObjectiveResult(score=metrics.pop("score", None), metrics=metrics)
+        score = metrics.pop("score", None)
+        if score is not None and number(score) is None:
+            raise HyperionError(f"--metrics: 'score' must be a number, got {score!r:.100}")
+        result = ObjectiveResult(score=score, metrics=metrics)
     else:
         result = args.score
     with _open(args) as study:

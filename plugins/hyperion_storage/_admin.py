@@ -29,19 +29,21 @@ class AdminMixin(BoundedMixin):
     _live_runs: Any
 
     def describe_study(self, study_name: str) -> dict[str, Any]:
-        """A stored study's space description, metric and mode (for `hyperion ask` and `tell`)."""
+        """A stored study's space description, metric, mode and kept configuration (for `hyperion ask`
+        and `tell`)."""
         s = self._schema
 
         def read() -> dict[str, Any]:
             with self.engine.connect() as conn:
                 row = conn.execute(
-                    self._sa.select(s.studies.c.space, s.studies.c.metric, s.studies.c.mode).where(
+                    self._sa.select(s.studies.c.space, s.studies.c.metric, s.studies.c.mode, s.studies.c.config).where(
                         s.studies.c.name == study_name
                     )
                 ).first()
                 if row is None:
                     raise StorageError(f"no study named '{study_name}' in {self.url}")
-                return {"space": json.loads(row[0]), "metric": row[1], "mode": row[2]}
+                config = json.loads(row[3]) if row[3] else {}
+                return {"space": json.loads(row[0]), "metric": row[1], "mode": row[2], "config": config}
 
         return self._run(f"read study '{study_name}'", read)
 

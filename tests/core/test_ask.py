@@ -135,3 +135,44 @@ def test_the_shell_asks_and_tells_a_stored_study(tmp_path):
     assert done.returncode == 1 and "max_trials=4 reached" in done.stderr
     with Study(space, storage=url, study_name="shell") as study:
         assert study.best["value"] == 0.99 and study.best["trial_id"] == "trial_0002"
+
+
+def test_a_tell_with_a_stranger_or_a_wrong_trial_is_refused():
+    with Study({"x": Float(0, 1)}, study_name="a") as a, Study({"x": Float(0, 1)}, study_name="b") as b:
+        mine, theirs = a.ask(), b.ask()
+        assert mine.number == theirs.number == 0
+        with pytest.raises(ConfigurationError, match="asked by another Study"):
+            a.tell(theirs, 1.0)
+        for wrong in ("3", -1, True, 2.0):
+            with pytest.raises(ConfigurationError, match="tell\\(\\) takes the trial ask\\(\\) returned"):
+                a.tell(wrong, 1.0)
+        a.tell(mine, 0.5)
+        b.tell(theirs, 0.25)
+        assert a.best["value"] == 0.5 and b.best["value"] == 0.25
+
+
+def test_the_shell_uses_the_studys_strategy_and_says_what_is_wrong_without_tracebacks(tmp_path):
+    import json
+
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="own", strategy="bayesian", max_trials=2)
+    import argparse
+
+    from hyperion.cli.ask import _open
+
+    study = _open(argparse.Namespace(storage=url, study="own"), strategy=None)  # what `hyperion ask` opens
+    assert study.result()["study"]["strategy"] == "bayesian"  # the study's own, not random
+    study.close()
+    asked = json.loads(_cli("ask", "--storage", url, "--study", "own", cwd=tmp_path).stdout)
+    assert asked["trial"] == 2
+    for args, message in (
+        (("--trial", "-100", "--score", "1"), "--trial takes a trial number (0 or more"),
+        (("--trial", "-1", "--score", "1"), "--trial takes a trial number (0 or more"),
+        (("--trial", "2", "--metrics", '{"score": "abc"}'), "--metrics: 'score' must be a number, got 'abc'"),
+    ):
+        told = _cli("tell", "--storage", url, "--study", "own", *args, cwd=tmp_path)
+        assert told.returncode == 1 and message in told.stderr and "Traceback" not in told.stderr, told.stderr
+    assert json.loads(_cli("studies", "list", "--storage", url, "--json", cwd=tmp_path).stdout)[0]["running"] == 1
+    missing = _cli("ask", "--storage", f"sqlite:///{tmp_path / 'typo.db'}", "--study", "own", cwd=tmp_path)
+    assert missing.returncode == 1 and "no database at" in missing.stderr
+    assert not (tmp_path / "typo.db").exists()
