@@ -27,7 +27,8 @@ class AskedTrial(TrialContext):
     """A trial handed out by `Study.ask()`: `params` (nested as the space), `number`, `trial_id`,
     `report(step, **metrics)`, `should_stop()`. Give it back with `study.tell(trial, result)`."""
 
-    __slots__ = ("owner",)  # the Study that asked it: tell() refuses another study's trial
+    __slots__ = ("owner",)
+    owner: Study | None  # the Study that asked it: tell() refuses another study's trial
 
     def __repr__(self) -> str:
         return f"AskedTrial(number={self.number}, params={self.params!r})"
