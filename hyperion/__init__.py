@@ -17,6 +17,7 @@ from hyperion_core.errors import (
 from hyperion_core.hookspecs import hookimpl
 from hyperion_core.models import ObjectiveResult, TrialState
 from hyperion_core.protocols import Kill, Policy, Proposal, Reporter, Strategy
+from hyperion_core.result import StudyResult, load_study
 from hyperion_core.space import Bool, Choice, Float, Int
 from hyperion_core.tune import tune
 
@@ -46,10 +47,12 @@ __all__ = [
     "Strategy",
     "Study",
     "StudyFinished",
+    "StudyResult",
     "TrialContext",
     "TrialState",
     "UnknownPluginError",
     "hookimpl",
+    "load_study",
     "tune",
     "__version__",
 ]

@@ -13,9 +13,10 @@ from hyperion_core.context import TrialContext, _describe, normalize_result
 from hyperion_core.errors import ConfigurationError, HyperionError
 from hyperion_core.plugins import registry
 from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Reporter, Strategy
+from hyperion_core.result import result_of
 from hyperion_core.space import Space
 from hyperion_core.study import StudyLoop
-from hyperion_core.tune import _check_options, _constraints, _policies, _reporter_names, goal, open_loop, result_of
+from hyperion_core.tune import _check_options, _constraints, _policies, _reporter_names, goal, open_loop
 from hyperion_core.warm import initial_proposals, warm_trials
 
 

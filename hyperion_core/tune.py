@@ -11,11 +11,10 @@ from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.interrupt import interrupted
 from hyperion_core.log import get_logger
-from hyperion_core.models import TrialState
 from hyperion_core.plugins import registry
 from hyperion_core.protocols import Policy, Reporter, SharedStorage, Strategy
+from hyperion_core.result import StudyResult, result_of
 from hyperion_core.space import Space
-from hyperion_core.state import StudyState
 from hyperion_core.study import StudyLoop
 from hyperion_core.text import redact_url
 from hyperion_core.warm import initial_proposals, warm_trials
@@ -64,7 +63,7 @@ def tune(
     initial_points: Sequence[Mapping[str, Any]] | None = None,
     warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
     constraints: Mapping[str, tuple[str, float]] | None = None,
-) -> dict[str, Any]:
+) -> StudyResult:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
     Returns {"best": {...} or None, "study": {...}, "trials": [...]}; see docs/api-guide.md.
@@ -388,47 +387,3 @@ def _describe(description: dict[str, Any]) -> str:
         return "Bool()"
     log = ", log=True" if description.get("log") else ""
     return f"{kind}({description.get('low')!r}, {description.get('high')!r}{log})"
-
-
-def result_of(state: StudyState, strategy: Any) -> dict[str, Any]:
-    """The result dict tune() returns (and Study.result()): the best trial, the study, every trial;
-    with several objectives `best` is None and `pareto_front` holds the non-dominated trials."""
-    storage_url, duration = state.storage_url, state.duration or 0.0
-    unflatten = state.space.unflatten
-    best = state.best
-    extra: dict[str, Any] = {}
-    if state.multi_objective:
-        extra["pareto_front"] = [
-            {**t.to_dict(unflatten(t.params)), "values": dict(zip((m for m, _ in state.objectives), t.values or []))}
-            for t in state.top()
-        ]
-    return {
-        **extra,
-        "best": None
-        if best is None
-        else {
-            "trial_id": best.trial_id,
-            "params": unflatten(best.params),
-            "score": best.score if best.score is not None else best.value,
-            "value": best.value,
-            "metrics": best.metrics,
-            "artifacts": best.artifacts,
-        },
-        "study": {
-            "name": state.name,
-            "storage": storage_url,
-            "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
-            "metric": [m for m, _ in state.objectives] if state.multi_objective else state.metric,
-            "mode": [m for _, m in state.objectives] if state.multi_objective else state.mode,
-            "trials": len(state.trials),
-            "completed": state.counts["completed"],
-            "failed": state.counts["failed"],
-            "killed": state.counts["killed"],
-            "interrupted": sum(1 for t in state.trials if t.state is TrialState.INTERRUPTED),
-            "resumed": state.resumed,
-            "joined": state.joined,
-            "duration_s": duration,
-            "notes": list(state.notes),
-        },
-        "trials": [t.to_dict(unflatten(t.params)) for t in state.trials],
-    }

@@ -46,6 +46,13 @@ class MemoryStorage:
             config=record.config,
         )
 
+    def describe_study(self, study_name: str) -> dict[str, Any]:
+        """A study's space description, metric, mode and kept configuration (for load_study)."""
+        record = self._studies.get(study_name)
+        if record is None:
+            raise StorageError(f"no study named '{study_name}' in {self.url}")
+        return {"space": record.space, "metric": record.metric, "mode": record.mode, "config": record.config or {}}
+
     def write(self, study_name: str, changes: Changes) -> None:
         trials = self._trials[study_name]
         for trial in changes.trials:
