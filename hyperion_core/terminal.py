@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text as _RichText
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -26,3 +27,14 @@ class Text(_RichText):
     def append(self, text: Any, style: Any = None) -> Text:
         super().append(inert(text) if isinstance(text, str) else text, style)
         return self
+
+
+#: Off a terminal (a pipe, a file, a CI log) lines are as long as what they hold: a value, a name or an id
+#: is printed whole, never cut with an ellipsis or folded to an assumed 80 columns.
+UNBOUNDED = 10_000
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich Console for what Hyperion prints: the terminal's width on a terminal, unbounded elsewhere."""
+    made = Console(stderr=stderr)
+    return made if made.is_terminal else Console(stderr=stderr, width=UNBOUNDED)

@@ -13,7 +13,7 @@ from hyperion.cli import ask as cli_ask
 from hyperion.cli import studies as cli_studies
 from hyperion_core.errors import HyperionError
 from hyperion_core.plugins import KINDS, add_commands, registry
-from hyperion_core.terminal import inert
+from hyperion_core.terminal import console, inert
 
 
 def _version() -> str:
@@ -80,7 +80,6 @@ def _plugins_list(as_json: bool, commands: dict[str, list[str]]) -> int:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     from hyperion_core.terminal import Text
@@ -92,7 +91,7 @@ def _plugins_list(as_json: bool, commands: dict[str, list[str]]) -> int:
         registers = "\n".join(f"{kind}: {', '.join(sorted(p.names[kind]))}" for kind in kinds if p.names.get(kind))
         cell = Text(f"broken: {p.error}", style="red") if p.error else Text(registers or "-")
         table.add_row(Text(p.name), Text(p.distribution or "-"), Text(p.version or "-"), cell)
-    Console().print(table)
+    console().print(table)
     return 0
 
 

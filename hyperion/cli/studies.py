@@ -95,9 +95,9 @@ def _fail(message: str) -> int:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from hyperion_core.terminal import console
 
-    return Console()
+    return console()
 
 
 def _text(value: Any, style: str = "") -> Any:

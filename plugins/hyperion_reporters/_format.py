@@ -14,8 +14,15 @@ def number(value: Any) -> str:
 
 
 def params(flat: dict[str, Any], limit: int = 60) -> str:
-    text = ", ".join(f"{k}={number(v)}" for k, v in flat.items())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`k=v, ...` within about `limit` characters, cut only between whole items (never inside a value)."""
+    items = [f"{k}={number(v)}" for k, v in flat.items()]
+    shown: list[str] = []
+    for item in items:
+        if shown and len(", ".join([*shown, item])) > limit:
+            break
+        shown.append(item)
+    left = len(items) - len(shown)
+    return ", ".join(shown) + (f", ... ({left} more)" if left else "")
 
 
 def seconds(value: float | None) -> str:

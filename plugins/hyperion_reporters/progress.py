@@ -12,12 +12,13 @@ from hyperion_core.models import Event
 from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
 from hyperion_core.terminal import Text
+from hyperion_core.terminal import console as terminal_console
 from hyperion_reporters._format import number, seconds
 
 
 class ProgressReporter(Reporter):
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or terminal_console(stderr=True)
         self._live: Live | None = None
         self._study: StudyState | None = None
 

@@ -9,6 +9,7 @@ from hyperion_core.models import Trial, TrialState
 from hyperion_core.protocols import Reporter
 from hyperion_core.state import StudyState
 from hyperion_core.terminal import Text
+from hyperion_core.terminal import console as terminal_console
 from hyperion_core.text import first_line
 from hyperion_reporters._format import number, params, seconds
 
@@ -18,7 +19,7 @@ _MAX_PARAM_COLUMNS = 6
 class SummaryReporter(Reporter):
     def __init__(self, top: int = 10, console: Console | None = None) -> None:
         self.top = top
-        self.console = console or Console()
+        self.console = console or terminal_console()
 
     def close(self, study: StudyState) -> None:
         c = study.counts

@@ -128,3 +128,31 @@ def test_credentials_are_masked_inside_any_text():
     assert "hunter2" not in shown and "abc" not in shown
     assert "http://bob:***@tracker:5000/api" in shown and "token=***" in shown and "(timed out)" in shown
     assert redact_url("sqlite:///experiments.db") == "sqlite:///experiments.db"
+
+
+def test_piped_output_prints_whole_values_and_ids(tmp_path):
+    run = _script(
+        tmp_path,
+        """
+        from hyperion import tune, Float, Choice
+        space = {"n_estimators_for_the_forest": Choice([100, 200]), "learning_rate": Float(1e-4, 1e-1, log=True),
+                 "tokenizer_name_or_path": Choice(["bert-base-multilingual-uncased-finetuned-sentiment"])}
+        r = tune(lambda ctx, **p: p["learning_rate"], space, max_trials=12, seed=0, show_summary=True,
+                 study_name="trial_of_a_really_long_study_name_that_goes_on")
+        print("BEST", r["best"]["params"]["learning_rate"])
+        """,
+    )
+    out = run.stdout
+    assert "…" not in out and "..." not in out, out
+    assert "trial_of_a_really_long_study_name_that_goes_on" in out and "n_estimators_for_the_forest" in out
+    assert "bert-base-multilingual-uncased-finetuned-sentiment" in out
+    best = out.split("BEST ")[1].split()[0]
+    assert f"{float(best):.6g}" in out  # the best's value, whole, in the table
+
+
+def test_a_long_parameter_list_is_cut_between_items_never_inside_a_value():
+    from hyperion_reporters._format import params
+
+    shown = params({f"param_{i}": 0.123456789 * i for i in range(20)}, limit=60)
+    assert shown.endswith("more)") and all(part.count("=") == 1 for part in shown.split(", ")[:-1])
+    assert "param_2=0.246914" in shown and not any(part.endswith("…") for part in shown.split(", "))
