@@ -300,8 +300,15 @@ def _check_hooks(pm: pluggy.PluginManager, name: str, plugin: object, info: tupl
 
 
 def _warn_broken(name: str, error: str) -> None:
+    """Say which plugin (and the distribution that installed it: what to fix or uninstall) is skipped,
+    with its whole error."""
+    known = _distributions.get(name) or (
+        (_broken[name].distribution, _broken[name].version) if name in _broken else None
+    )
+    source = f" (from {known[0]} {known[1]})" if known and known[0] else ""
+    how = f"pip uninstall {known[0]}" if known and known[0] else "uninstall it"
     warn_user(
-        f"Hyperion plugin '{name}' is skipped: {error}. Fix or uninstall it, or silence this with "
+        f"Hyperion plugin '{name}'{source} is skipped: {error}. Fix it, {how}, or silence this with "
         f"HYPERION_DISABLE_PLUGINS={name}",
         PluginWarning,
     )

@@ -276,7 +276,7 @@ def _executor_kwargs(kwargs: Any, resources: Any) -> dict[str, Any] | None:
         )
     for key, amount in resources.items():
         value = checks.finite(amount)
-        if not isinstance(key, str) or value is None or not 0 <= value < 1e6:
+        if not isinstance(key, str) or value is None or not 0 <= value < (1e15 if key == "memory" else 1e6):
             raise ConfigurationError(
                 f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
             )

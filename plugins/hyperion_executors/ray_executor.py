@@ -59,6 +59,8 @@ class RayExecutor:
         self.runtime_env = runtime_env
         self.init_kwargs = dict(init_kwargs or {})
         self.resources = dict(resources_per_trial or {})
+        for name, amount in self.resources.items():
+            _check_ray_amount(name, amount)
         self._started_ray = False
         self.capacity: int | None = None  # known once Ray is up (start)
         self._lock = threading.Lock()
@@ -230,6 +232,21 @@ class RayExecutor:
             except Exception:
                 pass
             self._emit(Failed(number, f"the Ray worker running this trial died: {died}"))
+
+
+def _check_ray_amount(name: str, amount: float) -> None:
+    """Ray's own rules for an amount, said before Ray refuses it with a bare ValueError: memory in whole
+    bytes; other resources in steps of 0.0001 below 1 and whole numbers above it."""
+    if name == "memory":
+        if amount != int(amount) or amount < 1:
+            raise ConfigurationError(f"resources_per_trial: memory is in bytes (e.g. 2 * 1024**3), got {amount!r}")
+        return
+    if 0 < amount < 1 and round(amount, 4) != amount or amount and round(amount, 4) == 0:
+        raise ConfigurationError(
+            f"resources_per_trial: Ray counts {name!r} in steps of 0.0001 below 1 (e.g. 0.25), got {amount!r}"
+        )
+    if amount > 1 and amount != int(amount):
+        raise ConfigurationError(f"resources_per_trial: Ray needs a whole number of {name!r} above 1, got {amount!r}")
 
 
 def _describe_death(exc: BaseException) -> str:

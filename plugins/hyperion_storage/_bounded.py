@@ -72,7 +72,10 @@ class BoundedMixin:
         except (StorageError, _Lost):
             raise
         except (sa.exc.SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"cannot {what} in {self.url}: {self._scrub(exc)}") from None
+            why = self._scrub(exc)
+            if "disk is full" in why.lower() or "no space left" in why.lower() or getattr(exc, "errno", None) == 28:
+                why += " (free some space on its disk; what this write held is not stored, what was written before is)"
+            raise StorageError(f"cannot {what} in {self.url}: {why}") from None
         except (ValueError, TypeError, KeyError) as exc:  # undecodable JSON or values: a damaged file
             raise StorageError(
                 f"cannot {what} in {self.url}: the stored data is damaged ({type(exc).__name__}: {exc})"

@@ -303,7 +303,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
         if not changes:
             return
         try:
-            self._run("write to", lambda: self._write(study_name, changes))
+            self._run(f"write study '{study_name}'", lambda: self._write(study_name, changes))
         except _Lost:
             self._failed = self._lost_error(study_name)
             raise self._failed from None

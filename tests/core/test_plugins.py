@@ -154,6 +154,12 @@ def test_a_broken_or_misspelled_third_party_plugin_is_skipped_with_one_warning(t
     assert "register_strategy" in rows["typo_plugin"]["error"]
     assert rows["strategies"]["error"] is None and "random" in rows["strategies"]["strategy"]
     assert listing.stderr.count("HYPERION_DISABLE_PLUGINS=broken_plugin") == 1
+    # the warning names the distribution to fix or uninstall, and the missing module whole
+    assert (
+        "'broken_plugin' (from broken_plugin 0.1) is skipped: ModuleNotFoundError: No module named "
+        "'no_such_module_anywhere'" in listing.stderr.replace("\n", " ")
+    )
+    assert "pip uninstall broken_plugin" in listing.stderr
     assert "Traceback" not in listing.stderr
     ran = subprocess.run(
         [

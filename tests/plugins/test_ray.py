@@ -119,6 +119,14 @@ def test_resources_per_trial_cap_concurrency_and_impossible_ones_are_refused():
     assert any("lowered to 2" in n for n in result["study"]["notes"])  # two CPUs, one per trial
     with pytest.raises(ConfigurationError, match="cannot hold even one trial.*special=1"):
         tune(reporting, SPACE, executor="ray", resources_per_trial={"special": 1}, max_trials=1)
+    with pytest.raises(ConfigurationError, match="steps of 0.0001 below 1"):
+        tune(reporting, SPACE, executor="ray", resources_per_trial={"cpu": 1e-9}, max_trials=1)
+    with pytest.raises(ConfigurationError, match="whole number of 'cpu' above 1"):
+        tune(reporting, SPACE, executor="ray", resources_per_trial={"cpu": 1.5}, max_trials=1)
+    with pytest.raises(ConfigurationError, match="memory is in bytes"):
+        tune(reporting, SPACE, executor="ray", resources_per_trial={"memory": 0.5}, max_trials=1)
+    big = tune(reporting, SPACE, executor="ray", resources_per_trial={"cpu": 0.25, "memory": 2**20}, max_trials=2)
+    assert big["study"]["completed"] == 2  # memory in bytes is not refused by a cap meant for counts
 
 
 def test_executor_kwargs_are_checked_like_strategy_kwargs():

@@ -278,3 +278,18 @@ def test_a_frozen_postgresql_server_ends_the_study_with_a_storage_error_in_bound
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+
+
+def test_a_full_disk_fails_the_write_with_what_to_do(tmp_path):
+    storage = sql.SQLStorage(f"sqlite:///{tmp_path / 'full.db'}")
+    try:
+
+        def full() -> None:
+            raise OSError(28, "No space left on device")
+
+        with pytest.raises(
+            StorageError, match=r"cannot write study 's' in sqlite:///.*No space left on device.*free some space"
+        ):
+            storage._run("write study 's'", full)
+    finally:
+        storage.close()
