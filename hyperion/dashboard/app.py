@@ -9,10 +9,12 @@ page polls to see that something changed), `/api/studies/{name}/trials` (one pag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from hyperion.dashboard.source import study_figures
 from hyperion_core.errors import HyperionError, StorageError
@@ -37,6 +39,7 @@ def templates() -> Any:
     import markupsafe
 
     env.filters["embed"] = lambda v: markupsafe.Markup(embed(v))
+    env.filters["segment"] = lambda v: quote(str(v), safe="")  # a study name as one URL path segment
     return env
 
 
@@ -68,9 +71,12 @@ def trial_query(params: Any) -> dict[str, Any]:
 
     def number(key: str, default: int) -> int:
         try:
-            return int(params.get(key, default))
+            value = int(params.get(key, default))
         except ValueError:
             raise StorageError(f"{key} must be a whole number, got {params.get(key)!r}") from None
+        if not 0 <= value <= MAX_INDEX:
+            raise StorageError(f"{key} must be from 0 to {MAX_INDEX}, got {value}")
+        return value
 
     return {
         "sort": params.get("sort", "number"),
@@ -81,6 +87,28 @@ def trial_query(params: Any) -> dict[str, Any]:
         "offset": number("offset", 0),
         "limit": number("limit", 50),
     }
+
+
+#: The largest trial number or offset a request may name (what a 64-bit database integer holds).
+MAX_INDEX = 2**63 - 1
+#: In a study's URL its name is one path segment: "/" and "%" inside it stay escaped (%2F, %25), so that a
+#: study named "x/trials/3" is never read as trial 3 of study "x".
+_KEPT_ESCAPES = re.compile(r"%(2[fF]|25)")
+
+
+def study_name(segment: str) -> str:
+    """A study's name from its URL segment (see _KEPT_ESCAPES)."""
+    return _KEPT_ESCAPES.sub(lambda m: "/" if m.group(1).lower() == "2f" else "%", segment)
+
+
+def _path_keeping_escapes(raw: bytes) -> str:
+    """The request path decoded, except %2F and %25 (starlette would decode them into the path)."""
+    text = raw.decode("latin-1")
+    parts = _KEPT_ESCAPES.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        out.append("%" + part if i % 2 else unquote(part, errors="replace"))
+    return "".join(out)
 
 
 #: The Host headers a dashboard answers by default: this machine's names for itself.
@@ -124,12 +152,14 @@ def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
         return page("studies.html", studies=await call(storage.list_studies))
 
     async def study_page(request: Request) -> Response:
-        name = request.path_params["name"]
+        name = study_name(request.path_params["name"])
         study = await call(storage.study_view, name)
         return page("study.html", study=study, figures=await call(study_figures, storage, name, study))
 
     async def trial_page(request: Request) -> Response:
-        name, number = request.path_params["name"], request.path_params["number"]
+        name, number = study_name(request.path_params["name"]), request.path_params["number"]
+        if number > MAX_INDEX:
+            return page("error.html", 404, message=f"study '{name}' has no trial {number}")
         trial = await call(storage.trial_view, name, number)
         if trial is None:
             return page("error.html", 404, message=f"study '{name}' has no trial {number}")
@@ -139,19 +169,21 @@ def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
         return data(await call(storage.list_studies))
 
     async def api_study(request: Request) -> Response:
-        name = request.path_params["name"]
+        name = study_name(request.path_params["name"])
         study = await call(storage.study_view, name)
         return data({"study": study, "figures": await call(study_figures, storage, name, study)})
 
     async def api_seq(request: Request) -> Response:
-        return data({"seq": await call(storage.seq_view, request.path_params["name"])})
+        return data({"seq": await call(storage.seq_view, study_name(request.path_params["name"]))})
 
     async def api_trials(request: Request) -> Response:
         query = trial_query(request.query_params)
-        return data(await call(storage.trials_view, request.path_params["name"], **query))
+        return data(await call(storage.trials_view, study_name(request.path_params["name"]), **query))
 
     async def api_trial(request: Request) -> Response:
-        trial = await call(storage.trial_view, request.path_params["name"], request.path_params["number"])
+        number = request.path_params["number"]
+        found = number <= MAX_INDEX
+        trial = await call(storage.trial_view, study_name(request.path_params["name"]), number) if found else None
         return data(trial, 200 if trial is not None else 404)
 
     async def static_file(request: Request) -> Response:
@@ -170,21 +202,28 @@ def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
 
     routes = [
         Route("/", studies_page),
-        Route("/studies/{name:path}/trials/{number:int}", trial_page),
-        Route("/studies/{name:path}", study_page),
+        Route("/studies/{name}/trials/{number:int}", trial_page),
+        Route("/studies/{name}", study_page),
         Route("/api/studies", api_studies),
-        Route("/api/studies/{name:path}/trials/{number:int}", api_trial),
-        Route("/api/studies/{name:path}/trials", api_trials),
-        Route("/api/studies/{name:path}/seq", api_seq),
-        Route("/api/studies/{name:path}", api_study),
+        Route("/api/studies/{name}/trials/{number:int}", api_trial),
+        Route("/api/studies/{name}/trials", api_trials),
+        Route("/api/studies/{name}/seq", api_seq),
+        Route("/api/studies/{name}", api_study),
         Route("/static/{file}", static_file),
     ]
     hosts = list(allowed_hosts) if allowed_hosts else list(LOCAL_NAMES)
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HyperionError: failed, Exception: failed},
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
     )
+
+    async def names_kept_whole(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("raw_path"):
+            scope = {**scope, "path": _path_keeping_escapes(scope["raw_path"].split(b"?", 1)[0])}
+        await app(scope, receive, send)
+
+    return names_kept_whole
 
 
 def report_html(storage: Any, name: str, max_details: int = 1_000) -> str:

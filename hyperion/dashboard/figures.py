@@ -20,10 +20,12 @@ MAX_PARAMS = 24  # slices and parallel coordinates show at most this many parame
 
 
 def _text(value: Any, limit: int = 300) -> str:
+    """A label for Plotly, which reads a few HTML tags in labels: <, > and & escaped, so user text is
+    never a tag; quotes left as they are (Plotly would show &quot; literally)."""
     s = str(value)
     if len(s) > limit:
         s = s[:limit] + "..."
-    return html.escape(s)
+    return html.escape(s, quote=False)
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:

@@ -76,7 +76,7 @@ class BoundedMixin:
             if "disk is full" in why.lower() or "no space left" in why.lower() or getattr(exc, "errno", None) == 28:
                 why += " (free some space on its disk; what this write held is not stored, what was written before is)"
             raise StorageError(f"cannot {what} in {self.url}: {why}") from None
-        except (ValueError, TypeError, KeyError) as exc:  # undecodable JSON or values: a damaged file
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:  # undecodable: a damaged file
             raise StorageError(
                 f"cannot {what} in {self.url}: the stored data is damaged ({type(exc).__name__}: {exc})"
             ) from None

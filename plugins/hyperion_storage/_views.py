@@ -287,6 +287,16 @@ class ViewsMixin(BoundedMixin):
             where = [t.c.study_id == row["id"]]
             if state:
                 where.append(t.c.state == state)
+            space = json.loads(row["space"])
+            for key in ranges or {}:  # a range compares numbers: only a Float or Int has them
+                entry = space.get(key) if isinstance(space, dict) else None
+                kind = entry.get("type") if isinstance(entry, dict) else None
+                if kind not in ("Float", "Int"):
+                    what = f"a {kind}" if kind else "not a parameter of this study"
+                    raise StorageError(
+                        f"filter {key}: a range lo:hi applies to Float and Int parameters; {key} is {what}"
+                        + ("; filter by one of its values instead" if kind in ("Choice", "Bool") else "")
+                    )
             for key, (lo, hi) in (ranges or {}).items():
                 value = sa.cast(self._param(key), sa.Float)
                 where.append(self._param(key).is_not(None))

@@ -353,3 +353,50 @@ def test_only_the_hosts_it_was_started_for_are_answered(tmp_path):
         assert proxied.get("/api/studies", headers={"Host": "127.0.0.1"}).status_code == 400
     finally:
         storage.close()
+
+
+def test_odd_names_numbers_filters_and_damaged_rows_are_clear_answers_never_500(tmp_path):
+    """A study named like a sub-page is its own study; out-of-range numbers and a range on a Choice are
+    400/404 with a reason; a hand-damaged row is a 400 that says the data is damaged; quotes in labels
+    are shown as quotes."""
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from hyperion import Choice, Float
+    from hyperion.dashboard.source import open_storage
+
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    space = {"x": Float(0, 1), "opt": Choice(['say "hi"', "b"])}
+    for name in ("x", "x/seq", "x/trials", "x/trials/3", "100%/2F"):
+        tune(lambda ctx, x, opt: x, space, storage=url, study_name=name, max_trials=2 + len(name), seed=1)
+    storage = open_storage(url)
+    try:
+        client = TestClient(create_app(storage), base_url="http://127.0.0.1", raise_server_exceptions=False)
+        from urllib.parse import quote
+
+        for name in ("x/seq", "x/trials", "x/trials/3", "100%/2F"):
+            answer = client.get(f"/api/studies/{quote(name, safe='')}")
+            assert answer.status_code == 200 and answer.json()["study"]["name"] == name
+            assert answer.json()["study"]["trials"] == 2 + len(name)
+            assert client.get(f"/studies/{quote(name, safe='')}").status_code == 200
+        big = str(10**30)
+        assert client.get(f"/api/studies/x/trials?offset={big}").status_code == 400
+        assert client.get(f"/api/studies/x/trials/{big}").status_code == 404
+        assert client.get(f"/studies/x/trials/{big}").status_code == 404
+        choice = client.get("/api/studies/x/trials?p.opt=1:2")
+        assert choice.status_code == 400 and "applies to Float and Int parameters; opt is a Choice" in choice.text
+        figures = client.get("/api/studies/x").text
+        assert "&quot;" not in figures and '\\"hi\\"' in figures
+    finally:
+        storage.close()
+    with sqlite3.connect(tmp_path / "odd.db") as conn:
+        conn.execute("UPDATE hyperion_trials SET params = 'not json' WHERE number = 0")
+    storage = open_storage(url)
+    try:
+        client = TestClient(create_app(storage), base_url="http://127.0.0.1", raise_server_exceptions=False)
+        damaged = client.get("/api/studies/x")
+        assert damaged.status_code == 400 and "the stored data is damaged" in damaged.text
+        assert client.get("/studies/x").status_code == 400
+    finally:
+        storage.close()

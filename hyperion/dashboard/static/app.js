@@ -33,7 +33,7 @@
     return (s / 3600).toFixed(1) + " h";
   }
   function studyUrl(name) {
-    return "/studies/" + name.split("/").map(encodeURIComponent).join("/");
+    return "/studies/" + encodeURIComponent(name);  // one segment: "/" in a name stays %2F
   }
   async function get(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
