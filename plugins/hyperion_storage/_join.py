@@ -21,6 +21,7 @@ from hyperion_storage._bounded import BoundedMixin, _Lost
 from hyperion_storage._lease import owner_alive
 
 JOINED = "*joined*"  # a study's owner while joined processes work it
+ASKED = "*asked*"  # a trial's owner once `hyperion ask` handed it out: running until `hyperion tell`
 REAP_EVERY_S = 1.0  # how often a process looks for dead runs (an indexed query on a small table)
 
 
@@ -65,11 +66,11 @@ class JoinMixin(BoundedMixin):
 
     def _join_open(self, conn: Any, study_id: int, owner: str | None, now: float) -> None:
         """Register this run on a study (in open_study's transaction)."""
-        sa, s = self._sa, self._schema
+        s = self._schema
         seq = self._bump_seq(conn, study_id)
         self._reap(conn, study_id, now, seq)
         if owner != JOINED:  # trials a single dead owner left running: interrupted, for anyone to claim
-            interrupt_trials(conn, s, study_id, sa.true(), owner=None, seq=seq)
+            interrupt_trials(conn, s, study_id, not_asked(s), owner=None, seq=seq)
         conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=JOINED, heartbeat=now))
         conn.execute(
             s.runs.insert().values(
@@ -192,13 +193,20 @@ class JoinMixin(BoundedMixin):
         s = self._schema
         mine = s.trials.c.owner == self._lease.token
         if self.keep_asked:
-            conn.execute(s.trials.update().where(mine, s.trials.c.state == "running").values(owner=None))
+            conn.execute(s.trials.update().where(mine, s.trials.c.state == "running").values(owner=ASKED))
         conn.execute(
             s.trials.update()
             .where(mine, s.trials.c.state.in_(("running", "interrupted")))
             .values(state="interrupted", owner=None)
         )
         conn.execute(s.runs.delete().where(s.runs.c.token == self._lease.token))
+
+
+def not_asked(s: Any) -> Any:
+    """Trials that are not waiting for a `hyperion tell` (whose shell is not a process to watch)."""
+    import sqlalchemy as sa
+
+    return sa.or_(s.trials.c.owner.is_(None), s.trials.c.owner != ASKED)
 
 
 def interrupt_trials(conn: Any, s: Any, study_id: int, condition: Any, **values: Any) -> None:

@@ -17,12 +17,12 @@ from urllib.parse import quote
 
 from hyperion_core.errors import StorageError
 from hyperion_core.log import get_logger
-from hyperion_core.models import Changes, StudyRecord, Trial
+from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
 from hyperion_core.text import dumps, redact_url, secrets_of
 from hyperion_storage import _bounded
 from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import _Lost
-from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials
+from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials, not_asked
 from hyperion_storage._lease import STALE_OWNER_S, Lease, describe, owner_alive
 from hyperion_storage._views import ViewsMixin
 
@@ -237,12 +237,15 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                 )
                 return record
             conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(owner=self._owner, heartbeat=now))
-            # Trials a dead process left running: their partial reports go; the trials run again.
-            interrupt_trials(conn, s, study_id, sa.true())
+            # Trials a dead process left running: their partial reports go; the trials run again. Trials a
+            # `hyperion ask` handed out wait for their `tell`: they count, and are left alone.
+            interrupt_trials(conn, s, study_id, not_asked(s))
             record = StudyRecord(
                 name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"], config=stored
             )
-            record.trials = self._trials(conn, study_id)
+            trials = self._trials(conn, study_id)
+            record.trials = [t for t in trials if t.state is not TrialState.RUNNING]
+            record.foreign = [t for t in trials if t.state is TrialState.RUNNING]
             record.history = self._history(conn, study_id)
             return record
 

@@ -176,3 +176,24 @@ def test_the_shell_uses_the_studys_strategy_and_says_what_is_wrong_without_trace
     missing = _cli("ask", "--storage", f"sqlite:///{tmp_path / 'typo.db'}", "--study", "own", cwd=tmp_path)
     assert missing.returncode == 1 and "no database at" in missing.stderr
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_plain_tune_leaves_a_trial_the_shell_was_handed_for_its_tell(tmp_path):
+    import json
+
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    space = {"x": Float(0, 1)}
+    tune(lambda ctx, x: x, space, storage=url, study_name="mixed", max_trials=2, seed=0)
+    asked = json.loads(_cli("ask", "--storage", url, "--study", "mixed", cwd=tmp_path).stdout)
+    ran = []
+    result = tune(lambda ctx, x: ran.append(ctx.number) or x, space, storage=url, study_name="mixed", max_trials=6)
+    assert asked["trial"] not in ran and sorted(ran) == [3, 4, 5]  # the handed-out trial was not run again
+    waiting = next(t for t in result["trials"] if t["number"] == asked["trial"])
+    assert waiting["state"] == "running"
+    told = _cli(
+        "tell", "--storage", url, "--study", "mixed", "--trial", str(asked["trial"]), "--score", "2", cwd=tmp_path
+    )
+    assert told.returncode == 0 and f"trial {asked['trial']}: completed" in told.stderr
+    from hyperion import load_study
+
+    assert load_study("mixed", storage=url)["best"]["value"] == 2.0
