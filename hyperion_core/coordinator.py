@@ -12,6 +12,9 @@ from hyperion_core.protocols import SharedStorage, Strategy
 from hyperion_core.state import StudyState
 from hyperion_core.study_output import Outbox
 
+#: How many claims one fill may make when initial points turn out to be run already by another process.
+MAX_REFILLS = 8
+
 
 class Host(Protocol):
     """What a coordinator needs of the loop: the strategy's next trials, and a way to start one."""
@@ -96,18 +99,25 @@ class Joined:
         return False
 
     def fill(self, host: Host, slots: int, max_trials: int | None) -> int:
-        if slots <= 0 or self.spent:
-            return 0
-        new = [] if self.strategy.exhausted else host.proposed(slots)
-        claim = self.storage.claim(self.state.name, new, slots, max_trials)
-        self._take_in(claim.foreign, claim.reports)
-        for old in claim.reruns:
-            host.start(_again(old), new=False)
-        for trial in new[: len(claim.numbers)]:  # the claim numbered these (and wrote them as ours)
-            host.start(trial)
-        if not claim.reruns and len(claim.numbers) < len(new):
-            self.spent = True  # the study-wide budget is used up (by every process together)
-        return len(claim.reruns) + len(claim.numbers)
+        started = 0
+        for _ in range(MAX_REFILLS):  # bounded: initial points another process ran are replaced
+            if slots <= 0 or self.spent:
+                break
+            new = [] if self.strategy.exhausted else host.proposed(slots)
+            claim = self.storage.claim(self.state.name, new, slots, max_trials)
+            self._take_in(claim.foreign, claim.reports)
+            for old in claim.reruns:
+                host.start(_again(old), new=False)
+            numbered = [t for t in new if t.number >= 0]  # the claim numbered these (and wrote them as ours)
+            for trial in numbered:
+                host.start(trial)
+            if not claim.reruns and len(claim.numbers) < len(new) - len(claim.skipped):
+                self.spent = True  # the study-wide budget is used up (by every process together)
+            started += len(claim.reruns) + len(numbered)
+            slots -= len(claim.reruns) + len(numbered)
+            if not claim.skipped:
+                break
+        return started
 
     def sync(self) -> None:
         changes = self.storage.sync(self.state.name)

@@ -206,6 +206,7 @@ class Claim:
 
     reruns: list[Trial] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)
+    skipped: list[Trial] = field(default_factory=list)  # new trials not numbered: initial points run already
     foreign: list[Trial] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
 

@@ -117,6 +117,18 @@ class JoinMixin(BoundedMixin):
                         .where(s.trials.c.study_id == study_id, s.trials.c.number.in_([t.number for t in out.reruns]))
                         .values(state="running", owner=self._lease.token, seq=seq, started=now)
                     )
+            # An initial point another process has already run (or runs now) is not run twice.
+            for trial in [t for t in new if (t.rationale or "").startswith("initial point")]:
+                label = (trial.rationale or "").split(";")[0]
+                taken = conn.execute(
+                    sa.select(s.trials.c.number).where(
+                        s.trials.c.study_id == study_id,
+                        sa.or_(s.trials.c.rationale == label, s.trials.c.rationale.like(f"{label};%")),
+                    )
+                ).first()
+                if taken is not None:
+                    out.skipped.append(trial)
+            new = [t for t in new if t not in out.skipped]
             wanted = min(len(new), slots - len(out.reruns))
             if wanted > 0:
                 start = int(

@@ -201,3 +201,24 @@ def test_each_joined_result_describes_the_whole_study_and_a_joiner_does_not_say_
     assert not any("resumed" in n for n in joiner["study"]["notes"]) and joiner["study"]["resumed"] == 2
     assert joiner["study"]["completed"] == 7  # everything but the trial the first worker was still running
     assert outer["study"]["completed"] == 8 and outer["study"]["trials"] == 8  # the whole study, as stored
+
+
+def test_joined_workers_run_each_initial_point_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'init.db'}"
+    space = {"x": Float(0, 1)}
+    points = [{"x": 0.1}, {"x": 0.2}, {"x": 0.3}]
+    runs: list[float] = []
+
+    def second(ctx, x):
+        runs.append(x)
+        return x
+
+    def first(ctx, x):
+        runs.append(x)
+        if ctx.number == 0:  # a second worker with the same initial points starts while the first runs one
+            tune(second, space, storage=url, study_name="i", join=True, max_trials=5, initial_points=points)
+        return x
+
+    tune(first, space, storage=url, study_name="i", join=True, max_trials=8, initial_points=points)
+    assert sorted(x for x in runs if x in (0.1, 0.2, 0.3)) == [0.1, 0.2, 0.3]  # each initial point once
+    assert len(runs) == 8
