@@ -252,6 +252,11 @@ class Study:
             self._check_open()
             state = self._loop.state
             trial = state.elsewhere.get(number)
+            if trial is not None and not trial.waiting:
+                raise ConfigurationError(
+                    f"trial {number} of study '{state.name}' is being run by another worker, not waiting for a "
+                    "result: only a trial `hyperion ask` handed out can be told from here"
+                )
             if trial is None:
                 raise ConfigurationError(
                     f"trial {number} of study '{state.name}' is not waiting for a result"

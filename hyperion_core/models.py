@@ -70,6 +70,7 @@ class Trial:
     values: list[float] | None = None  # several objectives: one value each, in tune()'s metric order
     violation: float | None = None  # with constraints: 0 when feasible, else how far outside (None: none)
     source: str | None = None  # what proposed it (Proposal.source); kept in the trial's decision event
+    waiting: bool = False  # handed out by `hyperion ask` and left running: it waits for a `hyperion tell`
 
     @property
     def trial_id(self) -> str:

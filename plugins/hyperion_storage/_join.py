@@ -252,4 +252,5 @@ def _trial(r: Any) -> Trial:
         kill_reason=r["kill_reason"],
         values=json.loads(r["objective_values"]) if r["objective_values"] else None,
         violation=r["violation"],
+        waiting=r.get("owner") == ASKED,
     )

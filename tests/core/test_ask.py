@@ -197,3 +197,17 @@ def test_a_plain_tune_leaves_a_trial_the_shell_was_handed_for_its_tell(tmp_path)
     from hyperion import load_study
 
     assert load_study("mixed", storage=url)["best"]["value"] == 2.0
+
+
+def test_the_shell_cannot_tell_a_trial_another_worker_is_running(tmp_path):
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    space = {"x": Float(0, 1)}
+    with Study(space, storage=url, study_name="busy", join=True) as worker:
+        running = worker.ask()  # a live worker runs trial 0
+        told = _cli(
+            "tell", "--storage", url, "--study", "busy", "--trial", str(running.number), "--score", "9", cwd=tmp_path
+        )
+        assert told.returncode == 1 and "is being run by another worker" in told.stderr
+        worker.tell(running, 0.25)
+    with Study(space, storage=url, study_name="busy", join=True) as reader:
+        assert reader.best["value"] == 0.25  # the worker's own result stands
