@@ -233,24 +233,32 @@ def interrupt_trials(conn: Any, s: Any, study_id: int, condition: Any, **values:
     conn.execute(s.trials.update().where(*where).values(state="interrupted", **values))
 
 
+def _number(row: Any, column: str) -> float | None:
+    """A numeric column of a stored trial; anything else (a hand-edited file) is a damaged row."""
+    value = row[column]
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"the {column} of trial {row['number']} is {value!r:.40}, not a number")
+
+
 def _trial(r: Any) -> Trial:
     return Trial(
         number=r["number"],
         params=json.loads(r["params"]),
         state=TrialState(r["state"]),
-        value=r["value"],
-        score=r["score"],
+        value=_number(r, "value"),
+        score=_number(r, "score"),
         metrics=json.loads(r["metrics"]),
         artifacts=json.loads(r["artifacts"]),
         parent_id=r["parent_id"],
         depth=r["depth"],
         rationale=r["rationale"],
         error=r["error"],
-        started=r["started"],
-        finished=r["finished"],
+        started=_number(r, "started") or 0.0,
+        finished=_number(r, "finished"),
         last_step=r["last_step"],
         kill_reason=r["kill_reason"],
         values=json.loads(r["objective_values"]) if r["objective_values"] else None,
-        violation=r["violation"],
+        violation=_number(r, "violation"),
         waiting=r.get("owner") == ASKED,
     )

@@ -260,3 +260,16 @@ def test_viewing_never_changes_a_database_and_a_foreign_one_is_refused(tmp_path)
     refused = _cli("list", "--storage", f"sqlite:///{foreign / 'app.db'}", cwd=tmp_path)
     assert refused.returncode == 1 and "is not a Hyperion storage" in refused.stderr
     assert fingerprint(foreign) == before
+
+
+def test_a_hand_damaged_row_is_a_clear_error_in_every_command(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'damaged.db'}"
+    tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="d", max_trials=4)
+    with sqlite3.connect(tmp_path / "damaged.db") as conn:
+        conn.execute("UPDATE hyperion_trials SET value = 'abc' WHERE number = 2")
+    for args in (("show", "d"), ("export", "d")):
+        shown = _cli(*args, "--storage", url, cwd=tmp_path)
+        assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+        assert "the stored data is damaged (ValueError: the value of trial 2 is 'abc', not a number)" in shown.stderr
