@@ -11,36 +11,43 @@ from __future__ import annotations
 
 import re
 import sys
+import textwrap
 import types
+import warnings
 from pathlib import Path
 
 import pytest
 
-from hyperion import Proposal, Strategy, UnknownPluginError, hookimpl
+from hyperion import HyperionWarning, Proposal, Strategy, UnknownPluginError, hookimpl
 from hyperion_core.plugins import registry
 
 ROOT = Path(__file__).resolve().parents[1]
-# The contract lives in ../shared/docs (beside the checkout, in CI too); docs/ holds our copy of it.
-GUIDES = [
-    path
-    for path in (
-        ROOT.parent / "shared" / "docs" / "api-guide.md",
-        ROOT / "docs" / "api-guide.md",
-        ROOT / "docs" / "multi-objective.md",
-    )
-    if path.exists()
-]
-BLOCKS = list(
+# The contract lives in ../shared/docs (beside the checkout, in CI too); docs/ holds our copy of it and
+# every other page. A block of docs/ runs as copied: it imports what it uses from hyperion itself (only
+# the placeholders of the user's own code, train_model and the like, come from the prelude) and gives no
+# HyperionWarning. The shared contract's blocks run with hyperion's names given, as it shows them.
+SHARED = ROOT.parent / "shared" / "docs" / "api-guide.md"
+OURS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def _blocks(path: Path) -> list[str]:
+    """The page's python blocks, dedented (a block inside a list item is indented in the Markdown)."""
+    return [
+        textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+    ]
+
+
+BLOCKS: list[tuple[str, str]] = list(
     dict.fromkeys(
-        block
-        for guide in GUIDES
-        for block in re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+        [(f"docs/{p.name}", code) for p in OURS for code in _blocks(p)]
+        + ([("shared", code) for code in _blocks(SHARED)] if SHARED.exists() else [])
     )
 )
 
+HYPERION_NAMES = "from hyperion import tune, Float, Int, Choice, Bool, ObjectiveResult\n"
 PRELUDE = """
 import math, random as _random
-from hyperion import tune, Float, Int, Choice, Bool, ObjectiveResult
+from hyperion import ObjectiveResult as _Result, Float as _Float, Int as _Int, Choice as _Choice
 
 def train_model(lr=0.01, opt="adam", **_):
     return 1 - abs(math.log10(lr) + 2) / 4 - (0.1 if opt == "sgd" else 0)
@@ -59,6 +66,7 @@ def train_and_evaluate(model):
 
 train_one_epoch = train_epoch = lambda *a, **k: _random.random()
 validate = lambda model: _random.random()
+train = lambda ctx, **params: _random.random()  # an objective of the reader's own
 validation_loss = 0.5
 validation_score, acc, f1, latency = 0.8, 0.9, 0.85, 12.0
 
@@ -74,9 +82,9 @@ def objective(ctx, **params):
                "val_loss": _random.random()}
     for step in range(3):
         ctx.report(step=step, **metrics)
-    return ObjectiveResult(score=_random.random(), metrics=metrics)
+    return _Result(score=_random.random(), metrics=metrics)
 
-space = {"learning_rate": Float(0.0001, 0.1, log=True), "optimizer": Choice(["adam", "sgd"]), "layers": Int(1, 4)}
+space = {"learning_rate": _Float(0.0001, 0.1, log=True), "optimizer": _Choice(["adam", "sgd"]), "layers": _Int(1, 4)}
 """
 
 
@@ -110,29 +118,50 @@ def _missing_plugins(code: str) -> list[str]:
 
 
 def test_the_guide_has_examples():
-    assert len(BLOCKS) >= 25
+    assert sum(where == "docs/api-guide.md" for where, _ in BLOCKS) >= 25
 
 
 def _suite_marks(code: str) -> list[pytest.MarkDecorator]:
-    """A block that needs an extra belongs to that extra's suite (it runs with `pytest -m ray`)."""
-    return [pytest.mark.ray] if re.search(r"executor\s*=\s*[\"']ray", code) else []
+    """A block that needs an extra or a service belongs to that suite (`pytest -m ray`, ...)."""
+    if re.search(r"executor\s*=\s*[\"']ray", code):
+        return [pytest.mark.ray_cluster] if '"address": "auto"' in code else [pytest.mark.ray]
+    marks = []
+    if "postgresql://" in code:
+        marks.append(pytest.mark.postgres)
+    if re.search(r"import (lightgbm|xgboost|keras)|mlflow|wandb|sklearn", code, flags=re.I):
+        marks.append(pytest.mark.integrations)
+    if "hyperion.plot" in code or "hyperion.dashboard" in code:
+        marks.append(pytest.mark.dashboard)
+    return marks
 
 
 @pytest.mark.parametrize(
-    "index", [pytest.param(i, marks=_suite_marks(code), id=f"block{i}") for i, code in enumerate(BLOCKS)]
+    "index",
+    [
+        pytest.param(i, marks=_suite_marks(code), id=f"{where.replace('/', '-')}-{i}")
+        for i, (where, code) in enumerate(BLOCKS)
+    ],
 )
-def test_api_guide_example_runs_as_written(index, tmp_path, monkeypatch, fake_ollama, register_plugin, capsys):
+def test_api_guide_example_runs_as_written(index, tmp_path, monkeypatch, fake_ollama, register_plugin, capsys, request):
     monkeypatch.chdir(tmp_path)  # examples that write databases write them here
     register_plugin(_CustomPlugin(), name="custom-strategy-plugin")
-    code = BLOCKS[index]
+    where, code = BLOCKS[index]
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "plugin-example"))  # plugins.md's hyperion_halton
+    if "resources_per_trial" in code and '"gpu"' in code:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")  # the devices a GPU machine would list
+    if "postgresql://" in code:
+        code = re.sub(r"postgresql://[^\"']+", request.getfixturevalue("postgres_url"), code)
     namespace: dict = {"__name__": f"api_guide_block_{index}"}
-    exec(compile(PRELUDE, "<prelude>", "exec"), namespace)
+    exec(compile((HYPERION_NAMES if where == "shared" else "") + PRELUDE, "<prelude>", "exec"), namespace)
     missing = _missing_plugins(code)
-    if missing:
+    if missing and re.search(r"^(\w+ = )?tune\(", code, flags=re.M):  # a tune() the block runs, not one it defines
         with pytest.raises(UnknownPluginError, match="installed"):
-            exec(compile(code, f"api-guide block {index}", "exec"), namespace)
+            exec(compile(code, f"{where} block {index}", "exec"), namespace)
         return
-    exec(compile(code, f"api-guide block {index}", "exec"), namespace)
+    with warnings.catch_warnings():
+        if where != "shared":  # an example that warns when copied is a bad example
+            warnings.simplefilter("error", HyperionWarning)
+        exec(compile(code, f"{where} block {index}", "exec"), namespace)
     result = namespace.get("result")
     if result is not None and "tune(" in code:
         assert result["study"]["trials"] > 0
