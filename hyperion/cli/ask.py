@@ -33,7 +33,7 @@ def add_parsers(commands: Any) -> None:
     tell = common(commands.add_parser("tell", help="record the result of a trial that `hyperion ask` handed out"))
     tell.add_argument("--trial", type=int, required=True, help="the trial's number (from `hyperion ask`)")
     outcome = tell.add_mutually_exclusive_group(required=True)
-    outcome.add_argument("--score", type=float, help="the trial's score")
+    outcome.add_argument("--score", type=float, help="the trial's value of the study's metric (e.g. its val_loss)")
     outcome.add_argument("--metrics", help="the trial's metrics as JSON, e.g. '{\"loss\": 0.3}'")
     outcome.add_argument("--failed", metavar="REASON", help="the trial failed, with this reason")
     tell.set_defaults(handler=_tell)
@@ -104,6 +104,9 @@ def _tell(args: argparse.Namespace) -> int:
     else:
         result = args.score
     with _open(args) as study:
+        metric = study.result()["study"]["metric"]
+        if isinstance(result, float) and isinstance(metric, str) and metric != "score":
+            result = ObjectiveResult(score=result, metrics={metric: result})  # --score is the study's metric
         trial = study.adopt(args.trial)
         study.tell(trial, result)
         state = next(t for t in study.trials if t["number"] == args.trial)

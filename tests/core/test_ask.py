@@ -211,3 +211,29 @@ def test_the_shell_cannot_tell_a_trial_another_worker_is_running(tmp_path):
         worker.tell(running, 0.25)
     with Study(space, storage=url, study_name="busy", join=True) as reader:
         assert reader.best["value"] == 0.25  # the worker's own result stands
+
+
+def test_tell_score_on_a_study_of_another_metric_is_that_metric_without_a_warning(tmp_path):
+    import json
+
+    url = f"sqlite:///{tmp_path / 'vl.db'}"
+    space = {"x": Float(0, 1)}
+    tune(
+        lambda ctx, x: ObjectiveResult(metrics={"val_loss": x}),
+        space,
+        storage=url,
+        study_name="vl",
+        metric="val_loss",
+        mode="min",
+        max_trials=2,
+        seed=0,
+    )
+    asked = json.loads(_cli("ask", "--storage", url, "--study", "vl", cwd=tmp_path).stdout)
+    told = _cli(
+        "tell", "--storage", url, "--study", "vl", "--trial", str(asked["trial"]), "--score", "0.001", cwd=tmp_path
+    )
+    assert told.returncode == 0 and "completed" in told.stderr and "Warning" not in told.stderr, told.stderr
+    from hyperion import load_study
+
+    best = load_study("vl", storage=url)["best"]
+    assert best["value"] == 0.001 and best["metrics"]["val_loss"] == 0.001
