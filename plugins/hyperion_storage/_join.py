@@ -15,13 +15,13 @@ import json
 import time
 from typing import Any
 
-from hyperion_core.models import Report, Trial, TrialState
+from hyperion_core.models import Report, Trial
 from hyperion_core.protocols import Claim
 from hyperion_storage._bounded import BoundedMixin, _Lost
+from hyperion_storage._codec import ASKED, trial_of, trial_row
 from hyperion_storage._lease import owner_alive
 
 JOINED = "*joined*"  # a study's owner while joined processes work it
-ASKED = "*asked*"  # a trial's owner once `hyperion ask` handed it out: running until `hyperion tell`
 REAP_EVERY_S = 1.0  # how often a process looks for dead runs (an indexed query on a small table)
 
 
@@ -110,7 +110,7 @@ class JoinMixin(BoundedMixin):
                 if self.engine.dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 for row in conn.execute(query).mappings().all():
-                    out.reruns.append(_trial(row))
+                    out.reruns.append(trial_of(row))
                 if out.reruns:
                     conn.execute(
                         s.trials.update()
@@ -137,12 +137,10 @@ class JoinMixin(BoundedMixin):
                 count = wanted if max_trials is None else max(0, min(wanted, max_trials - start))
                 out.numbers = list(range(start, start + count))
                 if count:
-                    from hyperion_storage.sql import _trial_row
-
                     rows = []
                     for number, trial in zip(out.numbers, new):
                         trial.number = number
-                        rows.append({**_trial_row(study_id, trial), "owner": self._lease.token, "seq": seq})
+                        rows.append({**trial_row(study_id, trial), "owner": self._lease.token, "seq": seq})
                     conn.execute(s.trials.insert(), rows)
                     conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(next_number=start + count))
             self._last_seq[study_name] = seq
@@ -177,7 +175,7 @@ class JoinMixin(BoundedMixin):
             .where(s.trials.c.study_id == study_id, s.trials.c.seq > last, others)
             .order_by(s.trials.c.number)
         ).mappings()
-        out.foreign = [_trial(row) for row in rows]
+        out.foreign = [trial_of(row) for row in rows]
         report_rows = conn.execute(
             sa.select(s.reports.c.trial_number, s.reports.c.step, s.reports.c.metrics, s.reports.c.time)
             .select_from(
@@ -231,34 +229,3 @@ def interrupt_trials(conn: Any, s: Any, study_id: int, condition: Any, **values:
     if left:
         conn.execute(s.reports.delete().where(s.reports.c.study_id == study_id, s.reports.c.trial_number.in_(left)))
     conn.execute(s.trials.update().where(*where).values(state="interrupted", **values))
-
-
-def _number(row: Any, column: str) -> float | None:
-    """A numeric column of a stored trial; anything else (a hand-edited file) is a damaged row."""
-    value = row[column]
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        return value
-    raise ValueError(f"the {column} of trial {row['number']} is {value!r:.40}, not a number")
-
-
-def _trial(r: Any) -> Trial:
-    return Trial(
-        number=r["number"],
-        params=json.loads(r["params"]),
-        state=TrialState(r["state"]),
-        value=_number(r, "value"),
-        score=_number(r, "score"),
-        metrics=json.loads(r["metrics"]),
-        artifacts=json.loads(r["artifacts"]),
-        parent_id=r["parent_id"],
-        depth=r["depth"],
-        rationale=r["rationale"],
-        error=r["error"],
-        started=_number(r, "started") or 0.0,
-        finished=_number(r, "finished"),
-        last_step=r["last_step"],
-        kill_reason=r["kill_reason"],
-        values=json.loads(r["objective_values"]) if r["objective_values"] else None,
-        violation=_number(r, "violation"),
-        waiting=r.get("owner") == ASKED,
-    )

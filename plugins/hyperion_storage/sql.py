@@ -22,7 +22,8 @@ from hyperion_core.text import dumps, redact_url, secrets_of
 from hyperion_storage import _bounded
 from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import _Lost
-from hyperion_storage._join import JOINED, JoinMixin, _trial, interrupt_trials, not_asked
+from hyperion_storage._codec import trial_of, trial_row
+from hyperion_storage._join import JOINED, JoinMixin, interrupt_trials, not_asked
 from hyperion_storage._lease import STALE_OWNER_S, Lease, describe, owner_alive
 from hyperion_storage._views import ViewsMixin
 
@@ -352,7 +353,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
             if seq is None:
                 raise _Lost()
             if trials:
-                rows = [{**_trial_row(study_id, t), "seq": seq} for t in trials.values()]
+                rows = [{**trial_row(study_id, t), "seq": seq} for t in trials.values()]
                 conn.execute(self._upsert(list(rows[0])), rows)
             if changes.reports:
                 conn.execute(
@@ -420,7 +421,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
         rows = conn.execute(
             self._sa.select(s.trials).where(s.trials.c.study_id == study_id).order_by(s.trials.c.number)
         ).mappings()
-        return [_trial(r) for r in rows]
+        return [trial_of(r) for r in rows]
 
     def _history(self, conn: Any, study_id: int) -> dict[int, list[tuple[int, dict[str, Any]]]]:
         s = self._schema
@@ -433,30 +434,6 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
         for number, step, metrics in rows:
             history.setdefault(number, []).append((step, json.loads(metrics)))
         return history
-
-
-def _trial_row(study_id: int, t: Trial) -> dict[str, Any]:
-    return {
-        "study_id": study_id,
-        "number": t.number,
-        "trial_id": t.trial_id,
-        "state": t.state.value,
-        "params": dumps(t.params),
-        "value": t.value,
-        "score": t.score,
-        "metrics": dumps(t.metrics),
-        "artifacts": dumps(t.artifacts),
-        "parent_id": t.parent_id,
-        "depth": t.depth,
-        "rationale": t.rationale,
-        "error": t.error,
-        "kill_reason": t.kill_reason,
-        "last_step": t.last_step,
-        "started": t.started,
-        "finished": t.finished,
-        "objective_values": None if t.values is None else dumps(t.values),
-        "violation": t.violation,
-    }
 
 
 def _insert_for(engine: Any) -> Any:
