@@ -21,7 +21,6 @@ class Parameter:
     """Base of the searchable parameter types."""
 
     log: bool = False
-    categorical: bool = False
 
     def check(self, path: str) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -267,7 +266,17 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-class Choice(Parameter):
+class Categorical(Parameter):
+    """A parameter whose values are a list of options (no order, no distance): model-based strategies
+    encode it by the option's position, `index(value)`, and decode `options[i]`."""
+
+    options: list[Any]
+
+    def index(self, value: Any) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class Choice(Categorical):
     """One of a list of options (any JSON-compatible values), each equally likely.
 
     An option that is a dict holding space entries makes a choice between sub-spaces (a conditional
@@ -275,8 +284,6 @@ class Choice(Parameter):
     Float(0, 0.99)}])`. The objective then gets the chosen dict with its values sampled; the other
     options' parameters are inactive (absent). Such an option's value (its label) is its first plain
     value ("adam"), or "option_<i>"."""
-
-    categorical = True
 
     def __init__(self, options: Any) -> None:
         self.options = options

@@ -11,9 +11,9 @@ from typing import Any
 
 from hyperion_core.checks import plain
 from hyperion_core.errors import SpaceError
-from hyperion_core.params import Bool, Choice, Float, Int, Parameter, _is_fixed, _same
+from hyperion_core.params import Bool, Categorical, Choice, Float, Int, Parameter, _is_fixed, _same
 
-__all__ = ["Bool", "Choice", "Float", "Int", "Parameter", "Space", "flatten"]
+__all__ = ["Bool", "Categorical", "Choice", "Float", "Int", "Parameter", "Space", "flatten"]
 
 
 def flatten(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -47,6 +47,8 @@ class Space:
         if not self.params and not self.fixed:
             raise SpaceError("the space is empty: add at least one parameter, e.g. {'x': Float(0, 1)}")
         self.names = list(self.params)
+        #: the categorical parameters by name, typed (their options and index() without a cast)
+        self.categories: dict[str, Categorical] = {n: p for n, p in self.params.items() if isinstance(p, Categorical)}
         self._known = set(self.params) | set(self.fixed)
 
     def _walk(self, node: Mapping[str, Any], prefix: str, condition: tuple[str, Any] | None) -> None:

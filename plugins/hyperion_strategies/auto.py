@@ -17,6 +17,7 @@ from typing import Any
 
 from hyperion_core import checks
 from hyperion_core.models import Trial
+from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
@@ -61,7 +62,7 @@ class AutoSearch(Strategy):
     def choose(self, study: StudyState) -> tuple[str, str]:
         """The strategy for this study and why, in words."""
         params = study.space.params
-        categorical = sum(p.categorical for p in params.values())
+        categorical = sum(isinstance(p, Categorical) for p in params.values())
         budget = study.max_trials
         if study.multi_objective:
             return "bayesian", "several objectives (multi-objective TPE)"
@@ -73,7 +74,7 @@ class AutoSearch(Strategy):
             return "bayesian", f"{categorical} of {len(params)} parameters are categorical"
         from hyperion_strategies.gp import MAX_ONE_HOT
 
-        widest = max((len(p.options) for p in params.values() if p.categorical), default=0)  # type: ignore[attr-defined]
+        widest = max((len(p.options) for p in params.values() if isinstance(p, Categorical)), default=0)
         if widest > MAX_ONE_HOT:
             return "bayesian", f"a Choice of {widest} options (gp models at most {MAX_ONE_HOT} per Choice)"
         if budget is not None and budget > MAX_GP_BUDGET:

@@ -24,6 +24,7 @@ import numpy as np
 from hyperion_core import checks
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
+from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
@@ -86,23 +87,23 @@ class GPSearch(Strategy):
         except ImportError:
             raise ConfigurationError("gp needs scipy: pip install scipy") from None
         params = self.space.params
-        self.num_names = [n for n, p in params.items() if not p.categorical]
+        self.num_names = [n for n, p in params.items() if not isinstance(p, Categorical)]
         # A Choice of many options would make the model's inputs (one column per option) and its cost
         # unbounded: it is left out of the model, and its values come with the candidates' bases (the best
         # trials' values near them, random ones elsewhere).
-        wide = [n for n, p in params.items() if p.categorical and len(p.options) > MAX_ONE_HOT]  # type: ignore[attr-defined]
+        wide = [n for n, p in params.items() if isinstance(p, Categorical) and len(p.options) > MAX_ONE_HOT]
         self.wide_note = (
             f"gp: {', '.join(wide)} ha{'s' if len(wide) == 1 else 've'} more than {MAX_ONE_HOT} options: the model "
             "leaves them out (their values come from the best trials and random draws)"
             if wide
             else None
         )
-        self.cat_names = [n for n, p in params.items() if p.categorical and n not in wide]
+        self.cat_names = [n for n, p in params.items() if isinstance(p, Categorical) and n not in wide]
         self.cat_offsets: list[int] = []
         width = len(self.num_names)
         for name in self.cat_names:
             self.cat_offsets.append(width)
-            width += len(params[name].options)  # type: ignore[attr-defined]
+            width += len(self.space.categories[name].options)
         self.width = width
         if self.n_startup is None:
             self.n_startup = min(20, max(5, 2 * len(params)))
@@ -127,7 +128,7 @@ class GPSearch(Strategy):
             x[j] = p[name].to_unit(params[name]) if name in params else 0.5
         for offset, name in zip(self.cat_offsets, self.cat_names):
             if name in params:
-                x[offset + p[name].index(params[name])] = 1.0  # type: ignore[attr-defined]
+                x[offset + self.space.categories[name].index(params[name])] = 1.0
         return x
 
     def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from hyperion_core import checks
 from hyperion_core.models import Trial, TrialState
+from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
@@ -103,7 +104,7 @@ class NSGA2(Strategy):
                 continue
             x = a.get(name, b.get(name))
             y = b.get(name, x) if cross else x
-            if param.categorical:
+            if isinstance(param, Categorical):
                 value = y if cross and rng.random() < 0.5 else x
                 if rng.random() < rate:
                     value = param.sample(rng)

@@ -19,6 +19,7 @@ import numpy as np
 
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
+from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.space import Choice
 from hyperion_core.state import StudyState
@@ -173,9 +174,9 @@ class TPESearch(Strategy):
     def setup(self, study: StudyState) -> None:
         super().setup(study)
         params = self.space.params
-        self.num_names = [n for n, p in params.items() if not p.categorical]
-        self.cat_names = [n for n, p in params.items() if p.categorical]
-        self.cat_sizes = [len(params[n].options) for n in self.cat_names]  # type: ignore[attr-defined]
+        self.num_names = [n for n, p in params.items() if not isinstance(p, Categorical)]
+        self.cat_names = [n for n, p in params.items() if isinstance(p, Categorical)]
+        self.cat_sizes = [len(self.space.categories[n].options) for n in self.cat_names]
         self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
         self.done = _Points(len(self.num_names), len(self.cat_names))
         self.rejected = _Points(len(self.num_names), len(self.cat_names))
@@ -192,12 +193,12 @@ class TPESearch(Strategy):
             return (
                 [p[n].to_unit(params[n]) if n in params else float(self.np_rng.random()) for n in self.num_names],
                 [
-                    p[n].index(params[n]) if n in params else int(self.np_rng.integers(size))  # type: ignore[attr-defined]
+                    self.space.categories[n].index(params[n]) if n in params else int(self.np_rng.integers(size))
                     for n, size in zip(self.cat_names, self.cat_sizes)
                 ],
             )
         num = [p[n].to_unit(params[n]) for n in self.num_names]
-        cat = [p[n].index(params[n]) for n in self.cat_names]  # type: ignore[attr-defined]
+        cat = [self.space.categories[n].index(params[n]) for n in self.cat_names]
         return num, cat
 
     def observe(self, trial: Trial) -> None:
@@ -253,7 +254,7 @@ class TPESearch(Strategy):
         p = self.space.params
         params = {name: p[name].from_unit(float(num[best, j])) for j, name in enumerate(self.num_names)}
         for j, name in enumerate(self.cat_names):
-            params[name] = p[name].options[int(cat[best, j])]  # type: ignore[attr-defined]
+            params[name] = self.space.categories[name].options[int(cat[best, j])]
         return {name: params[name] for name in self.space.names}
 
     def _suggest_tree(
@@ -322,7 +323,7 @@ class TPESearch(Strategy):
             for k, j in enumerate(nums):
                 proposal[self.num_names[j]] = p[self.num_names[j]].from_unit(float(num[best, k]))
             for k, j in enumerate(cats):
-                proposal[self.cat_names[j]] = p[self.cat_names[j]].options[int(cat[best, k])]  # type: ignore[attr-defined]
+                proposal[self.cat_names[j]] = self.space.categories[self.cat_names[j]].options[int(cat[best, k])]
         # (no good trial made these choices yet: their parameters are sampled)
         out: dict[str, Any] = {}
         for name, param in self.space.params.items():  # the active parameters only, in order
@@ -334,7 +335,7 @@ class TPESearch(Strategy):
         mask = np.ones(len(cat), dtype=bool)
         for name, label in chosen.items():
             j = self.cat_names.index(name)
-            mask &= cat[:, j] == self.space.params[name].index(label)  # type: ignore[attr-defined]
+            mask &= cat[:, j] == self.space.categories[name].index(label)
         return mask
 
 
