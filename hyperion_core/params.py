@@ -1,10 +1,9 @@
 """The searchable parameter types. Each knows its own range: how to sample, check, encode to the unit
-cube, list grid points, perturb a value, describe itself to a person, a model (prompt text) and a
-JSON schema, and coerce a value a model wrote."""
+cube, list grid points, perturb a value and describe itself (what a model is told of it is the LLM
+plugin's: hyperion_llm/parameters.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Mapping
@@ -12,7 +11,6 @@ from typing import Any
 
 from hyperion_core.checks import plain
 from hyperion_core.errors import SpaceError
-from hyperion_core.text import plain_number
 
 _FIXED_TYPES = (str, int, float, bool, type(None))
 
@@ -48,22 +46,6 @@ class Parameter:
         u = self.to_unit(value) + rng.gauss(0.0, spread)
         u = abs(u) % 2.0  # reflect into [0, 1]
         return self.from_unit(2.0 - u if u > 1.0 else u)
-
-    # -- what a model is told and what it may answer ------------------------------------------------------
-    def prompt_line(self) -> str:  # pragma: no cover - overridden
-        """What the parameter is, in words (the search-space part of a prompt)."""
-        raise NotImplementedError
-
-    def prompt_hint(self) -> str:  # pragma: no cover - overridden
-        """The value's slot in a reply template, e.g. "<integer from 1 to 8>"."""
-        raise NotImplementedError
-
-    def json_schema(self) -> dict[str, Any]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def coerce(self, value: Any) -> tuple[Any, str | None]:  # pragma: no cover - overridden
-        """A value a model wrote: (the parameter's value, None), or (None, why not). Never clips."""
-        raise NotImplementedError
 
 
 def _is_number(value: Any) -> bool:
@@ -122,25 +104,6 @@ class _Range(Parameter):
     def describe(self) -> dict[str, Any]:
         return {"type": type(self).__name__, "low": self.low, "high": self.high, "log": self.log}
 
-    def coerce(self, value: Any) -> tuple[Any, str | None]:
-        if isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                return None, f"{value!r:.80} is not a number"
-        value = plain(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return None, f"{value!r:.80} is not a number"
-        if isinstance(self, Int):
-            if float(value) != int(value):
-                return None, f"{value!r} is not a whole number"
-            value = int(value)
-        else:
-            value = float(value)
-        if not self.contains(value):
-            return None, f"{value!r} is outside [{self.low}, {self.high}]"
-        return value, None
-
 
 class Float(_Range):
     """A real number in [low, high], sampled uniformly (or log-uniformly with log=True)."""
@@ -159,16 +122,6 @@ class Float(_Range):
         if points == 1:
             return [self.from_unit(0.5)]
         return [self.from_unit(i / (points - 1)) for i in range(points)]
-
-    def prompt_line(self) -> str:
-        scale = " (log scale: think in powers of ten)" if self.log else ""
-        return f"number from {plain_number(self.low)} to {plain_number(self.high)}{scale}"
-
-    def prompt_hint(self) -> str:
-        return f"<number from {plain_number(self.low)} to {plain_number(self.high)}>"
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"type": "number", "minimum": self.low, "maximum": self.high}
 
 
 class Int(_Range):
@@ -207,15 +160,6 @@ class Int(_Range):
         if new == value and rng.random() < 0.5:  # a small spread must still be able to move an integer
             new = min(max(value + rng.choice((-1, 1)), self.low), self.high)
         return new
-
-    def prompt_line(self) -> str:
-        return f"integer from {self.low} to {self.high}{' (log scale)' if self.log else ''}"
-
-    def prompt_hint(self) -> str:
-        return f"<integer from {self.low} to {self.high}>"
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"type": "integer", "minimum": self.low, "maximum": self.high}
 
     def grid(self, points: int, int_cap: int) -> list[Any]:
         count = self.high - self.low + 1
@@ -368,24 +312,6 @@ class Choice(Categorical):
             return rng.choice(others or self.options)
         return value
 
-    def prompt_line(self) -> str:
-        return f"one of {json.dumps(self.options)}"
-
-    def prompt_hint(self) -> str:
-        return "<one of " + " | ".join(json.dumps(o) for o in self.options) + ">"
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"enum": list(self.options)}
-
-    def coerce(self, value: Any) -> tuple[Any, str | None]:
-        if self.contains(value):
-            return self.options[self.index(value)], None
-        text = str(value).strip().lower()
-        for option in self.options:  # "32" for 32, "Adam" for "adam", "true" for True
-            if str(option).lower() == text:
-                return option, None
-        return None, f"{value!r:.80} is not one of {self.options!r:.200}"
-
 
 class Bool(Choice):
     """True or False, each equally likely."""
@@ -398,15 +324,6 @@ class Bool(Choice):
 
     def describe(self) -> dict[str, Any]:
         return {"type": "Bool"}
-
-    def prompt_line(self) -> str:
-        return "boolean (true or false)"
-
-    def prompt_hint(self) -> str:
-        return "<true or false>"
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"type": "boolean"}
 
 
 def _is_fixed(value: Any) -> bool:

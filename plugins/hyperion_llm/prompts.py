@@ -10,6 +10,7 @@ from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.text import first_line, plain_number
+from hyperion_llm.parameters import json_schema, prompt_line, reply_slot
 
 
 def describe_space(space: Space) -> str:
@@ -17,7 +18,7 @@ def describe_space(space: Space) -> str:
         condition = space.conditions.get(name)
         return f" (only when {condition[0]} = {json.dumps(condition[1])}; leave it out otherwise)" if condition else ""
 
-    lines = [f"- {name}: {p.prompt_line()}{when(name)}" for name, p in space.params.items()]
+    lines = [f"- {name}: {prompt_line(p)}{when(name)}" for name, p in space.params.items()]
     lines += [
         f"- {name}: fixed at {json.dumps(value)} (do not change){when(name)}" for name, value in space.fixed.items()
     ]
@@ -92,11 +93,11 @@ def history(study: StudyState, limit: int) -> str:
 def template(space: Space) -> str:
     """The params object of the reply with each value's allowed range in place: small models follow a
     filled-in template much better than a separate list of bounds."""
-    return "{" + ", ".join(f"{json.dumps(name)}: {p.prompt_hint()}" for name, p in space.params.items()) + "}"
+    return "{" + ", ".join(f"{json.dumps(name)}: {reply_slot(p)}" for name, p in space.params.items()) + "}"
 
 
 def point_schema(space: Space) -> dict[str, Any]:
-    props = {name: p.json_schema() for name, p in space.params.items()}
+    props = {name: json_schema(p) for name, p in space.params.items()}
     return {"type": "object", "properties": props, "required": list(props)}
 
 

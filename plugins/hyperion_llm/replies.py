@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from hyperion_core.space import Space, flatten
+from hyperion_llm.parameters import coerce
 
 MAX_REPLY_CHARS = 4000  # what the event log keeps of a reply
 
@@ -61,7 +62,7 @@ def validate(raw: Any, space: Space, rng: random.Random) -> tuple[dict[str, Any]
             params[name] = param.sample(rng)
             notes.append(f"{name} missing: sampled {params[name]!r}")
             continue
-        value, problem = param.coerce(flat[name])
+        value, problem = coerce(param, flat[name])
         if problem:
             return None, [f"{name}: {problem}"]
         params[name] = value
