@@ -244,7 +244,7 @@ class Study:
             if self._closed:
                 return
             self._closed = True
-            self._loop.close(interrupt=not keep_asked)
+            self._loop.close(hand_out=keep_asked)
 
     def adopt(self, number: int) -> AskedTrial:
         """A trial another process asked and left running (`hyperion ask`), to tell it from here."""

@@ -41,6 +41,9 @@ class Coordinator(Protocol):
     def sync(self) -> None:
         """Take in what the other processes did since the last look (nothing when alone)."""
 
+    def hand_out(self) -> None:
+        """Leave the running trials to be told by another process (joined only)."""
+
 
 class Solo:
     """One process owns the study: it numbers trials itself."""
@@ -78,6 +81,9 @@ class Solo:
 
     def sync(self) -> None:
         return None
+
+    def hand_out(self) -> None:
+        return None  # alone, a trial left running is interrupted at the next open: told from here only
 
 
 class Joined:
@@ -118,6 +124,9 @@ class Joined:
             if not claim.skipped:
                 break
         return started
+
+    def hand_out(self) -> None:
+        self.storage.hand_out(self.state.name)
 
     def sync(self) -> None:
         changes = self.storage.sync(self.state.name)

@@ -232,6 +232,10 @@ class SharedStorage(Storage, Protocol):
 
     def sync(self, study_name: str) -> Claim: ...
 
+    def hand_out(self, study_name: str) -> None:
+        """This run's running trials are left waiting for a result told by another process (`hyperion
+        ask` then `hyperion tell`): running, owned by no run, never reaped nor re-run."""
+
 
 class Reporter:
     """Shows or records what happens. Only reporters print, and only when the user asked."""

@@ -173,20 +173,20 @@ class StudyLoop:
         """No further trial will start: the budget is spent or the strategy has no more points."""
         if self.coordinator.waiting:
             return False
-        if self.exhausted:
-            return True
-        return self.max_trials is not None and len(self.state.trials) >= self.max_trials
+        return self.exhausted or (self.max_trials is not None and len(self.state.trials) >= self.max_trials)
 
     @property
     def exhausted(self) -> bool:
         """The strategy has no more points, or (joined) the study-wide budget is spent."""
         return self.strategy.exhausted or self.coordinator.spent
 
-    def close(self, interrupt: bool = True) -> StudyState:
-        """Stop the executor and write what is left (with `interrupt`, trials still running are recorded
-        as interrupted: resume runs them again), close the plugins, release the storage."""
+    def close(self, interrupt: bool = True, hand_out: bool = False) -> StudyState:
+        """Stop the executor, write what is left, close the plugins, release the storage. Trials still
+        running are interrupted (resume runs them again), or with `hand_out` wait for another's tell."""
         try:
-            self._shut_down(interrupt)
+            self._shut_down(interrupt and not hand_out)
+            if hand_out:
+                self.coordinator.hand_out()
         finally:
             self._release()
         return self.state

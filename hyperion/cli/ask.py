@@ -59,8 +59,6 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
         raise
     if kwargs.get("strategy", "") is None:
         kwargs["strategy"] = info["config"].get("strategy") or "random"
-    shared: Any = storage  # the SQL storage's JoinMixin
-    shared.keep_asked = True  # what `ask` hands out stays running until `tell`
     return Study(
         Space.described(info["space"]).definition,
         storage=storage,

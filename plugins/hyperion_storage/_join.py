@@ -195,15 +195,26 @@ class JoinMixin(BoundedMixin):
         if result.rowcount == 0:
             raise _Lost()
 
-    keep_asked = False  # `hyperion ask`: a trial handed out stays running, unowned, until told
+    def hand_out(self, study_name: str) -> None:
+        """This run's running trials wait for a `hyperion tell` from another process: they stay running,
+        owned by no run (ASKED), so no one reaps or re-runs them."""
+        s = self._schema
+
+        def mark() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    s.trials.update()
+                    .where(s.trials.c.owner == self._lease.token, s.trials.c.state == "running")
+                    .values(owner=ASKED)
+                )
+
+        self._run(f"hand out the running trials of study '{study_name}'", mark)
 
     def _leave(self, conn: Any) -> None:
-        """At close: this run's lease ends; trials it leaves interrupted are anyone's to claim (with
-        keep_asked, running ones stay running, for a later `hyperion tell`)."""
+        """At close: this run's lease ends; trials it leaves interrupted are anyone's to claim (trials it
+        handed out, hand_out(), are no longer its own)."""
         s = self._schema
         mine = s.trials.c.owner == self._lease.token
-        if self.keep_asked:
-            conn.execute(s.trials.update().where(mine, s.trials.c.state == "running").values(owner=ASKED))
         conn.execute(
             s.trials.update()
             .where(mine, s.trials.c.state.in_(("running", "interrupted")))
