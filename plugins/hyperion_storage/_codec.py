@@ -36,7 +36,7 @@ def trial_row(study_id: int, t: Trial) -> dict[str, Any]:
     }
 
 
-def _number(row: Any, column: str) -> float | None:
+def number_column(row: Any, column: str) -> float | None:
     """A numeric column of a stored trial; anything else (a hand-edited file) is a damaged row."""
     value = row[column]
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
@@ -49,19 +49,19 @@ def trial_of(r: Any) -> Trial:
         number=r["number"],
         params=json.loads(r["params"]),
         state=TrialState(r["state"]),
-        value=_number(r, "value"),
-        score=_number(r, "score"),
+        value=number_column(r, "value"),
+        score=number_column(r, "score"),
         metrics=json.loads(r["metrics"]),
         artifacts=json.loads(r["artifacts"]),
         parent_id=r["parent_id"],
         depth=r["depth"],
         rationale=r["rationale"],
         error=r["error"],
-        started=_number(r, "started") or 0.0,
-        finished=_number(r, "finished"),
+        started=number_column(r, "started") or 0.0,
+        finished=number_column(r, "finished"),
         last_step=r["last_step"],
         kill_reason=r["kill_reason"],
         values=json.loads(r["objective_values"]) if r["objective_values"] else None,
-        violation=_number(r, "violation"),
+        violation=number_column(r, "violation"),
         waiting=r.get("owner") == ASKED,
     )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from hyperion_core.errors import StorageError
 from hyperion_storage._bounded import BoundedMixin
+from hyperion_storage._codec import number_column
 
 T = TypeVar("T")
 
@@ -388,12 +389,13 @@ class ViewsMixin(BoundedMixin):
 
 
 def _light(r: Any) -> dict[str, Any]:
-    finished, started = r["finished"], r["started"]
+    """A trial row's summary for the pages (its numeric columns checked as the codec checks them)."""
+    finished, started = number_column(r, "finished"), number_column(r, "started") or 0.0
     return {
         "number": r["number"],
         "trial_id": r["trial_id"],
         "state": r["state"],
-        "value": r["value"],
+        "value": number_column(r, "value"),
         "values": json.loads(r["objective_values"]) if r["objective_values"] else None,
         "params": json.loads(r["params"]),
         "last_step": r["last_step"],
