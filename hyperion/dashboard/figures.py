@@ -59,27 +59,38 @@ def searched(study: dict[str, Any], trials: list[dict[str, Any]]) -> list[str]:
 def history(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
     metric = study["metrics"][0]
     title = f"Optimisation history: {metric} ({study['modes'][0]}){_thinned(view['stride'])}"
-    groups: dict[str, tuple[list[int], list[float]]] = {}
+    # Every trial is drawn, one legend entry per state (click one to hide it): a stopped trial at its last
+    # reported value, a trial without any value (failed, running) along the worst edge, marked x.
+    groups: dict[str, tuple[list[int], list[float | None]]] = {}
     for p in view["points"]:
-        if p["value"] is None:
-            continue
+        value = p["value"] if p["value"] is not None else p.get("reported")
         kind = "infeasible" if p["state"] == "completed" and not p["feasible"] else p["state"]
+        if kind == "killed" and value is not None and p["value"] is None:
+            kind = "killed (last report)"
         xs, ys = groups.setdefault(kind, ([], []))
         xs.append(p["number"])
-        ys.append(p["value"])
-    if not groups:
+        ys.append(value)
+    known = [y for _, ys in groups.values() for y in ys if y is not None]
+    if not known:
         return _empty(title, "no finished trial has a value yet")
-    data: list[dict[str, Any]] = [
-        {
-            "type": "scattergl" if len(xs) > 2_000 else "scatter",
-            "mode": "markers",
-            "name": kind,
-            "x": xs,
-            "y": ys,
-            "marker": {"color": COLORS.get(kind, "#9467bd"), "size": 6},
-        }
-        for kind, (xs, ys) in sorted(groups.items())
-    ]
+    worst = min(known) if study["modes"][0] == "max" else max(known)
+    data: list[dict[str, Any]] = []
+    for kind, (xs, ys) in sorted(groups.items()):
+        valueless = all(y is None for y in ys)
+        data.append(
+            {
+                "type": "scattergl" if len(xs) > 2_000 else "scatter",
+                "mode": "markers",
+                "name": f"{kind} (no value)" if valueless else kind,
+                "x": xs,
+                "y": [worst] * len(ys) if valueless else ys,
+                "marker": {
+                    "color": COLORS.get(kind.split(" ")[0], "#9467bd"),
+                    "size": 6,
+                    "symbol": "x" if valueless else "circle-open" if kind.startswith("killed") else "circle",
+                },
+            }
+        )
     if view["best"]:
         last = max(p["number"] for p in view["points"])
         xs = [b["number"] for b in view["best"]] + [last]

@@ -154,10 +154,30 @@ class ViewsMixin(BoundedMixin):
                     .where(inner.c.value == inner.c.best)
                     .order_by(inner.c.number)
                 ).all()
+            # A stopped trial has no value: its last reported value of the metric stands in, on the plot only.
+            metric = row["metric"].split(",")[0]
+            stopped = [n for n, st, v, _ in points if st == "killed" and v is None]
+            reported: dict[int, Any] = {}
+            if stopped:
+                rep = self._schema.reports
+                for number, metrics in conn.execute(
+                    sa.select(rep.c.trial_number, rep.c.metrics)
+                    .where(rep.c.study_id == study_id, rep.c.trial_number.in_(stopped[:5_000]))
+                    .order_by(rep.c.trial_number, rep.c.step)
+                ):
+                    value = json.loads(metrics).get(metric)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        reported[number] = value  # the latest step wins (ordered by step)
             return {
                 "stride": stride,
                 "points": [
-                    {"number": n, "state": st, "value": v, "feasible": viol is None or viol <= 0}
+                    {
+                        "number": n,
+                        "state": st,
+                        "value": v,
+                        "feasible": viol is None or viol <= 0,
+                        "reported": reported.get(n),
+                    }
                     for n, st, v, viol in points
                 ],
                 "best": [{"number": n, "value": v} for n, v in best],

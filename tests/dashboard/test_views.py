@@ -400,3 +400,50 @@ def test_odd_names_numbers_filters_and_damaged_rows_are_clear_answers_never_500(
         assert client.get("/studies/x").status_code == 400
     finally:
         storage.close()
+
+
+def test_the_history_draws_every_trial_state_each_its_own_legend_entry(tmp_path):
+    from hyperion import Float, ObjectiveResult
+    from hyperion.dashboard.source import open_storage
+
+    url = f"sqlite:///{tmp_path / 'states.db'}"
+
+    def objective(ctx, x):
+        if ctx.number % 7 == 3:
+            raise RuntimeError("out of memory")
+        for step in range(5):
+            ctx.report(step=step, loss=x + step)
+            if ctx.should_stop():
+                return ObjectiveResult(metrics={"loss": x + step})
+        return ObjectiveResult(metrics={"loss": x + 4})
+
+    result = tune(
+        objective,
+        {"x": Float(0, 1)},
+        storage=url,
+        study_name="s",
+        metric="loss",
+        mode="min",
+        early_stopping="median",
+        max_trials=20,
+        seed=0,
+    )
+    by_state: dict[str, list[int]] = {}
+    for t in result["trials"]:
+        by_state.setdefault(t["state"], []).append(t["number"])
+    assert by_state.get("killed") and by_state.get("failed") and by_state.get("completed")
+    storage = open_storage(url)
+    try:
+        fig = figures.history(storage.study_view("s"), storage.history_view("s"))
+    finally:
+        storage.close()
+    traces = {t["name"]: t for t in fig["data"]}
+    assert traces["completed"]["x"] == by_state["completed"]
+    assert traces["killed (last report)"]["x"] == by_state["killed"]  # at their last reported loss
+    assert all(y is not None for y in traces["killed (last report)"]["y"])
+    failed = traces["failed (no value)"]
+    assert failed["x"] == by_state["failed"] and failed["marker"]["symbol"] == "x"
+    valued = [y for name, t in traces.items() if "no value" not in name and name != "best so far" for y in t["y"]]
+    assert set(failed["y"]) == {max(valued)}  # along the worst edge of a loss (mode min)
+    drawn = sum(len(t["x"]) for name, t in traces.items() if name != "best so far")
+    assert drawn == len(result["trials"])  # every trial, none left out
