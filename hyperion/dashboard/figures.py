@@ -17,6 +17,7 @@ import numpy as np
 
 COLORS = {"completed": "#1f77b4", "killed": "#ff7f0e", "failed": "#d62728", "infeasible": "#7f7f7f"}
 MAX_PARAMS = 24  # slices and parallel coordinates show at most this many parameters
+FEW_TRIALS = 30  # below this many completed trials the importance figure says it is not to be trusted
 
 
 def _text(value: Any, limit: int = 300) -> str:
@@ -192,11 +193,13 @@ def parallel_coordinates(study: dict[str, Any], view: dict[str, Any]) -> dict[st
 
 
 def importance_scores(study: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, float]:
-    """Each parameter's share of the variation of the objective's ranks that it explains alone: the
-    correlation ratio eta^2 = SS_between / SS_total of a one-way ANOVA, with numeric parameters cut into
-    up to 10 quantile bins and categories grouped as they are. Ranks, not raw values, so one outlier
-    does not decide. A first-order (main-effect) measure like fANOVA's individual importances;
-    interactions are not counted. Needs at least 4 completed trials with the parameter."""
+    """Each parameter's share of the variation of the objective's ranks that it explains alone: epsilon
+    squared of a one-way ANOVA, (SS_between - (k - 1) MS_within) / (SS_total + MS_within), which takes
+    off what k groups would explain by chance (plain eta squared gives 1.0 to any parameter whose every
+    trial has its own value); numeric parameters are cut into sqrt(n) quantile bins (2 to 10),
+    categories grouped as they are. Ranks, not raw values, so one outlier does not decide. A first-order
+    (main-effect) measure like fANOVA's individual importances; interactions are not counted. Needs at
+    least 4 completed trials with the parameter."""
     out: dict[str, float] = {}
     for name in searched(study, trials):
         have = [t for t in trials if name in t["params"] and t["value"] is not None]
@@ -207,24 +210,31 @@ def importance_scores(study: dict[str, Any], trials: list[dict[str, Any]]) -> di
         if total == 0:
             continue
         raw = [t["params"][name] for t in have]
-        if _numeric(study["space"][name]) and len(set(raw)) > 10:
-            edges = np.quantile(np.asarray(raw, dtype=float), np.linspace(0, 1, 11)[1:-1])
+        bins = max(2, min(10, int(math.sqrt(len(have)))))
+        if _numeric(study["space"][name]) and len(set(raw)) > bins:
+            edges = np.quantile(np.asarray(raw, dtype=float), np.linspace(0, 1, bins + 1)[1:-1])
             groups = np.searchsorted(edges, np.asarray(raw, dtype=float), side="right")
         else:
             keys = {k: i for i, k in enumerate(sorted({str(v) for v in raw}))}
             groups = np.array([keys[str(v)] for v in raw])
+        k = len(np.unique(groups))
+        if len(have) - k < 1:
+            continue  # as many groups as trials: nothing to tell from chance
         between = sum(
             float(np.sum(groups == g)) * float(ranks[groups == g].mean() - ranks.mean()) ** 2 for g in np.unique(groups)
         )
-        out[name] = between / total
+        within = (total - between) / (len(have) - k)
+        out[name] = max(0.0, (between - (k - 1) * within) / (total + within))
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def importance(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
-    title = "Parameter importance (eta squared of the objective's ranks, one parameter at a time)"
+    title = "Parameter importance (epsilon squared of the objective's ranks, one parameter at a time)"
     scores = importance_scores(study, view["trials"])
     if not scores:
         return _empty(title, "needs at least 4 completed trials")
+    if len(view["trials"]) < FEW_TRIALS:
+        title += f": {len(view['trials'])} completed trials, too few to rank parameters reliably"
     names = list(scores)[::-1]  # most important on top
     bar = {
         "type": "bar",

@@ -447,3 +447,22 @@ def test_the_history_draws_every_trial_state_each_its_own_legend_entry(tmp_path)
     assert set(failed["y"]) == {max(valued)}  # along the worst edge of a loss (mode min)
     drawn = sum(len(t["x"]) for name, t in traces.items() if name != "best so far")
     assert drawn == len(result["trials"])  # every trial, none left out
+
+
+def test_importance_on_few_trials_does_not_call_noise_important_and_says_it_is_few():
+    """8 trials, one parameter that matters and four that do not: plain eta squared gave the four 1.0."""
+    import random
+
+    rng = random.Random(0)
+    names = ["lr", "a", "b", "c", "d"]
+    space = {n: {"type": "Float", "low": 0.0, "high": 1.0, "log": False} for n in names}
+    trials = []
+    for i in range(8):
+        params = {n: rng.random() for n in names}
+        trials.append({"number": i, "value": params["lr"] * 10 + rng.random() * 0.1, "params": params})
+    study = {"metrics": ["score"], "modes": ["max"], "space": space}
+    scores = figures.importance_scores(study, trials)
+    assert scores["lr"] == max(scores.values()) and scores["lr"] > 0.5
+    assert all(scores[n] < 0.8 for n in names[1:]), scores  # none of the noise parameters is "all of it"
+    fig = figures.importance(study, {"trials": trials})
+    assert "8 completed trials, too few to rank parameters reliably" in fig["layout"]["title"]["text"]
