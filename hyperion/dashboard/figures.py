@@ -30,7 +30,18 @@ def _text(value: Any, limit: int = 300) -> str:
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    """A figure's layout; every axis grows the margin to fit its labels (long names are never clipped)."""
+    for key, axis in extra.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
     return {"title": {"text": _text(title)}, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, **extra}
+
+
+def _whole(values: list[Any]) -> dict[str, Any]:
+    """Axis settings for whole numbers (trials, steps, folds): a tick per number over a short range, so
+    Plotly never labels 0.5 (over a long one its own ticks are whole anyway)."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return {"dtick": 1} if numbers and max(numbers) - min(numbers) <= 20 else {}
 
 
 def _empty(title: str, why: str) -> dict[str, Any]:
@@ -108,14 +119,20 @@ def history(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "data": data,
-        "layout": _layout(title, xaxis={"title": {"text": "trial"}}, yaxis={"title": {"text": _text(metric)}}),
+        "layout": _layout(
+            title,
+            xaxis={"title": {"text": "trial"}, **_whole([p["number"] for p in view["points"]])},
+            yaxis={"title": {"text": _text(metric)}},
+        ),
     }
 
 
 def _axis_values(description: dict[str, Any], values: list[Any]) -> tuple[list[Any], dict[str, Any]]:
     """Values for an axis, and the axis settings: log axes for log parameters, categories as text."""
     if _numeric(description):
-        return values, {"type": "log"} if description.get("log") else {}
+        if description.get("log"):
+            return values, {"type": "log"}
+        return values, _whole(values) if description.get("type") == "Int" else {}
     return [_text(v) for v in values], {"type": "category"}
 
 
@@ -152,8 +169,11 @@ def slices(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
                 "marker": {"color": [t["number"] for t in have], "colorscale": "Blues", "size": 6},
             }
         )
-        layout[f"xaxis{suffix}"] = {"title": {"text": _text(name)}, **axis}
-        layout[f"yaxis{suffix}"] = {"title": {"text": _text(metric)}} if (i - 1) % columns == 0 else {}
+        layout[f"xaxis{suffix}"] = {"title": {"text": _text(name)}, "automargin": True, **axis}
+        layout[f"yaxis{suffix}"] = {
+            "automargin": True,
+            **({"title": {"text": _text(metric)}} if (i - 1) % columns == 0 else {}),
+        }
     return {"data": data, "layout": layout}
 
 
@@ -294,7 +314,11 @@ def intermediate(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] 
         )
     return {
         "data": data,
-        "layout": _layout(title, xaxis={"title": {"text": "step"}}, yaxis={"title": {"text": _text(metric)}}),
+        "layout": _layout(
+            title,
+            xaxis={"title": {"text": "step"}, **_whole([s for c in curves for s in c["steps"]])},
+            yaxis={"title": {"text": _text(metric)}},
+        ),
     }
 
 

@@ -466,3 +466,35 @@ def test_importance_on_few_trials_does_not_call_noise_important_and_says_it_is_f
     assert all(scores[n] < 0.8 for n in names[1:]), scores  # none of the noise parameters is "all of it"
     fig = figures.importance(study, {"trials": trials})
     assert "8 completed trials, too few to rank parameters reliably" in fig["layout"]["title"]["text"]
+
+
+def test_axes_fit_their_labels_and_whole_numbers_get_whole_ticks():
+    study = {
+        "metrics": ["score"],
+        "modes": ["max"],
+        "space": {"fold": {"type": "Int", "low": 0, "high": 4, "log": False}},
+    }
+    view = {
+        "stride": 1,
+        "points": [{"number": i, "state": "completed", "value": i, "feasible": True} for i in range(5)],
+        "best": [],
+    }
+    history = figures.history(study, view)
+    assert history["layout"]["xaxis"]["dtick"] == 1 and history["layout"]["xaxis"]["automargin"] is True
+    curves = {
+        "metric": "score",
+        "trials_with_reports": 1,
+        "curves": [
+            {
+                "number": 0,
+                "state": "completed",
+                "steps": [0, 1, 2, 3, 4],
+                "values": [1, 2, 3, 4, 5],
+                "kill_reason": None,
+            }
+        ],
+    }
+    assert figures.intermediate(study, curves)["layout"]["xaxis"]["dtick"] == 1  # folds 0..4: no 0.5 tick
+    trials = [{"number": i, "value": i, "params": {"fold": i % 5}} for i in range(10)]
+    slices = figures.slices(study, {"stride": 1, "trials": trials})
+    assert slices["layout"]["xaxis"]["dtick"] == 1 and slices["layout"]["yaxis"]["automargin"] is True
