@@ -21,6 +21,7 @@ class Source(Protocol):
         self, study_name: str, metric: str, max_trials: int = ..., max_points: int = ...
     ) -> dict[str, Any]: ...
     def lineage_view(self, study_name: str, cap: int = ...) -> list[dict[str, Any]]: ...
+    def timeline_view(self, study_name: str, cap: int = ...) -> list[dict[str, Any]]: ...
 
 
 def open_storage(url: str | None) -> Any:
@@ -55,6 +56,7 @@ def study_figures(source: Source, name: str, study: dict[str, Any] | None = None
         out["intermediate"] = curves
     if (tree := figures.lineage(study, source.lineage_view(name))) is not None:
         out["lineage"] = tree
+    out["timeline"] = figures.timeline(study, source.timeline_view(name))
     return out
 
 
@@ -127,6 +129,11 @@ class ResultSource:
     def curves_view(self, study_name: str, metric: str, max_trials: int = 0, max_points: int = 0) -> dict[str, Any]:
         self._check(study_name)
         return {"metric": metric, "trials_with_reports": 0, "curves": []}
+
+    def timeline_view(self, study_name: str, cap: int = 0) -> list[dict[str, Any]]:
+        self._check(study_name)
+        keys = ("number", "state", "started", "finished")
+        return [{**{k: t.get(k) for k in keys}, "worker": None} for t in self.trials]
 
     def lineage_view(self, study_name: str, cap: int = 0) -> list[dict[str, Any]]:
         self._check(study_name)

@@ -267,6 +267,25 @@ class ViewsMixin(BoundedMixin):
 
         return self._view(study_name, "reports", read)
 
+    def timeline_view(self, study_name: str, cap: int = 5_000) -> list[dict[str, Any]]:
+        """When each trial ran and on which worker (the joined run that ran it; None: the one run), the
+        latest `cap` trials."""
+        sa, t = self._sa, self._schema.trials
+
+        def read(conn: Any, row: Any) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                sa.select(t.c.number, t.c.state, t.c.started, t.c.finished, t.c.owner)
+                .where(t.c.study_id == row["id"])
+                .order_by(t.c.number.desc())
+                .limit(cap)
+            ).all()
+            return [
+                {"number": n, "state": st, "started": start, "finished": end, "worker": owner}
+                for n, st, start, end, owner in reversed(rows)
+            ]
+
+        return self._view(study_name, "timeline", read)
+
     def lineage_view(self, study_name: str, cap: int = 5_000) -> list[dict[str, Any]]:
         """The trials of a tree search (parent, depth, value, rationale), at most `cap`."""
         sa, t = self._sa, self._schema.trials

@@ -118,8 +118,11 @@ def test_pages_load_clean_and_draw_every_trial(browser, server, storage):
         assert p.locator("#studies tbody tr").count() == 3
         p = page.open(server + "/studies/demo", "study")
         assert page.points("history", "completed") == len(done)
+        assert page.points("history", "killed (last report)") == len(killed)  # every state is drawn
         assert page.points("intermediate", "killed (at the step it stopped)") == len(killed)
         assert page.points("slices") == 3 * len(done)
+        bars = "document.querySelectorAll('#fig-timeline .barlayer .point').length"
+        assert p.evaluate(bars) == len(trials)  # one bar per trial on the timeline
         assert p.locator("#fig-parallel_coordinates .axis-heading").count() == 4  # lr, layers, opt, loss
         lines = "document.getElementById('fig-parallel_coordinates')._fullData[0].dimensions[0].values.length"
         assert p.evaluate(lines) == len(done)

@@ -28,7 +28,7 @@ def test_figures_count_every_trial_of_a_known_study(storage):
     failed = [t for t in trials if t.state.value == "failed"]
     assert done and killed and failed  # the study has every state the figures tell apart
     figs = study_figures(storage, "demo")
-    assert set(figs) == {"history", "importance", "slices", "parallel_coordinates", "intermediate"}
+    assert set(figs) == {"history", "importance", "slices", "parallel_coordinates", "intermediate", "timeline"}
     history = {t["name"]: t for t in figs["history"]["data"]}
     assert history["completed"]["x"] == [t.number for t in done]
     best = history["best so far"]
@@ -498,3 +498,28 @@ def test_axes_fit_their_labels_and_whole_numbers_get_whole_ticks():
     trials = [{"number": i, "value": i, "params": {"fold": i % 5}} for i in range(10)]
     slices = figures.slices(study, {"stride": 1, "trials": trials})
     assert slices["layout"]["xaxis"]["dtick"] == 1 and slices["layout"]["yaxis"]["automargin"] is True
+
+
+def test_the_timeline_shows_every_trial_on_the_worker_that_ran_it(tmp_path):
+    from hyperion import Float
+    from hyperion.dashboard.source import open_storage
+
+    url = f"sqlite:///{tmp_path / 'tl.db'}"
+    space = {"x": Float(0, 1)}
+    inner: dict = {}
+
+    def first(ctx, x):
+        if ctx.number == 1:  # a second worker joins and runs some trials while this one waits here
+            inner["r"] = tune(lambda ctx, x: x, space, storage=url, study_name="t", join=True, max_trials=6)
+        return x
+
+    tune(first, space, storage=url, study_name="t", join=True, max_trials=10)
+    storage = open_storage(url)
+    try:
+        fig = figures.timeline(storage.study_view("t"), storage.timeline_view("t"))
+    finally:
+        storage.close()
+    bars = [(y, n) for trace in fig["data"] for y, n in zip(trace["y"], trace["customdata"])]
+    assert sorted(n for _, n in bars) == list(range(10))  # every trial drawn once
+    assert {y for y, _ in bars} == {"worker 1", "worker 2"}  # on the two workers that ran them
+    assert all(x > 0 for trace in fig["data"] for x in trace["x"])

@@ -84,10 +84,10 @@
   }
 
   // -- study ------------------------------------------------------------------------------------------
-  const ORDER = ["history", "pareto", "intermediate", "importance", "slices", "parallel_coordinates", "lineage"];
+  const ORDER = ["history", "pareto", "intermediate", "importance", "slices", "parallel_coordinates", "lineage", "timeline"];
   const LABELS = {
     history: "History", pareto: "Pareto front", intermediate: "Intermediate values", importance: "Importance",
-    slices: "Slices", parallel_coordinates: "Parallel coordinates", lineage: "Lineage",
+    slices: "Slices", parallel_coordinates: "Parallel coordinates", lineage: "Lineage", timeline: "Timeline",
   };
 
   function renderHeader(study) {
