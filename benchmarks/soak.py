@@ -199,7 +199,8 @@ def main() -> int:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         while not stop.wait(5):
             base = [sys.executable, "-m", "hyperion"]
-            where = ["--storage", sqlite.url, "--study", sqlite.study]
+            study = sqlite.study  # once: the round may move on between the ask and the ack
+            where = ["--storage", sqlite.url, "--study", study]
             budget = ["--max-trials", str(sqlite.per_round)]  # the shell knows the study's budget, as a job script does
             asked = subprocess.run(
                 [*base, "ask", *where, *budget], env=env, capture_output=True, text=True, timeout=120
@@ -218,7 +219,7 @@ def main() -> int:
             if told.returncode == 0 and f"trial {number}: completed" in told.stderr:
                 events["tells"] += 1
                 with open(sqlite.acks, "a") as f:  # a told result is acknowledged too
-                    f.write(f"{sqlite.study} {number} 0.5\n")
+                    f.write(f"{study} {number} 0.5\n")
 
     def reader() -> None:
         while not stop.wait(3):
