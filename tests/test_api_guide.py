@@ -132,6 +132,8 @@ def _suite_marks(code: str) -> list[pytest.MarkDecorator]:
         marks.append(pytest.mark.integrations)
     if "hyperion.plot" in code or "hyperion.dashboard" in code:
         marks.append(pytest.mark.dashboard)
+    if re.search(r"LiteLLM\(|[\"']llm[\"']: [\"']", code):  # a litellm model name or adapter
+        marks.append(pytest.mark.llm)
     return marks
 
 
