@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from hyperion.dashboard import figures
+from hyperion.dashboard.timeline import timeline
 from hyperion_core.errors import ConfigurationError, StorageError
 from hyperion_core.text import redact_url
 
@@ -56,7 +57,7 @@ def study_figures(source: Source, name: str, study: dict[str, Any] | None = None
         out["intermediate"] = curves
     if (tree := figures.lineage(study, source.lineage_view(name))) is not None:
         out["lineage"] = tree
-    out["timeline"] = figures.timeline(study, source.timeline_view(name))
+    out["timeline"] = timeline(study, source.timeline_view(name))
     return out
 
 

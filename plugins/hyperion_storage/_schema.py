@@ -123,3 +123,24 @@ def migrate(conn: sa.Connection, version: int) -> None:
             conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN mode TYPE VARCHAR(255)")
     if version < 4:
         conn.exec_driver_sql("ALTER TABLE hyperion_studies ADD COLUMN config TEXT")
+
+
+def check_readable(conn: sa.Connection, url: str) -> None:
+    """For a viewer, which changes nothing: the database must already hold Hyperion's tables, at this
+    version (a newer one needs an upgrade of Hyperion, an older one a run that migrates it)."""
+    from hyperion_core.errors import StorageError
+
+    if not sa.inspect(conn).has_table(meta.name):
+        raise StorageError(
+            f"{url} is not a Hyperion storage (it has no Hyperion tables); viewing never changes a database: "
+            "point --storage at the file your tune() wrote"
+        )
+    row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    version = int(row[0]) if row is not None else 0
+    if version != SCHEMA_VERSION:
+        fix = (
+            "upgrade with pip install -U hyperion-tune"
+            if version > SCHEMA_VERSION
+            else "resume any study in it with tune() once to upgrade it (viewing never changes it)"
+        )
+        raise StorageError(f"{url} has schema version {version}; this Hyperion reads {SCHEMA_VERSION}: {fix}")

@@ -133,27 +133,10 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
 
     def _check_schema(self) -> None:
         """Read-only: the database must already be a Hyperion storage this version reads."""
-        sa, schema = self._sa, self._schema
 
         def check() -> None:
             with self.engine.connect() as conn:
-                if not sa.inspect(conn).has_table(schema.meta.name):
-                    raise StorageError(
-                        f"{self.url} is not a Hyperion storage (it has no Hyperion tables); viewing never changes "
-                        "a database: point --storage at the file your tune() wrote"
-                    )
-                row = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
-            version = int(row[0]) if row is not None else 0
-            if version != schema.SCHEMA_VERSION:
-                newer = version > schema.SCHEMA_VERSION
-                raise StorageError(
-                    f"{self.url} has schema version {version}; this Hyperion reads {schema.SCHEMA_VERSION}: "
-                    + (
-                        "upgrade with pip install -U hyperion-tune"
-                        if newer
-                        else "resume any study in it with tune() once to upgrade it (viewing never changes it)"
-                    )
-                )
+                self._schema.check_readable(conn, self.url)
 
         self._run("open the storage", check)
 

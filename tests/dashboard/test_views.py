@@ -516,7 +516,9 @@ def test_the_timeline_shows_every_trial_on_the_worker_that_ran_it(tmp_path):
     tune(first, space, storage=url, study_name="t", join=True, max_trials=10)
     storage = open_storage(url)
     try:
-        fig = figures.timeline(storage.study_view("t"), storage.timeline_view("t"))
+        from hyperion.dashboard.timeline import timeline
+
+        fig = timeline(storage.study_view("t"), storage.timeline_view("t"))
     finally:
         storage.close()
     bars = [(y, n) for trace in fig["data"] for y, n in zip(trace["y"], trace["customdata"])]
