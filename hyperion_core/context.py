@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from hyperion_core.checks import number, plain, plain_values
+from hyperion_core.checks import as_float, number, plain, plain_values
 from hyperion_core.models import ObjectiveResult
 from hyperion_core.protocols import Emit, Failed, Finished, Reported, Started
 from hyperion_core.text import cap
@@ -65,15 +65,10 @@ def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[st
             )
         score, metrics, artifacts = value, {}, {}
     if score is not None:
-        try:
-            score = float(score)
-        except OverflowError:
-            raise ValueError(
-                f"the objective returned a score too large for a float ({score:.3g}); return a finite number"
-            ) from None
-        if not math.isfinite(score):
-            kind = "a NaN" if math.isnan(score) else "an infinite"
-            raise ValueError(f"the objective returned {kind} score ({score}); return a finite number")
+        score = as_float(score)  # an int too large for a float (10**400) is an infinity here, not a crash
+        if score is None or not math.isfinite(score):
+            kind = "a NaN" if score is not None and math.isnan(score) else "an infinite (or too large)"
+            raise ValueError(f"the objective returned {kind} score; return a finite number")
     return score, metrics, artifacts
 
 

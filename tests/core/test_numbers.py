@@ -133,3 +133,12 @@ def test_a_value_too_large_for_a_float_fails_only_its_trial():
             (t["state"] == "failed" and "not finite" in t["error"]) or t["state"] == "killed" for t in huge
         ), options
         assert result["study"]["trials"] == 12 and result["study"]["failed"] <= 4
+
+
+def test_a_bare_score_too_large_for_a_float_fails_its_trial_with_a_clear_reason():
+    result = tune(lambda ctx, x, n: 10**400 if ctx.number == 0 else x, SPACE, max_trials=3, seed=0)
+    assert result["trials"][0]["state"] == "failed"
+    assert result["trials"][0]["error"].startswith(
+        "ValueError: the objective returned an infinite (or too large) score"
+    )
+    assert result["study"]["completed"] == 2
