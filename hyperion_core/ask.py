@@ -9,15 +9,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hyperion_core.config import StudyConfig
 from hyperion_core.context import TrialContext, _describe, normalize_result
 from hyperion_core.errors import ConfigurationError, HyperionError
-from hyperion_core.plugins import registry
 from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Reporter, Strategy
 from hyperion_core.result import result_of
-from hyperion_core.space import Space
 from hyperion_core.study import StudyLoop
-from hyperion_core.tune import _check_options, _constraints, _policies, _reporter_names, goal, open_loop
-from hyperion_core.warm import initial_proposals, warm_trials
+from hyperion_core.tune import open_loop
 
 
 class StudyFinished(HyperionError):
@@ -89,36 +87,12 @@ class Study:
         warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
         constraints: Mapping[str, tuple[str, float]] | None = None,
     ) -> None:
-        max_trials, _, _, _, seed, _ = _check_options(max_trials, 1, None, metric, mode, 5.0, seed)
-        metric, mode = goal(metric, mode)
-        if not isinstance(study_name, str) or not study_name.strip():
-            raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
-        reg = registry()
+        options = dict(locals())
+        del options["self"]
+        config = StudyConfig.of(**options)
         self._strategy_name = strategy
         self._handover = _HandOver()
-        compiled = Space(space)
-        self._loop: StudyLoop = open_loop(
-            strategy_name=strategy if isinstance(strategy, str) else None,
-            objective=_told_from_outside,
-            space=compiled,
-            initial=initial_proposals(initial_points, compiled, seed),
-            constraints=_constraints(constraints),
-            warm=warm_trials(warm_start_from, compiled, metric, reg),
-            name=study_name,
-            strategy=reg.strategy(strategy, strategy_kwargs),
-            executor=self._handover,
-            storage=storage,
-            policies=_policies(reg, early_stopping, early_stopping_kwargs),
-            reporters=[reg.reporter(r) for r in _reporter_names(reporters, False, False)],
-            metric=metric,
-            mode=mode,
-            seed=seed,
-            max_trials=max_trials,
-            max_concurrent=1,
-            max_time_s=None,
-            grace_period_s=5.0,
-            join=join,
-        )
+        self._loop: StudyLoop = open_loop(config, _told_from_outside, executor=self._handover)
         self._lock = threading.RLock()
         self._started = time.time()
         self._closed = False

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hyperion_core.checks import plain, plain_values
+from hyperion_core.goal import Goal
 
 
 class ObjectiveResult(BaseModel):
@@ -130,8 +131,7 @@ class StudyRecord:
 
     name: str
     space: dict[str, Any]
-    metric: str
-    mode: str
+    goal: Goal
     trials: list[Trial] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     # trial number -> [(step, metrics)]: the reports of finished trials, for policies after a resume

@@ -26,7 +26,7 @@ def judge(
     score then stands for it."""
     score, metrics, report = trial.score, trial.metrics, trial.last_report
     values: list[float] = []
-    for metric, _ in state.objectives:
+    for metric in state.goal.metrics:
         value, found = _lookup(metric, score, metrics, report)
         if not found:
             on_missing(metric, metrics, report or {}, score)
@@ -127,7 +127,7 @@ def check_metric_name(
     close = difflib.get_close_matches(metric, known, n=1, cutoff=0.75)
     close += [k for k in known if not close and (metric.lower() in k.lower() or k.lower() in metric.lower())]
     if close:
-        goal = [m for m, _ in state.objectives]
+        goal = list(state.goal.metrics)
         where = (
             f"metric='{close[0]}'"
             if goal == [metric]

@@ -1,7 +1,7 @@
 """Several objectives: dominance, non-dominated sorting, crowding distance and hypervolume.
 
 Values are given as rows of a matrix already turned into losses (every objective minimised: a
-"max" objective is negated), so one rule serves every direction.
+"max" objective is negated, see `Goal.losses`), so one rule serves every direction.
 """
 
 from __future__ import annotations
@@ -9,19 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-
-def losses(values: Sequence[Sequence[float]], modes: Sequence[str]) -> np.ndarray:
-    """Objective values as losses: max objectives negated (an empty matrix for no rows)."""
-    signs = np.array([-1.0 if m == "max" else 1.0 for m in modes])
-    matrix = np.asarray(values, dtype=float).reshape(len(values), len(modes))
-    result: np.ndarray = matrix * signs
-    return result
-
-
-def dominates(a: np.ndarray, b: np.ndarray) -> bool:
-    """a is no worse than b in every objective and better in one (losses)."""
-    return bool(np.all(a <= b) and np.any(a < b))
 
 
 def nondominated_ranks(loss: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from hyperion_core.goal import Goal
     from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial
     from hyperion_core.state import StudyState
 
@@ -175,14 +176,16 @@ class Storage(Protocol):
     """Keeps studies. `write` persists one loop tick in one transaction.
 
     `open_study` creates a study or resumes it: trials a dead process left running come back as
-    INTERRUPTED (the loop runs them again) and their partial reports are dropped.
+    INTERRUPTED (the loop runs them again) and their partial reports are dropped. `config` is what a
+    study keeps beyond space and goal (its constraints, its strategy's name): kept with a new study and
+    returned in StudyRecord.config on resume, so that a resume compares it (None there: not known).
     """
 
     url: str
 
-    def open_study(self, name: str, space: dict[str, Any], metric: str, mode: str) -> StudyRecord:
-        """A storage may also take `config: dict | None` (what a study keeps beyond space and goal, e.g.
-        its constraints) and return it in StudyRecord.config on resume, so that a resume compares it."""
+    def open_study(
+        self, name: str, space: dict[str, Any], goal: Goal, config: dict[str, Any] | None = None
+    ) -> StudyRecord: ...
 
     def write(self, study_name: str, changes: Changes) -> None: ...
 
@@ -217,16 +220,17 @@ class SharedStorage(Storage, Protocol):
     numbers within a study-wide max_trials, interrupted trials of dead processes, and what the others
     changed since the last look. See hyperion_storage._join for the SQL one."""
 
-    def open_study(
+    def join_study(
         self,
         name: str,
         space: dict[str, Any],
-        metric: str,
-        mode: str,
-        join: bool = False,
-        stale_after_s: float = 60.0,
+        goal: Goal,
         config: dict[str, Any] | None = None,
-    ) -> StudyRecord: ...
+        stale_after_s: float = 60.0,
+    ) -> StudyRecord:
+        """open_study as one of several processes: the study's finished trials in `trials`, the ones the
+        others run (or left interrupted for anyone to claim) in `foreign`; a process whose heartbeat is
+        older than `stale_after_s` is taken for dead."""
 
     def claim(self, study_name: str, new: list[Trial], slots: int, max_trials: int | None) -> Claim: ...
 

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from hyperion_core.errors import ConfigurationError
+from hyperion_core.goal import Goal
 from hyperion_core.models import TrialState
 from hyperion_core.protocols import Storage
 from hyperion_core.space import Space, flatten
@@ -69,7 +70,7 @@ def load_study(name: str, storage: str | Storage) -> StudyResult:
         if describe is None:
             raise ConfigurationError(f"storage {type(store).__name__} cannot describe its studies; use a SQL storage")
         info = describe(name)
-        state = StudyState(name, Space.described(info["space"]), info["metric"], info["mode"], None)
+        state = StudyState(name, Space.described(info["space"]), Goal.of(info["metrics"], info["modes"]), None)
         state.storage_url = redact_url(getattr(store, "url", type(store).__name__))
         trials = store.load_trials(name)
         state.load(trials, {}, [t for t in trials if not t.state.finished])
@@ -95,7 +96,7 @@ def result_of(state: StudyState, strategy: Any) -> StudyResult:
     extra: dict[str, Any] = {}
     if state.multi_objective:
         extra["pareto_front"] = [
-            {**t.to_dict(unflatten(t.params)), "values": dict(zip((m for m, _ in state.objectives), t.values or []))}
+            {**t.to_dict(unflatten(t.params)), "values": dict(zip(state.goal.metrics, t.values or []))}
             for t in state.top()
         ]
     return StudyResult(
@@ -115,8 +116,8 @@ def result_of(state: StudyState, strategy: Any) -> StudyResult:
                 "name": state.name,
                 "storage": storage_url,
                 "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
-                "metric": [m for m, _ in state.objectives] if state.multi_objective else state.metric,
-                "mode": [m for _, m in state.objectives] if state.multi_objective else state.mode,
+                "metric": list(state.goal.metrics) if state.goal.several else state.goal.metric,
+                "mode": list(state.goal.directions) if state.goal.several else state.goal.direction,
                 "trials": len(state.trials),
                 "completed": state.counts["completed"],
                 "failed": state.counts["failed"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import bisect
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from hyperion_core.goal import Direction, Goal
 from hyperion_core.log import get_logger
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
@@ -25,8 +25,7 @@ class StudyState:
         self,
         name: str,
         space: Space,
-        metric: str,
-        mode: str,
+        goal: Goal,
         seed: int | None,
         *,
         wake: Callable[[], None] | None = None,
@@ -34,10 +33,7 @@ class StudyState:
     ) -> None:
         self.name = name
         self.space = space
-        # several objectives are stored as "a,b" / "max,min"; metric and mode are then the first (primary)
-        self.objectives: list[tuple[str, str]] = list(zip(metric.split(","), mode.split(",")))
-        self.metric, self.mode = self.objectives[0]
-        self.multi_objective = len(self.objectives) > 1
+        self.goal = goal  # what is optimised; ranking and dominance are asked of it
         self.front: list[Trial] = []  # several objectives: the non-dominated feasible completed trials
         self.seed = seed
         self.trials: list[Trial] = []  # index == trial number
@@ -75,14 +71,27 @@ class StudyState:
         logger.log(logging.WARNING if warn else logging.INFO, "study '%s': %s", self.name, text)
 
     # -- ranking -----------------------------------------------------------------------------------
+    @property
+    def metric(self) -> str:
+        """The primary metric (the one `best` ranks by with one objective)."""
+        return self.goal.metric
+
+    @property
+    def mode(self) -> Direction:
+        """The primary metric's direction; rank with `goal.better`/`goal.loss` rather than decoding it."""
+        return self.goal.direction
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.goal.several
+
     def better(self, a: float, b: float) -> bool:
         """True when value a is strictly better than b in this study's direction."""
-        return a > b if self.mode == "max" else a < b
+        return self.goal.better(a, b)
 
     def sort_key(self, trial: Trial) -> float:
         """Sort key putting the best trial first (completed trials only have a value)."""
-        value = trial.value if trial.value is not None else math.inf * (-1 if self.mode == "min" else 1)
-        return -value if self.mode == "max" else value
+        return self.goal.loss(trial.value)
 
     def ranks(self, trial: Trial) -> bool:
         """Whether the trial competes for best: completed feasible ones, and killed ones if asked."""
@@ -164,20 +173,20 @@ class StudyState:
             if trial.values is not None and trial.state is TrialState.COMPLETED and self.ranks(trial):
                 self._to_front(trial)
             return
-        if self.ranks(trial):
-            if self.best is None or self.better(trial.value, self.best.value):  # type: ignore[arg-type]
+        if self.ranks(trial) and trial.value is not None:  # ranks() says it has a value; mypy cannot see it
+            best = self.best.value if self.best is not None else None
+            if best is None or self.goal.better(trial.value, best):
                 self.best = trial
 
     def _to_front(self, trial: Trial) -> None:
         """Keep the Pareto front: a trial no other dominates joins, and pushes out those it dominates."""
-        signs = [-1.0 if mode == "max" else 1.0 for _, mode in self.objectives]
-        mine = [s * v for s, v in zip(signs, trial.values or [])]
+        mine, dominates = trial.values or [], self.goal.dominates
         kept = []
         for other in self.front:
-            theirs = [s * v for s, v in zip(signs, other.values or [])]
-            if all(a <= b for a, b in zip(theirs, mine)) and any(a < b for a, b in zip(theirs, mine)):
+            theirs = other.values or []
+            if dominates(theirs, mine):
                 return  # dominated: the front stays as it is
-            if not (all(a <= b for a, b in zip(mine, theirs)) and any(a < b for a, b in zip(mine, theirs))):
+            if not dominates(mine, theirs):
                 kept.append(other)
         self.front = [*kept, trial]
 

@@ -87,8 +87,7 @@ class StudyLoop:
         self.state = state = StudyState(
             record.name,
             space,
-            record.metric,
-            record.mode,
+            record.goal,
             # A resumed seeded study continues with a fresh (still reproducible) stream, not the first one.
             seed if seed is None or not record.trials else (seed * 1_000_003 + len(record.trials)) % 2**63,
             wake=lambda: self.queue.put(Wake()),

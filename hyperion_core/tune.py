@@ -1,18 +1,20 @@
-"""tune(): check the arguments, resolve plugins by name, resume or open the study, run the loop,
-and build the result dict."""
+"""tune(): its options validated as one StudyConfig, the plugins resolved by name, the study opened or
+resumed, the loop run, the result built."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from hyperion_core import checks
+from hyperion_core.config import StudyConfig
 from hyperion_core.errors import ConfigurationError
+from hyperion_core.goal import Goal
 from hyperion_core.interrupt import interrupted
 from hyperion_core.log import get_logger
+from hyperion_core.models import StudyRecord
 from hyperion_core.plugins import registry
-from hyperion_core.protocols import Policy, Reporter, SharedStorage, Strategy
+from hyperion_core.protocols import Executor, Policy, Reporter, SharedStorage, Strategy
 from hyperion_core.result import StudyResult, result_of
 from hyperion_core.space import Space
 from hyperion_core.study import StudyLoop
@@ -21,17 +23,8 @@ from hyperion_core.warm import initial_proposals, warm_trials
 
 logger = get_logger(__name__)
 
-#: The most trials run at once: beyond this a machine runs out of threads or processes long before.
-MAX_CONCURRENT = 10_000
-#: The longest study name (what the storages' name column holds).
-MAX_NAME = 255
 #: Trials run when neither max_trials nor max_time_s is given and the strategy does not end by itself.
 DEFAULT_MAX_TRIALS = 100
-
-
-#: The shortest join_stale_after_s: a storage refreshes a joined run's heartbeat at least three times
-#: within it, so a worker is taken for dead only after missing several beats.
-MIN_JOIN_STALE_AFTER_S = 10.0
 
 
 def tune(
@@ -69,46 +62,12 @@ def tune(
     Returns {"best": {...} or None, "study": {...}, "trials": [...]}; see docs/api-guide.md.
     """
     _check_objective(objective)
-    compiled = Space(space)
-    _check_signature(objective, compiled)
-    limits = _check_options(max_trials, max_concurrent, max_time_s, metric, mode, grace_period_s, seed, trial_timeout_s)
-    max_trials, max_concurrent, max_time_s, grace_period_s, seed, trial_timeout_s = limits
-    name = study_name or _default_name(objective)
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigurationError(f"study_name must be a non-empty string, got {study_name!r}")
-    if len(name) > MAX_NAME:
-        raise ConfigurationError(f"study_name must be at most {MAX_NAME} characters, got {len(name)}")
-
-    metric, mode = goal(metric, mode)
-    reg = registry()
-    policies = _policies(reg, early_stopping, early_stopping_kwargs)
-    _check_policies(policies, metric, early_stopping_kwargs)
-    loop = open_loop(
-        strategy_name=strategy if isinstance(strategy, str) else None,
-        objective=objective,
-        space=compiled,
-        name=name,
-        strategy=reg.strategy(strategy, strategy_kwargs),
-        executor=reg.executor(executor, _executor_kwargs(executor_kwargs, resources_per_trial)),
-        storage=storage,
-        policies=policies,
-        reporters=[reg.reporter(r) for r in _reporter_names(reporters, show_progress, show_summary)],
-        constraints=_constraints(constraints),
-        metric=metric,
-        mode=mode,
-        seed=seed,
-        max_trials=max_trials,
-        max_concurrent=max_concurrent,
-        max_time_s=max_time_s,
-        grace_period_s=grace_period_s,
-        trial_timeout_s=trial_timeout_s,
-        rank_killed=bool(rank_killed_trials),
-        join=join,
-        join_stale_after_s=join_stale_after_s,
-        default_max_trials=DEFAULT_MAX_TRIALS,
-        initial=initial_proposals(initial_points, compiled, seed),
-        warm=warm_trials(warm_start_from, compiled, metric, reg),
-    )
+    options = dict(locals())
+    del options["objective"]
+    options["study_name"] = study_name if study_name is not None else _default_name(objective)
+    config = StudyConfig.of(**options)
+    _check_signature(objective, config.space)
+    loop = open_loop(config, objective)
     try:
         state = loop.run()  # the loop owns the storage from here: it closes it, whatever happens
     except KeyboardInterrupt as exc:
@@ -117,65 +76,68 @@ def tune(
     return result_of(state, strategy)
 
 
-def open_loop(
-    *,
-    space: Space,
-    name: str,
-    storage: Any,
-    metric: str,
-    mode: str,
-    join: bool = False,
-    join_stale_after_s: float = 60.0,
-    strategy_name: str | None = None,
-    **loop_options: Any,
-) -> StudyLoop:
-    """Open (or resume) the study in its storage and give it to a StudyLoop, the one owner of its state.
-    tune() runs that loop; an ask-and-tell Study drives it call by call."""
-    storage_obj = registry().storage(storage)
-    storage_url = redact_url(getattr(storage_obj, "url", type(storage_obj).__name__))
-    if join and not isinstance(storage_obj, SharedStorage):
+def open_loop(config: StudyConfig, objective: Callable[..., Any], executor: Executor | None = None) -> StudyLoop:
+    """Resolve the configuration's plugins by name, open (or resume) the study in its storage and give
+    it to a StudyLoop, the one owner of its state. tune() runs that loop; an ask-and-tell Study (which
+    passes its own executor) drives it call by call."""
+    reg = registry()
+    policies = (
+        []
+        if config.early_stopping in (None, "none")
+        else [reg.policy(config.early_stopping, config.early_stopping_kwargs)]
+    )
+    strategy = reg.strategy(config.strategy, config.strategy_kwargs)
+    if executor is None:
+        kwargs = config.executor_kwargs
+        if config.resources_per_trial is not None:
+            kwargs = {**(kwargs or {}), "resources_per_trial": config.resources_per_trial}
+        executor = reg.executor(config.executor, kwargs)
+    reporters = [reg.reporter(r) for r in config.reporters]
+    initial = initial_proposals(config.initial_points, config.space, config.seed)
+    warm = warm_trials(config.warm_start_from, config.space, config.goal.metric, reg)
+    storage = reg.storage(config.storage)
+    storage_url = redact_url(getattr(storage, "url", type(storage).__name__))
+    if config.join and not isinstance(storage, SharedStorage):
         raise ConfigurationError(
             "join=True makes several processes work one study through a storage they share: "
             "pass storage='sqlite:///file.db' (one machine) or 'postgresql://...' (many)"
         )
-    join_stale_after_s = checks.seconds("join_stale_after_s", join_stale_after_s, optional=False)
-    if join_stale_after_s < MIN_JOIN_STALE_AFTER_S:
-        raise ConfigurationError(
-            f"join_stale_after_s={join_stale_after_s:g} is too short: a live worker on a busy machine could miss "
-            f"it and be taken for dead; use at least {MIN_JOIN_STALE_AFTER_S:g} s (a dead worker on the same "
-            "host is noticed at once whatever this says)"
-        )
-    constraints = loop_options.get("constraints") or {}
-    config: dict[str, Any] = {"constraints": {m: list(rule) for m, rule in sorted(constraints.items())}}
-    if strategy_name is not None:
-        config["strategy"] = strategy_name  # what `hyperion ask` uses unless told otherwise
-    options: dict[str, Any] = {}
-    if "config" in inspect.signature(storage_obj.open_study).parameters:  # a storage that keeps it
-        options["config"] = config
+    described, kept = config.space.describe(), config.kept()
     try:
-        if join:
-            record = storage_obj.open_study(  # type: ignore[call-arg]
-                name, space.describe(), metric, mode, join=True, stale_after_s=join_stale_after_s, **options
+        if config.join:
+            assert isinstance(storage, SharedStorage)
+            record = storage.join_study(
+                config.study_name, described, config.goal, kept, stale_after_s=config.join_stale_after_s
             )
         else:
-            record = storage_obj.open_study(name, space.describe(), metric, mode, **options)
-        _check_resume(record, space.describe(), metric, mode, storage_url, config)
+            record = storage.open_study(config.study_name, described, config.goal, kept)
+        _check_resume(record, described, config.goal, storage_url, kept)
         return StudyLoop(
-            record=record, space=space, storage=storage_obj, storage_url=storage_url, join=join, **loop_options
+            objective=objective,
+            record=record,
+            space=config.space,
+            seed=config.seed,
+            strategy=strategy,
+            executor=executor,
+            storage=storage,
+            storage_url=storage_url,
+            policies=policies,
+            reporters=reporters,
+            max_trials=config.max_trials,
+            max_concurrent=config.max_concurrent,
+            max_time_s=config.max_time_s,
+            grace_period_s=config.grace_period_s,
+            trial_timeout_s=config.trial_timeout_s,
+            rank_killed=config.rank_killed_trials,
+            default_max_trials=DEFAULT_MAX_TRIALS,
+            join=config.join,
+            initial=initial,
+            warm=warm,
+            constraints=dict(config.constraints),
         )
     except BaseException:
-        storage_obj.close()
+        storage.close()
         raise
-
-
-def _policies(reg: Any, early_stopping: Any, kwargs: Any) -> list[Policy]:
-    if early_stopping in (None, "none"):
-        if kwargs:
-            raise ConfigurationError(
-                "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
-            )
-        return []
-    return [reg.policy(early_stopping, kwargs)]
 
 
 # -- argument checks --------------------------------------------------------------------------------
@@ -229,129 +191,13 @@ _CTX_KEY = (
 )
 
 
-class Limits(NamedTuple):
-    """tune()'s and Study's number options, checked and made plain Python numbers."""
-
-    max_trials: int | None
-    max_concurrent: int
-    max_time_s: float | None
-    grace_period_s: float
-    seed: int | None
-    trial_timeout_s: float | None
-
-
-def _check_options(
-    max_trials: Any,
-    max_concurrent: Any,
-    max_time_s: Any,
-    metric: Any,
-    mode: Any,
-    grace: Any,
-    seed: Any,
-    trial_timeout: Any = None,
-) -> Limits:
-    goal(metric, mode)
-    given_seed, seed = seed, checks.plain(seed)
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ConfigurationError(f"seed must be an integer (or None), got {given_seed!r}")
-    return Limits(
-        checks.whole_number("max_trials", max_trials, 1, optional=True),
-        checks.whole_number("max_concurrent", max_concurrent, 1, MAX_CONCURRENT),
-        checks.seconds("max_time_s", max_time_s),
-        checks.seconds("grace_period_s", grace, optional=False),
-        seed,
-        checks.seconds("trial_timeout_s", trial_timeout),
-    )
-
-
-def _executor_kwargs(kwargs: Any, resources: Any) -> dict[str, Any] | None:
-    """executor_kwargs, with resources_per_trial checked and passed to the executor's factory."""
-    if kwargs is not None and not isinstance(kwargs, Mapping):
-        raise ConfigurationError(f"executor_kwargs must be a dict, got {type(kwargs).__name__}")
-    if resources is None:
-        return dict(kwargs) if kwargs is not None else None
-    if not isinstance(resources, Mapping) or not resources:
-        raise ConfigurationError(
-            f"resources_per_trial must be a dict such as {{'cpu': 2, 'gpu': 1}}, got {resources!r}"
-        )
-    for key, amount in resources.items():
-        value = checks.finite(amount)
-        if not isinstance(key, str) or value is None or not 0 <= value < (1e15 if key == "memory" else 1e6):
-            raise ConfigurationError(
-                f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
-            )
-    plain = {key: checks.plain(amount) for key, amount in resources.items()}
-    return {**(kwargs or {}), "resources_per_trial": plain}
-
-
-def goal(metric: Any, mode: Any) -> tuple[str, str]:
-    """tune()'s metric and mode as stored: "val_loss" / "min", or for several objectives
-    "accuracy,latency_ms" / "max,min" (a list of modes, or one for all)."""
-    metrics = [metric] if isinstance(metric, str) else metric
-    if not isinstance(metrics, (list, tuple)) or not metrics:
-        raise ConfigurationError(
-            f"metric must be a metric name such as 'score' or 'val_loss' (or a list), got {metric!r}"
-        )
-    for name in metrics:
-        if not isinstance(name, str) or not name or "," in name:
-            raise ConfigurationError(f"metric must be a metric name such as 'score' or 'val_loss', got {name!r}")
-    if len(set(metrics)) != len(metrics):
-        raise ConfigurationError(f"metric lists a metric twice: {metrics!r}")
-    modes = [mode] * len(metrics) if isinstance(mode, str) else mode
-    if not isinstance(modes, (list, tuple)) or len(modes) != len(metrics):
-        raise ConfigurationError(f"mode must be 'min' or 'max', or a list of them as long as metric, got {mode!r}")
-    for m in modes:
-        if m not in ("min", "max"):
-            raise ConfigurationError(f"mode must be 'min' or 'max', got {m!r}")
-    return ",".join(metrics), ",".join(modes)
-
-
-def _constraints(constraints: Any) -> dict[str, tuple[str, float]]:
-    """constraints={"memory_gb": ("<=", 8.0), "accuracy": (">=", 0.9)}, checked."""
-    if constraints is None:
-        return {}
-    if not isinstance(constraints, Mapping):
-        raise ConfigurationError(
-            f"constraints must be a dict such as {{'memory_gb': ('<=', 8.0)}}, got {constraints!r}"
-        )
-    out = {}
-    for name, rule in constraints.items():
-        ok = isinstance(rule, (tuple, list)) and len(rule) == 2 and rule[0] in ("<=", ">=")
-        if not ok or not isinstance(name, str) or checks.finite(rule[1]) is None:
-            raise ConfigurationError(
-                f"constraints[{name!r}] must be ('<=', bound) or ('>=', bound) with a finite number, got {rule!r}"
-            )
-        out[name] = (rule[0], float(rule[1]))
-    return out
-
-
-def _check_policies(policies: list[Policy], metric: str, early_stopping_kwargs: Any) -> None:
-    """With several objectives early stopping needs to be told which metric to watch."""
-    if "," in metric and policies and not (early_stopping_kwargs or {}).get("metric"):
-        raise ConfigurationError(
-            "early stopping with several objectives needs the metric to watch: "
-            "early_stopping_kwargs={'metric': 'val_loss', 'mode': 'min'} (one of the objectives or any reported metric)"
-        )
-
-
-def _reporter_names(reporters: Any, show_progress: bool, show_summary: bool) -> list[Any]:
-    if not isinstance(reporters, (list, tuple, type(None))):
-        raise ConfigurationError(f"reporters must be a list of reporter names or objects, got {reporters!r}")
-    names: list[Any] = list(reporters or [])
-    if show_progress and "progress" not in names:
-        names.insert(0, "progress")
-    if show_summary and "summary" not in names:
-        names.append("summary")
-    return names
-
-
 def _default_name(objective: Callable[..., Any]) -> str:
     name = getattr(objective, "__name__", "") or ""
     return name if name and not name.startswith("<") else "study"
 
 
 def _check_resume(
-    record: Any, space: dict[str, Any], metric: str, mode: str, storage_url: str, config: dict[str, Any]
+    record: StudyRecord, space: dict[str, Any], goal: Goal, storage_url: str, config: dict[str, Any]
 ) -> None:
     """A resumed study must be the same search: same space, metric, direction and constraints (when the
     storage kept them)."""
@@ -364,9 +210,9 @@ def _check_resume(
             problems.append(f"'{path}' was removed (was {_describe(old)})")
         elif old is not None and new is not None and old != new:
             problems.append(f"'{path}' changed from {_describe(old)} to {_describe(new)}")
-    if record.metric != metric or record.mode != mode:
-        problems.append(f"the goal changed from {record.mode} '{record.metric}' to {mode} '{metric}'")
-    old_rules = (getattr(record, "config", None) or {}).get("constraints")
+    if record.goal != goal:
+        problems.append(f"the goal changed from {record.goal} to {goal}")
+    old_rules = (record.config or {}).get("constraints")
     if old_rules is not None and old_rules != config["constraints"]:
         problems.append(f"the constraints changed from {old_rules or 'none'} to {config['constraints'] or 'none'}")
     if problems:

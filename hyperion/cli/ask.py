@@ -63,8 +63,8 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
         Space.described(info["space"]).definition,
         storage=storage,
         study_name=args.study,
-        metric=info["metric"],
-        mode=info["mode"],
+        metric=info["metrics"],
+        mode=info["modes"],
         join=True,
         **kwargs,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperion_core.errors import HyperionError
+from hyperion_core.goal import Goal
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.plugins import registry
 from hyperion_core.terminal import inert
@@ -117,7 +118,7 @@ def _list(storage: Any, args: argparse.Namespace) -> int:
     rows = [
         [
             s["name"],
-            f"{s['mode']} {s['metric']}",
+            str(Goal.of(s["metrics"], s["modes"])),
             "running" if s.get("open_by") else "-",
             str(s["trials"]),
             str(s["completed"]),
@@ -164,17 +165,18 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
 
     study = _study(storage, args.name)
     trials = storage.load_trials(args.name)
-    if "," in study["metric"]:
-        return _show_front(study, trials, args.top)
+    goal = Goal.of(study["metrics"], study["modes"])
+    if goal.several:
+        return _show_front(study, goal, trials, args.top)
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and not (t.violation or 0) > 0]
-    done.sort(key=lambda t: (t.value or 0.0) if study["mode"] == "min" else -(t.value or 0.0))  # all have a value
+    done.sort(key=lambda t: goal.loss(t.value))
     console = _console()
     from hyperion_core.terminal import Text
 
     console.print(
         Text.assemble(
             (study["name"], "bold"),
-            f" ({study['mode']} {study['metric']}): {study['trials']} trials, "
+            f" ({goal}): {study['trials']} trials, "
             f"{study['completed']} completed, {study['failed']} failed, {study['killed']} killed, "
             f"{study['interrupted'] + study['running']} interrupted",
         )
@@ -183,13 +185,11 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
         console.print("no trial completed")
         return 0
     best = done[0]
-    console.print(
-        Text.assemble(f"best {study['metric']} = ", (_number(best.value), "bold cyan"), f" at {best.trial_id}")
-    )
+    console.print(Text.assemble(f"best {goal.metric} = ", (_number(best.value), "bold cyan"), f" at {best.trial_id}"))
     console.print(_text("  params: " + ", ".join(f"{k}={_number(v)}" for k, v in best.params.items())))
     names = list(best.params)
     table = Table(title=f"top {min(args.top, len(done))} trials", title_justify="left")
-    for column in ("#", "trial", study["metric"], *names):
+    for column in ("#", "trial", goal.metric, *names):
         table.add_column(_text(column))
     for rank, trial in enumerate(done[: args.top], 1):
         cells = [str(rank), trial.trial_id, _number(trial.value), *(_number(trial.params.get(n)) for n in names)]
@@ -198,30 +198,28 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_front(study: dict[str, Any], trials: list[Trial], top: int) -> int:
+def _show_front(study: dict[str, Any], goal: Goal, trials: list[Trial], top: int) -> int:
     """Several objectives: the counts and the Pareto front (feasible completed trials no other dominates)."""
     from rich.table import Table
 
-    from hyperion_core.pareto import front_indices, losses
+    from hyperion_core.pareto import front_indices
 
-    metrics, modes = study["metric"].split(","), study["mode"].split(",")
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.values and not (t.violation or 0) > 0]
     console = _console()
-    goals = ", ".join(f"{mode} {metric}" for metric, mode in zip(metrics, modes))
     console.print(
         _text(
-            f"{study['name']} ({goals}): {study['trials']} trials, {study['completed']} completed, "
+            f"{study['name']} ({goal}): {study['trials']} trials, {study['completed']} completed, "
             f"{study['failed']} failed, {study['killed']} killed"
         )
     )
     if not done:
         console.print("no trial completed")
         return 0
-    front = [done[i] for i in front_indices(losses([t.values or [] for t in done], modes))]
-    front.sort(key=lambda t: (t.values or [0])[0] * (-1 if modes[0] == "max" else 1))
+    front = [done[i] for i in front_indices(goal.losses([t.values or [] for t in done]))]
+    front.sort(key=lambda t: goal.loss((t.values or [None])[0]))
     table = Table(title=f"Pareto front: {len(front)} trials (first {min(top, len(front))})", title_justify="left")
     names = list(front[0].params)
-    for column in ("trial", *metrics, *names):
+    for column in ("trial", *goal.metrics, *names):
         table.add_column(_text(column))
     for trial in front[:top]:
         cells = [

@@ -413,7 +413,8 @@ def pareto(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None
     """Several objectives: the first two against each other, the non-dominated feasible trials marked."""
     if len(study["metrics"]) < 2:
         return None
-    from hyperion_core.pareto import front_indices, losses
+    from hyperion_core.goal import Goal
+    from hyperion_core.pareto import front_indices
 
     m1, m2 = study["metrics"][:2]
     title = f"Pareto front: {m1} ({study['modes'][0]}) against {m2} ({study['modes'][1]}){_thinned(view['stride'])}"
@@ -423,7 +424,7 @@ def pareto(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None
     feasible = [t for t in trials if t["feasible"]]
     front = set()
     if feasible:
-        idx = front_indices(losses([t["values"] for t in feasible], study["modes"]))
+        idx = front_indices(Goal.of(study["metrics"], study["modes"]).losses([t["values"] for t in feasible]))
         front = {feasible[i]["number"] for i in idx}
     data = []
     for label, keep, color in (

@@ -36,9 +36,7 @@ def compact(params: dict[str, Any]) -> str:
 
 def goal(study: StudyState) -> str:
     if study.multi_objective:
-        goals = " and ".join(
-            f"{'maximize' if mode == 'max' else 'minimize'} `{metric}`" for metric, mode in study.objectives
-        )
+        goals = " and ".join(f"{'maximize' if mode == 'max' else 'minimize'} `{metric}`" for metric, mode in study.goal)
         return f"{goals} (several objectives: find points that extend or improve the Pareto front)"
     better = "higher" if study.mode == "max" else "lower"
     return f"{'maximize' if study.mode == 'max' else 'minimize'} `{study.metric}` ({better} is better)"
@@ -46,7 +44,7 @@ def goal(study: StudyState) -> str:
 
 def goals(study: StudyState) -> str:
     """The metric names an outcome shows: "loss", or "accuracy,latency_ms" for several objectives."""
-    return ",".join(metric for metric, _ in study.objectives)
+    return ",".join(study.goal.metrics)
 
 
 def searched(trial: Trial, space: Space) -> dict[str, Any]:

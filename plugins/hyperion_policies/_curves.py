@@ -8,6 +8,7 @@ import math
 
 from hyperion_core.checks import as_float
 from hyperion_core.errors import ConfigurationError
+from hyperion_core.goal import DIRECTIONS, Goal
 from hyperion_core.models import Trial
 from hyperion_core.state import StudyState
 
@@ -66,13 +67,10 @@ def latest(trial: Trial, metric: str) -> tuple[float | None, bool]:
     return value, value is not None
 
 
-def goal(study: StudyState, metric: str | None, mode: str | None, policy: str) -> tuple[str, str]:
-    """The policy's metric and mode: tune()'s unless overridden in early_stopping_kwargs."""
-    mode = mode or study.mode
-    if mode not in ("min", "max"):
+def watched(study: StudyState, metric: str | None, mode: str | None, policy: str) -> Goal:
+    """What the policy watches: tune()'s primary metric and direction unless early_stopping_kwargs
+    name others."""
+    mode = mode or study.goal.direction
+    if mode not in DIRECTIONS:
         raise ConfigurationError(f"{policy}: mode must be 'min' or 'max', got {mode!r}")
-    return metric or study.metric, mode
-
-
-def worse(a: float, b: float, mode: str) -> bool:
-    return a < b if mode == "max" else a > b
+    return Goal.of(metric or study.goal.metric, mode)

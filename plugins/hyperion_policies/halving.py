@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 
 from hyperion_core import checks
+from hyperion_core.goal import Goal
 from hyperion_core.models import Trial
 from hyperion_core.protocols import Policy
 from hyperion_core.state import StudyState
-from hyperion_policies._curves import Curves, goal, latest, worse
+from hyperion_policies._curves import Curves, latest, watched
 
 
 def _check(label: str, value: object, low: int) -> None:
@@ -35,7 +36,7 @@ class _Rungs:
         self.recorded: list[list[float]] = [[] for _ in self.steps]
         self.passed: dict[int, int] = {}  # trial number -> rungs it has passed
 
-    def judge(self, trial: Trial, step: int, curves: Curves, mode: str, metric: str) -> str | None:
+    def judge(self, trial: Trial, step: int, curves: Curves, goal: Goal) -> str | None:
         rung = self.passed.get(trial.number, 0)
         while rung < len(self.steps) and step >= self.steps[rung]:
             value = curves.at(trial.number, self.steps[rung])
@@ -46,10 +47,10 @@ class _Rungs:
             recorded = self.recorded[rung]
             recorded.append(value)
             keep = max(1, len(recorded) // self.factor)
-            ranked = sorted(recorded, reverse=(mode == "max"))
-            if worse(value, ranked[keep - 1], mode):
+            ranked = sorted(recorded, key=goal.loss)
+            if goal.better(ranked[keep - 1], value):
                 return (
-                    f"asha: {metric}={value:.6g} at rung step {self.steps[rung]} is outside the top {keep} of "
+                    f"asha: {goal.metric}={value:.6g} at rung step {self.steps[rung]} is outside the top {keep} of "
                     f"{len(recorded)} trials there (1/{self.factor})"
                 )
             rung += 1
@@ -79,7 +80,8 @@ class ASHA(Policy):
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        self.metric, self.mode = goal(study, self._metric, self._mode, type(self).__name__.lower())
+        self.goal = watched(study, self._metric, self._mode, type(self).__name__.lower())
+        self.metric = self.goal.metric
         self.curves = Curves(self.metric)
         self.ladders = self._ladders()
 
@@ -99,7 +101,7 @@ class ASHA(Policy):
         rung = ladder.passed.get(trial.number, 0)
         if rung < len(ladder.steps) and trial.last_step >= ladder.steps[rung]:  # only at a rung: cheap otherwise
             self.curves.update(study)
-            return ladder.judge(trial, trial.last_step, self.curves, self.mode, self.metric)
+            return ladder.judge(trial, trial.last_step, self.curves, self.goal)
         return None
 
 

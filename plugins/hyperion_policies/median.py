@@ -11,7 +11,7 @@ from hyperion_core import checks
 from hyperion_core.models import Trial
 from hyperion_core.protocols import Policy
 from hyperion_core.state import StudyState
-from hyperion_policies._curves import Curves, goal, latest, worse
+from hyperion_policies._curves import Curves, latest, watched
 
 
 class NoStopping(Policy):
@@ -44,7 +44,8 @@ class MedianStopping(Policy):
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        self.metric, self.mode = goal(study, self._metric, self._mode, "median")
+        self.goal = watched(study, self._metric, self._mode, "median")
+        self.metric = self.goal.metric
         self.curves = Curves(self.metric)
 
     def should_stop(self, study: StudyState, trial: Trial) -> str | None:
@@ -64,7 +65,7 @@ class MedianStopping(Policy):
         if len(others) < self.min_trials:
             return None
         median = statistics.median(others)
-        if worse(value, median, self.mode):
+        if self.goal.better(median, value):
             return (
                 f"median: {self.metric}={value:.6g} at step {step} is worse than the median {median:.6g} "
                 f"of {len(others)} other trials at that step"

@@ -62,8 +62,7 @@ class MLflowReporter(TrackerReporter, Reporter):
         else:
             tags = {"hyperion.study": study.name, "hyperion.parent": "yes", "mlflow.runName": study.name}
             self.parent = self.client.create_run(experiment, tags=tags).info.run_id
-            goals = ",".join(f"{mode} {metric}" for metric, mode in study.objectives)
-            self.client.log_param(self.parent, "goal", goals)
+            self.client.log_param(self.parent, "goal", ",".join(f"{mode} {metric}" for metric, mode in study.goal))
 
     def _trial(self, study: StudyState, trial: Trial) -> None:
         from mlflow.entities import Metric, Param, RunTag

@@ -111,11 +111,10 @@ class SummaryReporter(Reporter):
     def _front(self, study: StudyState) -> None:
         """Several objectives: the Pareto front, by the first objective."""
         front = study.top()
-        goals = ", ".join(f"{mode} {metric}" for metric, mode in study.objectives)
-        self.console.print(Text(f"Pareto front ({goals}): {len(front)} trials"))
+        self.console.print(Text(f"Pareto front ({study.goal}): {len(front)} trials"))
         table = Table(title=Text(f"front (first {min(self.top, len(front))})"), title_justify="left")
         table.add_column(Text("trial"), no_wrap=True, min_width=10)
-        for metric, _ in study.objectives:
+        for metric in study.goal.metrics:
             table.add_column(Text(metric), justify="right", no_wrap=True, min_width=len(metric))
         table.add_column(Text("params"))
         for trial in front[: self.top]:

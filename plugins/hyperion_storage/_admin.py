@@ -11,6 +11,7 @@ from typing import Any
 from hyperion_core.errors import StorageError
 from hyperion_core.models import Trial, TrialState
 from hyperion_storage._bounded import BoundedMixin
+from hyperion_storage._codec import goal_of
 from hyperion_storage._join import JOINED
 from hyperion_storage._lease import describe, owner_alive
 
@@ -29,7 +30,7 @@ class AdminMixin(BoundedMixin):
     _live_runs: Any
 
     def describe_study(self, study_name: str) -> dict[str, Any]:
-        """A stored study's space description, metric, mode and kept configuration (for `hyperion ask`
+        """A stored study's space description, goal (metrics, modes) and kept configuration (for `hyperion ask`
         and `tell`)."""
         s = self._schema
 
@@ -43,7 +44,8 @@ class AdminMixin(BoundedMixin):
                 if row is None:
                     raise StorageError(f"no study named '{study_name}' in {self.url}")
                 config = json.loads(row[3]) if row[3] else {}
-                return {"space": json.loads(row[0]), "metric": row[1], "mode": row[2], "config": config}
+                goal = goal_of({"metric": row[1], "mode": row[2]})
+                return {"space": json.loads(row[0]), **goal.to_json(), "config": config}
 
         return self._run(f"read study '{study_name}'", read)
 
@@ -85,11 +87,12 @@ class AdminMixin(BoundedMixin):
             out = []
             for row in conn.execute(sa.select(s.studies).order_by(s.studies.c.created)).mappings():
                 by_state = counts.get(row["id"], {})
-                best_of = sa.func.max if row["mode"] == "max" else sa.func.min
+                goal = goal_of(row)
+                best_of = sa.func.max if goal.direction == "max" else sa.func.min
                 feasible = sa.or_(s.trials.c.violation.is_(None), s.trials.c.violation <= 0)
                 best = (
                     None  # several objectives: a front, not one best
-                    if "," in row["mode"]
+                    if goal.several
                     else conn.execute(
                         sa.select(best_of(s.trials.c.value)).where(
                             s.trials.c.study_id == row["id"], s.trials.c.state == "completed", feasible
@@ -100,8 +103,7 @@ class AdminMixin(BoundedMixin):
                 out.append(
                     {
                         "name": row["name"],
-                        "metric": row["metric"],
-                        "mode": row["mode"],
+                        **goal.to_json(),
                         "created": row["created"],
                         "updated": row["updated"],
                         "open_by": open_by,

@@ -6,10 +6,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hyperion_core.goal import Goal
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.text import dumps
 
 ASKED = "*asked*"  # a trial's owner once `hyperion ask` handed it out: running until `hyperion tell`
+
+
+def goal_columns(goal: Goal) -> dict[str, str]:
+    """A study's goal as its row keeps it: two JSON lists."""
+    return {"metric": json.dumps(list(goal.metrics)), "mode": json.dumps(list(goal.directions))}
+
+
+def goal_of(row: Any) -> Goal:
+    """A study row's goal (a hand-damaged one is refused as damaged data)."""
+    try:
+        return Goal.of(json.loads(row["metric"]), json.loads(row["mode"]))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"the stored goal is damaged: {exc}") from None
 
 
 def trial_row(study_id: int, t: Trial) -> dict[str, Any]:

@@ -3,10 +3,12 @@ PostgreSQL's ::jsonb casts both work on them. Bump SCHEMA_VERSION with every cha
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives;
-# 4: the study's configuration (constraints), compared on resume
+SCHEMA_VERSION = 5  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives;
+# 4: the study's configuration (constraints), compared on resume; 5: the goal as JSON lists
 
 metadata = sa.MetaData()
 
@@ -23,8 +25,8 @@ studies = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(255), nullable=False, unique=True),
     sa.Column("space", sa.Text, nullable=False),  # JSON: dotted path -> description
-    sa.Column("metric", sa.String(255), nullable=False),
-    sa.Column("mode", sa.String(255), nullable=False),  # "max", or "max,min" for several objectives
+    sa.Column("metric", sa.Text, nullable=False),  # JSON list: the metrics of the goal, the primary first
+    sa.Column("mode", sa.Text, nullable=False),  # JSON list: each metric's direction, "min" or "max"
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
     sa.Column("owner", sa.String(255)),  # "host|pid|token" of the tune() that has it open, JOINED, or NULL
@@ -123,6 +125,16 @@ def migrate(conn: sa.Connection, version: int) -> None:
             conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN mode TYPE VARCHAR(255)")
     if version < 4:
         conn.exec_driver_sql("ALTER TABLE hyperion_studies ADD COLUMN config TEXT")
+    if version < 5:  # "accuracy,latency_ms" / "max,min" become ["accuracy", "latency_ms"] / ["max", "min"]
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN metric TYPE TEXT")
+            conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN mode TYPE TEXT")
+        for study_id, metric, mode in conn.execute(sa.select(studies.c.id, studies.c.metric, studies.c.mode)).all():
+            conn.execute(
+                studies.update()
+                .where(studies.c.id == study_id)
+                .values(metric=json.dumps(metric.split(",")), mode=json.dumps(mode.split(",")))
+            )
 
 
 def check_readable(conn: sa.Connection, url: str) -> None:

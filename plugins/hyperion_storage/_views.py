@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from hyperion_core.errors import StorageError
 from hyperion_storage._bounded import BoundedMixin
-from hyperion_storage._codec import number_column
+from hyperion_storage._codec import goal_of, number_column
 
 T = TypeVar("T")
 
@@ -92,9 +92,9 @@ class ViewsMixin(BoundedMixin):
             span = conn.execute(
                 sa.select(sa.func.min(t.c.started), sa.func.max(t.c.finished)).where(t.c.study_id == study_id)
             ).first()
-            best = None
-            if "," not in row["mode"]:
-                order = t.c.value.desc() if row["mode"] == "max" else t.c.value.asc()
+            best, goal = None, goal_of(row)
+            if not goal.several:
+                order = t.c.value.desc() if goal.direction == "max" else t.c.value.asc()
                 feasible = sa.or_(t.c.violation.is_(None), t.c.violation <= 0)
                 hit = conn.execute(
                     sa.select(t.c.number, t.c.value)
@@ -107,8 +107,8 @@ class ViewsMixin(BoundedMixin):
             first, last = (span[0], span[1]) if span else (None, None)
             return {
                 "name": row["name"],
-                "metrics": row["metric"].split(","),
-                "modes": row["mode"].split(","),
+                "metrics": list(goal.metrics),
+                "modes": list(goal.directions),
                 "space": json.loads(row["space"]),
                 "created": row["created"],
                 "updated": row["updated"],
@@ -129,7 +129,7 @@ class ViewsMixin(BoundedMixin):
         sa, t = self._sa, self._schema.trials
 
         def read(conn: Any, row: Any) -> dict[str, Any]:
-            study_id, mode = row["id"], row["mode"].split(",")[0]
+            study_id, goal = row["id"], goal_of(row)
             stride = self._stride(conn, study_id, cap)
             points = conn.execute(
                 sa.select(t.c.number, t.c.state, t.c.value, t.c.violation)
@@ -137,8 +137,8 @@ class ViewsMixin(BoundedMixin):
                 .order_by(t.c.number)
             ).all()
             best: list[Any] = []
-            if "," not in row["mode"]:
-                running = (sa.func.max if mode == "max" else sa.func.min)(t.c.value).over(order_by=t.c.number)
+            if not goal.several:
+                running = (sa.func.max if goal.direction == "max" else sa.func.min)(t.c.value).over(order_by=t.c.number)
                 inner = (
                     sa.select(t.c.number, t.c.value, running.label("best"))
                     .where(
@@ -155,7 +155,7 @@ class ViewsMixin(BoundedMixin):
                     .order_by(inner.c.number)
                 ).all()
             # A stopped trial has no value: its last reported value of the metric stands in, on the plot only.
-            metric = row["metric"].split(",")[0]
+            metric = goal.metric
             stopped = [n for n, st, v, _ in points if st == "killed" and v is None]
             reported: dict[int, Any] = {}
             if stopped:
@@ -234,12 +234,12 @@ class ViewsMixin(BoundedMixin):
         t, r = s.trials, s.reports
 
         def read(conn: Any, row: Any) -> dict[str, Any]:
-            study_id, mode = row["id"], row["mode"].split(",")[0]
+            study_id, goal = row["id"], goal_of(row)
             has_reports = sa.exists().where(r.c.study_id == study_id, r.c.trial_number == t.c.number)
             base = sa.select(t.c.number, t.c.state, t.c.kill_reason, t.c.last_step, t.c.value).where(
                 t.c.study_id == study_id, has_reports
             )
-            order = t.c.value.desc() if mode == "max" else t.c.value.asc()
+            order = t.c.value.desc() if goal.direction == "max" else t.c.value.asc()
             half = max_trials // 2
             chosen = conn.execute(base.where(t.c.state == "completed").order_by(order).limit(half)).all()
             chosen += conn.execute(base.where(t.c.state != "completed").order_by(t.c.number.desc()).limit(half)).all()

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from hyperion_core.errors import StorageError
+from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
 
 
@@ -19,10 +20,10 @@ class MemoryStorage:
         self._events: dict[str, list[Event]] = {}
 
     def open_study(
-        self, name: str, space: dict[str, Any], metric: str, mode: str, config: dict[str, Any] | None = None
+        self, name: str, space: dict[str, Any], goal: Goal, config: dict[str, Any] | None = None
     ) -> StudyRecord:
         if name not in self._studies:
-            self._studies[name] = StudyRecord(name, space, metric, mode, created=time.time(), config=config)
+            self._studies[name] = StudyRecord(name, space, goal, created=time.time(), config=config)
             self._trials[name] = {}
             self._reports[name] = []
             self._events[name] = []
@@ -38,8 +39,7 @@ class MemoryStorage:
         return StudyRecord(
             record.name,
             record.space,
-            record.metric,
-            record.mode,
+            record.goal,
             self.load_trials(name),
             record.created,
             history,
@@ -47,11 +47,11 @@ class MemoryStorage:
         )
 
     def describe_study(self, study_name: str) -> dict[str, Any]:
-        """A study's space description, metric, mode and kept configuration (for load_study)."""
+        """A study's space description, goal (metrics, modes) and kept configuration (for load_study)."""
         record = self._studies.get(study_name)
         if record is None:
             raise StorageError(f"no study named '{study_name}' in {self.url}")
-        return {"space": record.space, "metric": record.metric, "mode": record.mode, "config": record.config or {}}
+        return {"space": record.space, **record.goal.to_json(), "config": record.config or {}}
 
     def write(self, study_name: str, changes: Changes) -> None:
         trials = self._trials[study_name]
@@ -78,12 +78,11 @@ class MemoryStorage:
             out.append(
                 {
                     "name": record.name,
-                    "metric": record.metric,
-                    "mode": record.mode,
+                    **record.goal.to_json(),
                     "created": record.created,
                     "updated": max((t.finished or t.started for t in trials), default=record.created),
                     "trials": len(trials),
-                    "best": ((max if record.mode == "max" else min)(values) if values else None),
+                    "best": None if record.goal.several else record.goal.best(values),
                     **{state.value: sum(t.state is state for t in trials) for state in TrialState},
                 }
             )

@@ -16,13 +16,14 @@ from typing import Any
 from urllib.parse import quote
 
 from hyperion_core.errors import StorageError
+from hyperion_core.goal import Goal
 from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
 from hyperion_core.text import dumps, redact_url, secrets_of
 from hyperion_storage import _bounded
 from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import _Lost
-from hyperion_storage._codec import trial_of, trial_row
+from hyperion_storage._codec import goal_columns, goal_of, trial_of, trial_row
 from hyperion_storage._join import JOINED, JoinMixin, interrupt_trials, not_asked
 from hyperion_storage._lease import STALE_OWNER_S, Lease, describe, owner_alive
 from hyperion_storage._views import ViewsMixin
@@ -142,36 +143,49 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
 
     # -- studies ----------------------------------------------------------------------------------------
     def open_study(
+        self, name: str, space: dict[str, Any], goal: Goal, config: dict[str, Any] | None = None
+    ) -> StudyRecord:
+        """Create or resume a study that this run alone works. `config` is kept with a new study (and
+        with an old one that has none) and returned on resume."""
+        return self._open(name, space, goal, config, join=False, stale_after_s=self.stale_after_s)
+
+    def join_study(
         self,
         name: str,
         space: dict[str, Any],
-        metric: str,
-        mode: str,
-        join: bool = False,
-        stale_after_s: float = 60.0,
+        goal: Goal,
         config: dict[str, Any] | None = None,
+        stale_after_s: float = 60.0,
     ) -> StudyRecord:
-        """Create or resume a study. With `join`, this run becomes one of the processes working it
-        (claim() and sync() then apply); a run whose heartbeat is older than `stale_after_s` is dead.
-        `config` is kept with a new study (and with an old one that has none) and returned on resume."""
+        """Create or resume a study as one of the processes working it (claim() and sync() then apply);
+        a run whose heartbeat is older than `stale_after_s` is taken for dead."""
+        return self._open(name, space, goal, config, join=True, stale_after_s=stale_after_s)
+
+    def _open(
+        self,
+        name: str,
+        space: dict[str, Any],
+        goal: Goal,
+        config: dict[str, Any] | None,
+        join: bool,
+        stale_after_s: float,
+    ) -> StudyRecord:
         self._joined, self.stale_after_s = join, stale_after_s
 
         def attempt() -> StudyRecord:
             try:
-                return self._open_study(name, space, metric, mode, config)
+                return self._open_study(name, space, goal, config)
             except self._sa.exc.IntegrityError:
                 # Another process created a study of this name between our look and our insert (PostgreSQL;
                 # SQLite's BEGIN IMMEDIATE serialises this): look again, now it exists.
-                return self._open_study(name, space, metric, mode, config)
+                return self._open_study(name, space, goal, config)
 
         record = self._run(f"open study '{name}'", attempt)
         if not self._in_memory:  # an in-memory database is this process's alone: no one to fence out
-            self._lease.hold(self._beat, self.stale_after_s if join else STALE_OWNER_S)
+            self._lease.hold(self._beat, stale_after_s if join else STALE_OWNER_S)
         return record
 
-    def _open_study(
-        self, name: str, space: dict[str, Any], metric: str, mode: str, config: dict[str, Any] | None
-    ) -> StudyRecord:
+    def _open_study(self, name: str, space: dict[str, Any], goal: Goal, config: dict[str, Any] | None) -> StudyRecord:
         sa, s = self._sa, self._schema
         now = time.time()
         with self.engine.begin() as conn:
@@ -185,8 +199,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                     s.studies.insert().values(
                         name=name,
                         space=dumps(space),
-                        metric=metric,
-                        mode=mode,
+                        **goal_columns(goal),
                         config=dumps(config) if config is not None else None,
                         created=now,
                         updated=now,
@@ -198,7 +211,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                 self._ids[name] = int(inserted[0])
                 if self._joined:
                     self._join_open(conn, self._ids[name], JOINED, now)
-                return StudyRecord(name, space, metric, mode, [], created=now, config=config)
+                return StudyRecord(name, space, goal, [], created=now, config=config)
             self._check_open(conn, name, row, now)
             study_id = row["id"]
             self._ids[name] = study_id
@@ -211,7 +224,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                 history = self._history(conn, study_id)
                 finished = [t for t in trials if t.state.finished]
                 record = StudyRecord(
-                    name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"], config=stored
+                    name, json.loads(row["space"]), goal_of(row), created=row["created"], config=stored
                 )
                 record.trials = finished
                 record.foreign = [t for t in trials if not t.state.finished]
@@ -224,9 +237,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
             # Trials a dead process left running: their partial reports go; the trials run again. Trials a
             # `hyperion ask` handed out wait for their `tell`: they count, and are left alone.
             interrupt_trials(conn, s, study_id, not_asked(s))
-            record = StudyRecord(
-                name, json.loads(row["space"]), row["metric"], row["mode"], created=row["created"], config=stored
-            )
+            record = StudyRecord(name, json.loads(row["space"]), goal_of(row), created=row["created"], config=stored)
             trials = self._trials(conn, study_id)
             record.trials = [t for t in trials if t.state is not TrialState.RUNNING]
             record.foreign = [t for t in trials if t.state is TrialState.RUNNING]

@@ -108,8 +108,8 @@ class GPSearch(Strategy):
         if self.n_startup is None:
             self.n_startup = min(20, max(5, 2 * len(params)))
         self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
-        self.sign = 1.0 if study.mode == "min" else -1.0
-        self.objectives = [mode for _, mode in study.objectives] if study.multi_objective else []
+        self.goal = study.goal
+        self.several = study.goal.several
         self.points: list[np.ndarray] = []  # encoded completed trials
         self.params: list[dict[str, Any]] = []
         self.values: list[Any] = []  # sign-adjusted value, a list (several objectives), or None (bad)
@@ -137,10 +137,10 @@ class GPSearch(Strategy):
     def observe(self, trial: Trial) -> None:
         self.seen.add(self._key(trial.params))
         if trial.state is TrialState.COMPLETED and (trial.violation or 0) <= 0:
-            if self.objectives and trial.values is not None:
-                value: Any = [v if m == "min" else -v for v, m in zip(trial.values, self.objectives)]
-            elif not self.objectives and trial.value is not None and math.isfinite(trial.value):
-                value = self.sign * trial.value
+            if self.several and trial.values is not None:
+                value: Any = [s * v for s, v in zip(self.goal.signs, trial.values)]
+            elif not self.several and trial.value is not None and math.isfinite(trial.value):
+                value = self.goal.loss(trial.value)
             else:
                 return
         elif trial.state in (TrialState.COMPLETED, TrialState.KILLED, TrialState.FAILED):
@@ -187,7 +187,7 @@ class GPSearch(Strategy):
         return params
 
     def _targets(self) -> np.ndarray:
-        if self.objectives:  # ParEGO: a random weighting of the objectives scaled to [0, 1]
+        if self.several:  # ParEGO: a random weighting of the objectives scaled to [0, 1]
             done = np.array([v for v in self.values if v is not None], dtype=float)
             lo, hi = done.min(axis=0), done.max(axis=0)
             weights = self.np_rng.dirichlet(np.ones(done.shape[1]))
@@ -286,7 +286,7 @@ class GPSearch(Strategy):
 
         n_num = len(self.num_names)
         done = [i for i, v in enumerate(self.values) if v is not None]
-        if not n_num or self.objectives or len(done) < 3:
+        if not n_num or self.several or len(done) < 3:
             return None
         values = np.array([self.values[i] for i in done], dtype=float)
         order = np.argsort(values, kind="stable")

@@ -43,7 +43,7 @@ class NSGA2(Strategy):
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        self.modes = [mode for _, mode in study.objectives]
+        self.goal = study.goal
 
     def observe(self, trial: Trial) -> None:
         if trial.state is TrialState.COMPLETED and trial.value is not None:
@@ -67,13 +67,13 @@ class NSGA2(Strategy):
         """The population: the best population_size trials, each with its (rank, -crowding) key."""
         if self._population is not None:
             return self._population
-        from hyperion_core.pareto import crowding, losses, nondominated_ranks
+        from hyperion_core.pareto import crowding, nondominated_ranks
 
         feasible = [t for t in self.finished if (t.violation or 0) == 0]
         infeasible = sorted((t for t in self.finished if (t.violation or 0) > 0), key=lambda t: t.violation or 0)
         keyed: list[tuple[Trial, tuple[int, float]]] = []
         if feasible:
-            matrix = losses([t.values if t.values is not None else [t.value or 0.0] for t in feasible], self.modes)
+            matrix = self.goal.losses([t.values if t.values is not None else [t.value or 0.0] for t in feasible])
             ranks = nondominated_ranks(matrix)
             for rank in sorted(set(ranks.tolist())):
                 members = [i for i in range(len(feasible)) if ranks[i] == rank]

@@ -180,10 +180,10 @@ class TPESearch(Strategy):
         self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
         self.done = _Points(len(self.num_names), len(self.cat_names))
         self.rejected = _Points(len(self.num_names), len(self.cat_names))
-        self.sign = 1.0 if study.mode == "min" else -1.0
+        self.goal = study.goal
         # several objectives (MOTPE-style): good and bad split by non-dominated rank, then by each
         # trial's hypervolume contribution within its front
-        self.objectives = [mode for _, mode in study.objectives] if study.multi_objective else []
+        self.several = study.goal.several
         self.values: list[list[float]] = []
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
@@ -204,11 +204,11 @@ class TPESearch(Strategy):
     def observe(self, trial: Trial) -> None:
         if trial.state is TrialState.COMPLETED and (trial.violation or 0) > 0:
             self.rejected.add(*self._encode(trial.params), math.inf)  # infeasible: "bad" evidence
-        elif trial.state is TrialState.COMPLETED and self.objectives and trial.values is not None:
+        elif trial.state is TrialState.COMPLETED and self.several and trial.values is not None:
             self.done.add(*self._encode(trial.params), 0.0)  # ranked together at each suggestion (mo_losses)
             self.values.append(trial.values)
-        elif trial.state is TrialState.COMPLETED and trial.value is not None and not self.objectives:
-            self.done.add(*self._encode(trial.params), self.sign * trial.value)
+        elif trial.state is TrialState.COMPLETED and trial.value is not None and not self.several:
+            self.done.add(*self._encode(trial.params), self.goal.loss(trial.value))
         elif trial.state in (TrialState.KILLED, TrialState.FAILED):
             self.rejected.add(*self._encode(trial.params), math.inf)  # "bad" evidence: steer away
 
@@ -228,8 +228,8 @@ class TPESearch(Strategy):
     def _suggest(self, pending: list[tuple[list[float], list[int]]]) -> dict[str, Any]:
         n = self.done.size
         n_good = min(max(1, math.ceil(self.gamma * n)), 25)
-        if self.objectives:
-            self.done.loss[:n] = mo_losses(self.values, self.objectives, n_good)
+        if self.several:
+            self.done.loss[:n] = mo_losses(self.goal.losses(self.values), n_good)
         order = np.argsort(self.done.loss[:n], kind="stable")
         if self.space.conditions:
             return self._suggest_tree(order, n_good, pending)
@@ -339,13 +339,12 @@ class TPESearch(Strategy):
         return mask
 
 
-def mo_losses(values: list[list[float]], modes: list[str], n_good: int) -> np.ndarray:
+def mo_losses(matrix: np.ndarray, n_good: int) -> np.ndarray:
     """One loss per trial for several objectives: its non-dominated rank; in the front that the good
     set cuts through, a fraction orders its trials by hypervolume contribution (two objectives) or
     crowding distance (more: exact contributions cost 100x more per trial there), the largest first."""
-    from hyperion_core.pareto import crowding, hypervolume, losses, nondominated_ranks
+    from hyperion_core.pareto import crowding, hypervolume, nondominated_ranks
 
-    matrix = losses(values, modes)
     ranks = nondominated_ranks(matrix)
     out = ranks.astype(float)
     counts = np.cumsum(np.bincount(ranks))

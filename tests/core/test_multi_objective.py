@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 
 from hyperion import ConfigurationError, Float, ObjectiveResult, tune
-from hyperion_core.pareto import crowding, front_indices, hypervolume, losses, nondominated_ranks
+from hyperion_core.goal import Goal
+from hyperion_core.pareto import crowding, front_indices, hypervolume, nondominated_ranks
 from hyperion_reporters.summary import SummaryReporter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,8 @@ def two(ctx, x, y):
 
 
 def _dominated(a, b, modes):
-    la, lb = losses([a], modes)[0], losses([b], modes)[0]
+    goal = Goal.of([f"m{i}" for i in range(len(modes))], list(modes))
+    la, lb = goal.losses([a])[0], goal.losses([b])[0]
     return bool(np.all(lb <= la) and np.any(lb < la))
 
 

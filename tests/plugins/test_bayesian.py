@@ -9,6 +9,7 @@ import statistics
 import pytest
 
 from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, tune
+from hyperion_core.goal import Goal
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
@@ -37,7 +38,7 @@ def test_bayesian_beats_random_on_branin():
 
 
 def _state_with(trials: list[Trial], space: dict, mode: str = "min") -> StudyState:
-    state = StudyState("t", Space(space), "score", mode, seed=0)
+    state = StudyState("t", Space(space), Goal.of("score", mode), seed=0)
     for trial in trials:
         state.add(trial)
         if trial.state.finished:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, tune
+from hyperion_core.goal import Goal
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
@@ -118,7 +119,7 @@ def test_gp_treats_failures_as_the_worst_and_spreads_concurrent_slots():
 
 def test_parallel_gp_proposals_are_distinct():
     space = {"x": Float(0, 1), "y": Float(0, 1)}
-    state = StudyState("t", Space(space), "score", "min", seed=0)
+    state = StudyState("t", Space(space), Goal.of("score", "min"), seed=0)
     for i in range(15):
         trial = Trial(number=i, params={"x": i / 14, "y": (i * 7 % 15) / 14}, state=TrialState.COMPLETED)
         trial.value = (trial.params["x"] - 0.3) ** 2 + (trial.params["y"] - 0.6) ** 2
@@ -228,7 +229,7 @@ def test_a_choice_of_thousands_of_options_keeps_gp_bounded_and_auto_picks_bayesi
     from hyperion_strategies.gp import GPSearch
 
     gp = GPSearch()
-    gp.setup(StudyState("s", Space(space), "score", "max", 0))
+    gp.setup(StudyState("s", Space(space), Goal.of("score", "max"), 0))
     assert gp.width == 2  # the two numbers: not 5,002 columns
     auto = tune(objective, space, strategy="auto", max_trials=5, seed=0)
     assert any("auto: bayesian (a Choice of 5000 options" in n for n in auto["study"]["notes"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hyperion import ConfigurationError, Float, StorageError, tune
+from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Report, Trial, TrialState
 from hyperion_storage.sql import SQLStorage
 
@@ -112,7 +113,7 @@ def test_four_processes_share_a_postgresql_study_through_a_crash(tmp_path, postg
 def test_without_join_a_second_process_is_refused_with_how_to_join(tmp_path):
     url = f"sqlite:///{tmp_path / 'j.db'}"
     holder = SQLStorage(url)
-    holder.open_study("s", {}, "score", "max")
+    holder.open_study("s", {}, Goal.of("score"))
     with pytest.raises(StorageError, match="join=True"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="s", max_trials=1)
     with pytest.raises(StorageError, match="opened without join=True"):
@@ -125,8 +126,8 @@ def test_without_join_a_second_process_is_refused_with_how_to_join(tmp_path):
 def test_joined_runs_see_each_others_trials_and_reports(tmp_path):
     url = f"sqlite:///{tmp_path / 'sync.db'}"
     a, b = SQLStorage(url), SQLStorage(url)
-    a.open_study("s", {}, "score", "max", join=True)
-    b.open_study("s", {}, "score", "max", join=True)
+    a.join_study("s", {}, Goal.of("score"))
+    b.join_study("s", {}, Goal.of("score"))
     claim = a.claim("s", [Trial(number=-1, params={"x": 0.5}), Trial(number=-1, params={"x": 0.7})], 2, 3)
     assert claim.numbers == [0, 1]
     done = Trial(number=0, params={"x": 0.5}, state=TrialState.COMPLETED, value=0.5, score=0.5)
@@ -160,8 +161,9 @@ def test_a_file_of_the_first_schema_is_migrated(tmp_path):
     result = tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=f"sqlite:///{path}", study_name="old", max_trials=3)
     assert result["study"]["resumed"] == 1 and result["study"]["trials"] == 3
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM hyperion_meta").fetchone()[0] == "4"
+    assert con.execute("SELECT value FROM hyperion_meta").fetchone()[0] == "5"
     assert con.execute("SELECT next_number FROM hyperion_studies").fetchone()[0] == 3
+    assert con.execute("SELECT metric, mode FROM hyperion_studies").fetchone() == ('["score"]', '["max"]')
 
 
 V1_SCHEMA = """

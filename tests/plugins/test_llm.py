@@ -11,6 +11,7 @@ import time
 import pytest
 
 from hyperion import Bool, Choice, ConfigurationError, Float, Int, tune
+from hyperion_core.goal import Goal
 from hyperion_core.space import Space
 from hyperion_llm import prompts, replies
 from hyperion_storage.memory import MemoryStorage
@@ -100,7 +101,7 @@ def test_history_shows_best_recent_failed_killed_and_running_trials():
     from hyperion_core.models import Trial, TrialState
     from hyperion_core.state import StudyState
 
-    state = StudyState("s", Space(SPACE), "loss", "min", seed=0)
+    state = StudyState("s", Space(SPACE), Goal.of("loss", "min"), seed=0)
     base = {"lr": 0.1, "layers": 2, "opt": "sgd", "bn": False, "epochs": 10}
     trials = [
         Trial(number=i, params={**base, "layers": i + 1}, state=TrialState.COMPLETED, value=float(i)) for i in range(6)

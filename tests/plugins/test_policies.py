@@ -7,6 +7,7 @@ import math
 import pytest
 
 from hyperion import ConfigurationError, Float, ObjectiveResult, tune
+from hyperion_core.goal import Goal
 from hyperion_core.models import Trial
 from hyperion_core.plugins import registry
 from hyperion_core.space import Space
@@ -18,7 +19,7 @@ class Script:
     """Feeds reports to a policy exactly as the study loop does, and records its decisions."""
 
     def __init__(self, name: str, tune_metric: str = "loss", tune_mode: str = "min", **kwargs) -> None:
-        self.state = StudyState("s", Space({"x": Float(0, 1)}), tune_metric, tune_mode, seed=0)
+        self.state = StudyState("s", Space({"x": Float(0, 1)}), Goal.of(tune_metric, tune_mode), seed=0)
         self.policy = registry().create("policy", name, **kwargs)
         self.policy.setup(self.state)
         self.stopped: dict[int, tuple[int, str]] = {}
@@ -88,11 +89,11 @@ def test_median_respects_min_trials_warmup_mode_and_missing_metrics():
 
 def test_median_metric_and_mode_can_differ_from_tunes():
     script = Script("median", tune_metric="score", tune_mode="max", check_interval=1, min_trials=1)
-    assert (script.policy.metric, script.policy.mode) == ("score", "max")
+    assert script.policy.goal == Goal.of("score", "max")
     override = Script(
         "median", tune_metric="score", tune_mode="max", check_interval=1, min_trials=1, metric="val", mode="min"
     )
-    assert (override.policy.metric, override.policy.mode) == ("val", "min")
+    assert override.policy.goal == Goal.of("val", "min")
 
     def objective(ctx, x):  # tune optimises accuracy; the policy watches the loss curve
         for step in range(10):

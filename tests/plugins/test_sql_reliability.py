@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy
 
 from hyperion import Float, StorageError, tune
+from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Trial
 from hyperion_core.protocols import Reporter
 from hyperion_storage import _bounded, _lease, sql
@@ -48,7 +49,7 @@ def test_the_heartbeat_stays_fresh_while_an_inline_trial_runs(tmp_path, monkeypa
 def test_a_run_that_lost_its_study_fails_its_write_instead_of_overwriting(tmp_path):
     url = f"sqlite:///{tmp_path / 'fence.db'}"
     first = SQLStorage(url)
-    first.open_study("s", {}, "score", "max")
+    first.open_study("s", {}, Goal.of("score"))
     first.write("s", Changes(trials=[Trial(number=0, params={"x": 1})]))
     with sqlite3.connect(tmp_path / "fence.db") as con:  # as if another host took it over
         con.execute("UPDATE hyperion_studies SET owner = 'other-host|1|abc', heartbeat = ?", (time.time(),))

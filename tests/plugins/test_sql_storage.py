@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hyperion import Float, StorageError, tune
+from hyperion_core.goal import Goal
 from hyperion_storage.sql import SQLStorage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +119,7 @@ def test_parallel_processes_share_one_sqlite_file_without_locking_errors(tmp_pat
 def test_a_study_open_in_a_live_process_is_refused_with_how_to_proceed(tmp_path):
     url = f"sqlite:///{tmp_path / 'owned.db'}"
     holder = SQLStorage(url)
-    holder.open_study("busy", {}, "score", "max")
+    holder.open_study("busy", {}, Goal.of("score"))
     with pytest.raises(
         StorageError, match="study 'busy' is open in another tune\\(\\).*max_concurrent.*own study_name"
     ):
@@ -173,7 +174,7 @@ def test_studies_cli_list_show_export_delete(tmp_path):
     listing = _cli("list", "--storage", url, "--json", cwd=tmp_path)
     rows = {r["name"]: r for r in json.loads(listing.stdout)}
     assert rows["alpha"]["completed"] == 8 and rows["alpha"]["best"] == result["best"]["value"]
-    assert rows["beta"]["mode"] == "min"
+    assert (rows["beta"]["metrics"], rows["beta"]["modes"]) == (["score"], ["min"])
     assert "alpha" in _cli("list", "--storage", url, cwd=tmp_path).stdout
 
     show = _cli("show", "alpha", "--storage", url, "--top", "3", cwd=tmp_path)

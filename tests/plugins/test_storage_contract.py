@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, StorageError, tune
+from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Event, Report, Trial, TrialState
 from hyperion_core.plugins import registry
 
@@ -46,8 +47,8 @@ def objective(ctx, x, n, opt, model):
 
 def test_open_write_reload_round_trips_every_field(storage_spec):
     storage, name = _open(storage_spec), _name()
-    record = storage.open_study(name, DESCRIBED, "loss", "min")
-    assert record.trials == [] and record.metric == "loss" and record.mode == "min"
+    record = storage.open_study(name, DESCRIBED, Goal.of("loss", "min"))
+    assert record.trials == [] and record.goal == Goal.of("loss", "min")
     trial = Trial(number=0, params={"x": 0.5, "model.tag": "v1"}, parent_id=None, depth=0, rationale="because")
     storage.write(
         name,
@@ -91,7 +92,7 @@ def test_open_write_reload_round_trips_every_field(storage_spec):
     assert events[0]["kind"] == "decision" and events[0]["rationale"] == "because"
     storage.close()
     again = _open(storage_spec)
-    reopened = again.open_study(name, DESCRIBED, "loss", "min")
+    reopened = again.open_study(name, DESCRIBED, Goal.of("loss", "min"))
     assert [t.number for t in reopened.trials] == [0, 1]
     assert reopened.history[0] == [(0, {"loss": 1.5}), (1, {"loss": 0.25})]
     again.close()
@@ -99,12 +100,12 @@ def test_open_write_reload_round_trips_every_field(storage_spec):
 
 def test_list_and_delete_studies(storage_spec):
     storage, name = _open(storage_spec), _name()
-    storage.open_study(name, DESCRIBED, "score", "min")
+    storage.open_study(name, DESCRIBED, Goal.of("score", "min"))
     trials = [Trial(number=i, params={"x": i / 10}, state=TrialState.COMPLETED, value=float(i)) for i in range(3)]
     trials.append(Trial(number=3, params={"x": 0.9}, state=TrialState.KILLED))
     storage.write(name, Changes(trials=trials))
     info = {s["name"]: s for s in storage.list_studies()}[name]
-    assert (info["trials"], info["completed"], info["killed"], info["best"], info["mode"]) == (4, 3, 1, 0.0, "min")
+    assert (info["trials"], info["completed"], info["killed"], info["best"], info["modes"]) == (4, 3, 1, 0.0, ["min"])
     storage.delete_study(name)
     assert name not in {s["name"] for s in storage.list_studies()}
     with pytest.raises(StorageError, match=f"no study named '{name}'"):
@@ -144,7 +145,7 @@ def test_a_changed_space_is_an_error_naming_the_differences(storage_spec):
     assert "'x' changed from Float(0, 1) to Float(0, 2)" in message
     assert "'opt' changed from Choice(['adam', 'sgd'])" in message
     assert "Use another study_name" in message
-    with pytest.raises(ConfigurationError, match="goal changed from max 'score' to min 'score'"):
+    with pytest.raises(ConfigurationError, match="goal changed from max score to min score"):
         tune(objective, SPACE, storage=storage_spec, study_name=name, max_trials=4, mode="min")
 
 
@@ -153,7 +154,7 @@ def test_trials_left_running_are_run_again_with_their_number_and_params(storage_
     storage = _open(storage_spec)
     from hyperion_core.space import Space
 
-    storage.open_study(name, Space(SPACE).describe(), "score", "max")
+    storage.open_study(name, Space(SPACE).describe(), Goal.of("score"))
     params = {"x": 0.75, "n": 2, "opt": "adam", "model.depth": 1, "model.tag": "v1"}
     done = Trial(number=0, params={**params, "x": 0.5}, state=TrialState.COMPLETED, value=0.5, score=0.5)
     storage.write(name, Changes(trials=[done, Trial(number=1, params=params)], reports=[Report(1, 0, {"loss": 9})]))
@@ -168,7 +169,7 @@ def test_trials_left_running_are_run_again_with_their_number_and_params(storage_
     assert rerun["state"] == "completed" and rerun["params"]["x"] == 0.75 and rerun["number"] == 1
     assert result["study"]["trials"] == 3 and result["study"]["resumed"] == 1
     final = _open(storage_spec)
-    reports = final.open_study(name, Space(SPACE).describe(), "score", "max").history[1]
+    reports = final.open_study(name, Space(SPACE).describe(), Goal.of("score")).history[1]
     assert reports == [(0, {"loss": 0.25}), (1, {"loss": -0.25})]  # the dead attempt's report is gone
     final.close()
 

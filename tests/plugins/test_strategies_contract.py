@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hyperion import Bool, Choice, Float, Int, tune
+from hyperion_core.goal import Goal
 from hyperion_core.plugins import registry
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
@@ -62,7 +63,7 @@ def _strategy(name: str):
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_proposals_stay_inside_the_space_and_respect_slots(name):
     space = Space(SPACE)
-    state = StudyState("contract", space, "score", "max", seed=0)
+    state = StudyState("contract", space, Goal.of("score", "max"), seed=0)
     strategy = _strategy(name)
     strategy.setup(state)
     for slots in (1, 3, 5):

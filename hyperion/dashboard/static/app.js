@@ -73,8 +73,7 @@
       const name = el("td");
       name.append(link);
       const running = s.open_by ? "running" : "finished";
-      const modes = String(s.mode).split(",");
-      const goal = String(s.metric).split(",").map((m, i) => modes[i] + " " + m).join(", ");
+      const goal = s.metrics.map((m, i) => s.modes[i] + " " + m).join(", ");
       tr.append(name, el("td", running, { class: "state-" + running }), el("td", goal));
       for (const k of ["trials", "completed", "killed", "failed"]) tr.append(el("td", s[k], { class: "n" }));
       tr.append(el("td", s.running + s.interrupted, { class: "n" }), el("td", num(s.best), { class: "n" }));
