@@ -109,6 +109,12 @@ class StudyState:
         return done if k is None else done[:k]
 
     @property
+    def pending(self) -> list[Trial]:
+        """Every trial running now without a value yet: this process's and, with join=True, the other
+        processes' (a model-based strategy treats them alike, e.g. as constant liars)."""
+        return [*self.running.values(), *self.elsewhere.values()]
+
+    @property
     def finished_count(self) -> int:
         return self.counts["completed"] + self.counts["failed"] + self.counts["killed"]
 

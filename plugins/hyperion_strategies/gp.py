@@ -160,7 +160,7 @@ class GPSearch(Strategy):
         if self.wide_note is not None:  # said when gp proposes (auto sets it up, and may not use it)
             study.note(self.wide_note)
             self.wide_note = None
-        running = [t.params for t in (*study.running.values(), *study.elsewhere.values())]
+        running = [t.params for t in study.pending]
         good = sum(v is not None for v in self.values)
         out: list[Proposal] = []
         model = None

@@ -214,7 +214,7 @@ class TPESearch(Strategy):
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
         # ours and, with join=True, the other processes' running trials: none of them has a value yet
-        pending = [self._encode(t.params) for t in (*study.running.values(), *study.elsewhere.values())]
+        pending = [self._encode(t.params) for t in study.pending]
         out = []
         for _ in range(slots):
             if self.done.size < self.n_startup:
