@@ -23,7 +23,12 @@ def test_a_goal_ranks_and_dominates_in_its_directions():
     assert loss.best([3.0, 1.0, 2.0]) == 1.0 and acc.best([3.0, 1.0]) == 3.0 and acc.best([]) is None
     assert sorted([0.2, None, 0.9], key=acc.loss) == [0.9, 0.2, None]
     two = Goal.of(["accuracy", "latency_ms"], ["max", "min"])
-    assert two.several and two.metric == "accuracy" and two.direction == "max" and str(two) == "max accuracy, min latency_ms"
+    assert (
+        two.several
+        and two.metric == "accuracy"
+        and two.direction == "max"
+        and str(two) == "max accuracy, min latency_ms"
+    )
     assert two.dominates([0.9, 10], [0.8, 10]) and not two.dominates([0.9, 20], [0.8, 10])
     assert not two.dominates([0.9, 10], [0.9, 10])
     assert two.losses([[0.9, 10.0]]).tolist() == [[-0.9, 10.0]] and two.losses([]).shape == (0, 2)
@@ -62,7 +67,11 @@ def test_one_config_checks_every_option_once_and_names_it():
 def test_a_config_file_dict_validates_to_the_same_config():
     """What a config file holds (lists where Python has tuples) gives the config tune() would build."""
     from_python = StudyConfig.of(
-        space=SPACE, metric="loss", mode="min", constraints={"mem": ("<=", 2.0)}, warm_start_from=("sqlite:///a.db", "s")
+        space=SPACE,
+        metric="loss",
+        mode="min",
+        constraints={"mem": ("<=", 2.0)},
+        warm_start_from=("sqlite:///a.db", "s"),
     )
     from_file = StudyConfig.model_validate(
         {
