@@ -67,7 +67,8 @@ class Proposal:
     parent_id: str | None = None
     rationale: str | None = None
     depth: int | None = None  # None: the parent's depth + 1 (or 0 without a parent)
-    source: str | None = None  # what produced it, e.g. "llm_call 3" (the LLM call event with "call": 3)
+    source: str | None = None  # what produced it, "<event kind> <id>": e.g. "llm_call 3", the study event
+    # of kind "llm_call" whose data has "id": 3 (the trial view shows it)
 
 
 @dataclass(slots=True)
@@ -189,16 +190,55 @@ class Storage(Protocol):
 
     def write(self, study_name: str, changes: Changes) -> None: ...
 
+    def describe_study(self, study_name: str) -> dict[str, Any]:
+        """What a viewer needs to read a study without opening it: {"space": described space, "metrics":
+        [...], "modes": [...], "config": kept config or {}, "created": time}."""
+
     def load_trials(self, study_name: str) -> list[Trial]: ...
 
-    def load_events(self, study_name: str) -> list[dict[str, Any]]: ...
+    def load_reports(self, study_name: str) -> list[Report]: ...
 
-    def list_studies(self) -> list[dict[str, Any]]: ...
+    def load_events(self, study_name: str) -> list[dict[str, Any]]:
+        """The study's event log, oldest first: {"trial_number", "kind", "time", **data} each."""
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        """One dict per study: name, metrics, modes, created, updated, trials, best (None with several
+        objectives), open_by, and a count per trial state."""
 
     def delete_study(self, study_name: str, force: bool = False) -> None:
         """Delete a study; one open in a live tune() is refused unless `force` (that run then stops)."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StudyViews(Protocol):
+    """What the dashboard, `hyperion report`, `hyperion.plot` and `hyperion ask`/`tell` read: bounded
+    views of one study. `hyperion_core.views.ComputedViews` computes them all from the Storage contract
+    (inherit it); a storage may override any for speed (the SQL one aggregates in SQL)."""
+
+    def seq_view(self, study_name: str) -> int: ...
+    def study_view(self, study_name: str) -> dict[str, Any]: ...
+    def history_view(self, study_name: str, cap: int = ...) -> dict[str, Any]: ...
+    def sample_view(self, study_name: str, cap: int = ...) -> dict[str, Any]: ...
+    def curves_view(
+        self, study_name: str, metric: str, max_trials: int = ..., max_points: int = ...
+    ) -> dict[str, Any]: ...
+    def timeline_view(self, study_name: str, cap: int = ...) -> list[dict[str, Any]]: ...
+    def lineage_view(self, study_name: str, cap: int = ...) -> list[dict[str, Any]]: ...
+    def trials_view(
+        self,
+        study_name: str,
+        *,
+        sort: str = ...,
+        descending: bool = ...,
+        state: str | None = ...,
+        ranges: dict[str, tuple[float | None, float | None]] | None = ...,
+        equals: dict[str, str] | None = ...,
+        offset: int = ...,
+        limit: int = ...,
+    ) -> dict[str, Any]: ...
+    def trial_view(self, study_name: str, number: int, max_reports: int = ...) -> dict[str, Any] | None: ...
 
 
 @dataclass

@@ -66,10 +66,7 @@ def load_study(name: str, storage: str | Storage) -> StudyResult:
 
     store = registry().storage(storage, read_only=True)
     try:
-        describe = getattr(store, "describe_study", None)
-        if describe is None:
-            raise ConfigurationError(f"storage {type(store).__name__} cannot describe its studies; use a SQL storage")
-        info = describe(name)
+        info = store.describe_study(name)
         state = StudyState(name, Space.described(info["space"]), Goal.of(info["metrics"], info["modes"]), None)
         state.storage_url = redact_url(getattr(store, "url", type(store).__name__))
         trials = store.load_trials(name)

@@ -48,3 +48,14 @@ def postgres_url():
     server = PostgresServer(bin_dir).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def dict_storage():
+    """The third-party storage of tests/dict_storage.py, registered for `dictstore://NAME` URLs."""
+    from hyperion_core import plugins
+    from tests.dict_storage import Plugin
+
+    plugins.register(Plugin, name="dict-storage")
+    yield
+    plugins.unregister(name="dict-storage")

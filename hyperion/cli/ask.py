@@ -43,17 +43,17 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> Any:
     from hyperion.cli.studies import storage_url_problem
     from hyperion_core.ask import Study
     from hyperion_core.plugins import registry
+    from hyperion_core.protocols import SharedStorage
     from hyperion_core.space import Space
 
     if (problem := storage_url_problem(args.storage)) is not None:  # never a new empty database file
         raise HyperionError(problem)
     storage = registry().storage(args.storage)
-    describe = getattr(storage, "describe_study", None)
-    if describe is None:
+    if not isinstance(storage, SharedStorage):
         storage.close()
         raise HyperionError("hyperion ask/tell need a storage other processes share: sqlite:/// or postgresql://")
     try:
-        info = describe(args.study)
+        info = storage.describe_study(args.study)
     except HyperionError:
         storage.close()
         raise

@@ -1,28 +1,22 @@
-"""Where the figures' data come from: a SQL storage (its bounded views) or a tune() result in memory.
-
-Both answer the same questions (`study_view`, `history_view`, `sample_view`, `curves_view`,
-`lineage_view`), so the dashboard, the report and `hyperion.plot` build every figure one way.
+"""Where the figures' data come from: any storage with the StudyViews contract (the SQL one answers in
+SQL, others through hyperion_core.views.ComputedViews) or a tune() result in memory (computed views
+over its trials), so the dashboard, the report and `hyperion.plot` build every figure one way.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from hyperion.dashboard import figures
 from hyperion.dashboard.timeline import timeline
 from hyperion_core.errors import ConfigurationError, StorageError
+from hyperion_core.goal import Goal
+from hyperion_core.models import Report, Trial, TrialState
+from hyperion_core.protocols import StudyViews
 from hyperion_core.text import redact_url
+from hyperion_core.views import ComputedViews
 
-
-class Source(Protocol):
-    def study_view(self, study_name: str) -> dict[str, Any]: ...
-    def history_view(self, study_name: str, cap: int = ...) -> dict[str, Any]: ...
-    def sample_view(self, study_name: str, cap: int = ...) -> dict[str, Any]: ...
-    def curves_view(
-        self, study_name: str, metric: str, max_trials: int = ..., max_points: int = ...
-    ) -> dict[str, Any]: ...
-    def lineage_view(self, study_name: str, cap: int = ...) -> list[dict[str, Any]]: ...
-    def timeline_view(self, study_name: str, cap: int = ...) -> list[dict[str, Any]]: ...
+Source = StudyViews
 
 
 def open_storage(url: str | None) -> Any:
@@ -33,11 +27,11 @@ def open_storage(url: str | None) -> Any:
     if (problem := storage_url_problem(url)) is not None:
         raise (StorageError if problem.startswith("no database") else ConfigurationError)(problem)
     storage = registry().storage(url or "", read_only=True)
-    if not hasattr(storage, "study_view"):
+    if not isinstance(storage, StudyViews):
         storage.close()
         raise ConfigurationError(
-            f"storage {redact_url(url)} has no study views; the dashboard reads SQL storages "
-            "(sqlite:///file.db, postgresql://...)"
+            f"storage {redact_url(url)} has no study views; a storage plugin gets them by inheriting "
+            "hyperion_core.views.ComputedViews (see docs/plugins.md)"
         )
     return storage
 
@@ -61,84 +55,70 @@ def study_figures(source: Source, name: str, study: dict[str, Any] | None = None
     return out
 
 
-class ResultSource:
-    """A tune() result (or Study.result()) as a source. The result has no per-step reports, so the
-    intermediate-values figure needs the storage: pass a storage URL instead."""
+class ResultSource(ComputedViews):
+    """A tune() result (or Study.result()) read as a storage of one study: the computed views serve it.
+    The result has no per-step reports, so the intermediate-values figure needs the storage: pass a
+    storage URL instead."""
 
     def __init__(self, result: dict[str, Any]) -> None:
         if not isinstance(result, dict) or "study" not in result or "trials" not in result:
             raise ConfigurationError("expected a tune() result (the dict tune() returns) or a storage URL")
         from hyperion_core.space import flatten
 
-        self.result = result
         study = result["study"]
-        metrics = study["metric"] if isinstance(study["metric"], list) else [study["metric"]]
-        modes = study["mode"] if isinstance(study["mode"], list) else [study["mode"]]
-        self.trials = [{**t, "params": flatten(t["params"])} for t in result["trials"]]
-        names = list(dict.fromkeys(k for t in self.trials for k in t["params"]))
-        space = {}
+        self.url = "a tune() result"
+        self.name = study["name"]
+        self.goal = Goal.of(study["metric"], study["mode"])
+        self.trials = [_trial(t, flatten(t["params"]), self.goal) for t in result["trials"]]
+        names = list(dict.fromkeys(k for t in self.trials for k in t.params))
+        self.space = {}
         for name in names:
-            values = [t["params"][name] for t in self.trials if name in t["params"]]
+            values = [t.params[name] for t in self.trials if name in t.params]
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
             varied = len({repr(v) for v in values}) > 1
-            space[name] = {"type": ("Float" if numeric else "Choice") if varied else "Fixed"}
-        self.study = {
-            "name": study["name"],
-            "metrics": metrics,
-            "modes": modes,
-            "space": space,
-            "trials": len(self.trials),
-        }
+            self.space[name] = {"type": ("Float" if numeric else "Choice") if varied else "Fixed"}
 
     def _check(self, name: str) -> None:
-        if name != self.study["name"]:
-            raise ConfigurationError(f"this result is study {self.study['name']!r}, not {name!r}")
+        if name != self.name:
+            raise ConfigurationError(f"this result is study {self.name!r}, not {name!r}")
 
-    def study_view(self, study_name: str) -> dict[str, Any]:
+    def describe_study(self, study_name: str) -> dict[str, Any]:
         self._check(study_name)
-        return self.study
+        return {"space": self.space, **self.goal.to_json(), "config": {}, "created": None}
 
-    def history_view(self, study_name: str, cap: int = 0) -> dict[str, Any]:
+    def load_trials(self, study_name: str) -> list[Trial]:
         self._check(study_name)
-        sign = -1 if self.study["modes"][0] == "max" else 1
-        points, best, current = [], [], None
-        for t in sorted(self.trials, key=lambda t: t["number"]):
-            feasible = t.get("feasible") is not False
-            points.append({"number": t["number"], "state": t["state"], "value": t["value"], "feasible": feasible})
-            if t["state"] == "completed" and t["value"] is not None and feasible and len(self.study["metrics"]) == 1:
-                if current is None or sign * t["value"] <= sign * current:
-                    current = t["value"]
-                    best.append({"number": t["number"], "value": t["value"]})
-        return {"stride": 1, "points": points, "best": best}
+        return self.trials
 
-    def sample_view(self, study_name: str, cap: int = 0) -> dict[str, Any]:
+    def load_reports(self, study_name: str) -> list[Report]:
         self._check(study_name)
-        metrics = self.study["metrics"]
-        done = [t for t in self.trials if t["state"] == "completed"]
-        rows = [
-            {
-                "number": t["number"],
-                "value": t["value"],
-                "values": [t["values"][m] for m in metrics] if isinstance(t.get("values"), dict) else t.get("values"),
-                "feasible": t.get("feasible") is not False,
-                "params": t["params"],
-            }
-            for t in done
-        ]
-        return {"stride": 1, "trials": rows}
+        return []
 
-    def curves_view(self, study_name: str, metric: str, max_trials: int = 0, max_points: int = 0) -> dict[str, Any]:
+    def load_events(self, study_name: str) -> list[dict[str, Any]]:
         self._check(study_name)
-        return {"metric": metric, "trials_with_reports": 0, "curves": []}
+        return []
 
-    def timeline_view(self, study_name: str, cap: int = 0) -> list[dict[str, Any]]:
-        self._check(study_name)
-        keys = ("number", "state", "started", "finished")
-        return [{**{k: t.get(k) for k in keys}, "worker": None} for t in self.trials]
 
-    def lineage_view(self, study_name: str, cap: int = 0) -> list[dict[str, Any]]:
-        self._check(study_name)
-        if not any(t.get("parent_id") for t in self.trials):
-            return []
-        keys = ("number", "trial_id", "parent_id", "depth", "state", "value", "rationale")
-        return [{k: t.get(k) for k in keys} for t in self.trials]
+def _trial(row: dict[str, Any], params: dict[str, Any], goal: Goal) -> Trial:
+    """A result's trial dict back as a Trial (its values as a list in the goal's order)."""
+    values = row.get("values")
+    feasible = row.get("feasible")
+    return Trial(
+        number=row["number"],
+        state=TrialState(row["state"]),
+        params=params,
+        value=row["value"],
+        score=row.get("score"),
+        metrics=row.get("metrics") or {},
+        artifacts=row.get("artifacts") or {},
+        parent_id=row.get("parent_id"),
+        depth=row.get("depth") or 0,
+        rationale=row.get("rationale"),
+        error=row.get("error"),
+        kill_reason=row.get("kill_reason"),
+        last_step=row.get("last_step"),
+        started=row.get("started") or 0.0,
+        finished=row.get("finished"),
+        values=[values[m] for m in goal.metrics] if isinstance(values, dict) else values,
+        violation=None if feasible is None else 0.0 if feasible else 1.0,
+    )

@@ -59,6 +59,7 @@ class LLMClient:
         study.record(
             "llm_call",
             {
+                "id": self.usage.calls,  # what the proposals' source "llm_call N" names
                 "call": self.usage.calls,
                 "model": getattr(self.llm, "name", type(self.llm).__name__),
                 "purpose": str(result.purpose),

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from hyperion_core.errors import StorageError
-from hyperion_core.models import Trial, TrialState
+from hyperion_core.models import Report, Trial, TrialState
 from hyperion_storage._bounded import BoundedMixin
 from hyperion_storage._codec import goal_of
 from hyperion_storage._join import JOINED
@@ -37,15 +37,15 @@ class AdminMixin(BoundedMixin):
         def read() -> dict[str, Any]:
             with self.engine.connect() as conn:
                 row = conn.execute(
-                    self._sa.select(s.studies.c.space, s.studies.c.metric, s.studies.c.mode, s.studies.c.config).where(
-                        s.studies.c.name == study_name
-                    )
+                    self._sa.select(
+                        s.studies.c.space, s.studies.c.metric, s.studies.c.mode, s.studies.c.config, s.studies.c.created
+                    ).where(s.studies.c.name == study_name)
                 ).first()
                 if row is None:
                     raise StorageError(f"no study named '{study_name}' in {self.url}")
                 config = json.loads(row[3]) if row[3] else {}
                 goal = goal_of({"metric": row[1], "mode": row[2]})
-                return {"space": json.loads(row[0]), **goal.to_json(), "config": config}
+                return {"space": json.loads(row[0]), **goal.to_json(), "config": config, "created": row[4]}
 
         return self._run(f"read study '{study_name}'", read)
 
@@ -56,6 +56,21 @@ class AdminMixin(BoundedMixin):
                 return trials
 
         return self._run(f"read study '{study_name}'", load)
+
+    def load_reports(self, study_name: str) -> list[Report]:
+        sa, r = self._sa, self._schema.reports
+
+        def load() -> list[Report]:
+            with self.engine.connect() as conn:
+                study_id = self._study_id(conn, study_name)
+                rows = conn.execute(
+                    sa.select(r.c.trial_number, r.c.step, r.c.metrics, r.c.time)
+                    .where(r.c.study_id == study_id)
+                    .order_by(r.c.id)
+                )
+                return [Report(n, step, json.loads(m), tm) for n, step, m, tm in rows]
+
+        return self._run(f"read the reports of study '{study_name}'", load)
 
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
         sa, s = self._sa, self._schema

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hyperion_core.errors import StorageError
+from hyperion_core.views import MAX_PAGE, MAX_TRIAL_EVENTS, SORTS, ComputedViews, check_ranges, source_of
 from hyperion_storage._bounded import BoundedMixin
 from hyperion_storage._codec import goal_of, number_column
 
 T = TypeVar("T")
 
-SORTS = ("number", "value", "duration", "state", "last_step")
-MAX_PAGE = 200
 
+class ViewsMixin(ComputedViews, BoundedMixin):
+    """Every view of the StudyViews contract, overridden with bounded SQL (the computed ones would read
+    the whole study)."""
 
-class ViewsMixin(BoundedMixin):
     _sa: Any
     _schema: Any
     _pg: bool
@@ -327,16 +328,7 @@ class ViewsMixin(BoundedMixin):
             where = [t.c.study_id == row["id"]]
             if state:
                 where.append(t.c.state == state)
-            space = json.loads(row["space"])
-            for key in ranges or {}:  # a range compares numbers: only a Float or Int has them
-                entry = space.get(key) if isinstance(space, dict) else None
-                kind = entry.get("type") if isinstance(entry, dict) else None
-                if kind not in ("Float", "Int"):
-                    what = f"a {kind}" if kind else "not a parameter of this study"
-                    raise StorageError(
-                        f"filter {key}: a range lo:hi applies to Float and Int parameters; {key} is {what}"
-                        + ("; filter by one of its values instead" if kind in ("Choice", "Bool") else "")
-                    )
+            check_ranges(json.loads(row["space"]), ranges)
             for key, (lo, hi) in (ranges or {}).items():
                 value = sa.cast(self._param(key), sa.Float)
                 where.append(self._param(key).is_not(None))
@@ -394,18 +386,18 @@ class ViewsMixin(BoundedMixin):
                     sa.select(e.c.kind, e.c.data, e.c.time)
                     .where(e.c.study_id == study_id, e.c.trial_number == number)
                     .order_by(e.c.id)
-                    .limit(100)
+                    .limit(MAX_TRIAL_EVENTS)
                 )
             ]
-            calls = []
-            source = next((ev.get("source") for ev in events if ev.get("source")), None)
-            if isinstance(source, str) and source.startswith("llm_call "):
-                calls = [
-                    {"time": tm, **json.loads(d)}
+            sources = []  # the study event that proposed it: "<kind> <id>"
+            if (found := source_of(next((ev.get("source") for ev in events if ev.get("source")), None))) is not None:
+                kind, ident = found
+                sources = [
+                    {"kind": kind, "time": tm, **json.loads(d)}
                     for d, tm in conn.execute(
                         sa.select(e.c.data, e.c.time)
-                        .where(e.c.study_id == study_id, e.c.kind == "llm_call", e.c.trial_number.is_(None))
-                        .where(sa.cast(self._json(e.c.data, "call"), sa.String) == source.split(" ", 1)[1])
+                        .where(e.c.study_id == study_id, e.c.kind == kind, e.c.trial_number.is_(None))
+                        .where(sa.cast(self._json(e.c.data, "id"), sa.String) == ident)
                         .limit(1)
                     )
                 ]
@@ -420,7 +412,7 @@ class ViewsMixin(BoundedMixin):
                 violation=trial["violation"],
                 reports=[{"step": st, "time": tm, "metrics": json.loads(m)} for st, m, tm in reports],
                 events=events,
-                llm_calls=calls,
+                source_events=sources,
             )
             return out
 

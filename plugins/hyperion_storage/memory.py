@@ -9,9 +9,12 @@ from typing import Any
 from hyperion_core.errors import StorageError
 from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
+from hyperion_core.views import ComputedViews
 
 
-class MemoryStorage:
+class MemoryStorage(ComputedViews):
+    """Studies in this process's memory; the study views are the computed ones."""
+
     def __init__(self, url: str | None = None) -> None:
         self.url = url or "memory"
         self._studies: dict[str, StudyRecord] = {}
@@ -51,7 +54,12 @@ class MemoryStorage:
         record = self._studies.get(study_name)
         if record is None:
             raise StorageError(f"no study named '{study_name}' in {self.url}")
-        return {"space": record.space, **record.goal.to_json(), "config": record.config or {}}
+        return {
+            "space": record.space,
+            **record.goal.to_json(),
+            "config": record.config or {},
+            "created": record.created,
+        }
 
     def write(self, study_name: str, changes: Changes) -> None:
         trials = self._trials[study_name]
@@ -63,6 +71,10 @@ class MemoryStorage:
     def load_trials(self, study_name: str) -> list[Trial]:
         self._check(study_name)
         return [copy.copy(t) for t in sorted(self._trials[study_name].values(), key=lambda t: t.number)]
+
+    def load_reports(self, study_name: str) -> list[Report]:
+        self._check(study_name)
+        return list(self._reports[study_name])
 
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
         self._check(study_name)
@@ -81,6 +93,7 @@ class MemoryStorage:
                     **record.goal.to_json(),
                     "created": record.created,
                     "updated": max((t.finished or t.started for t in trials), default=record.created),
+                    "open_by": None,
                     "trials": len(trials),
                     "best": None if record.goal.several else record.goal.best(values),
                     **{state.value: sum(t.state is state for t in trials) for state in TrialState},

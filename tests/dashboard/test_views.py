@@ -147,15 +147,15 @@ def test_trial_table_sorts_filters_and_pages_in_sql(storage):
 def test_trial_view_has_reports_and_the_llm_call_that_proposed_it(storage):
     child = next(t for t in trials_of(storage, "tree") if t.rationale and t.rationale.startswith("LLM, child"))
     view = storage.trial_view("tree", child.number)
-    assert len(view["llm_calls"]) == 1
-    call = view["llm_calls"][0]
+    assert len(view["source_events"]) == 1
+    call = view["source_events"][0]
     suggested = json.loads(call["reply"])["suggestions"]
     assert {"parent": child.parent_id, "x": child.params["x"]} in [
         {"parent": s["parent"], "x": s["params"]["x"]} for s in suggested
     ]
     assert call["prompt"].startswith("Goal:") and call["used"] >= 1
     fallback = next(t for t in trials_of(storage, "tree") if t.rationale and t.rationale.startswith("perturbed"))
-    assert storage.trial_view("tree", fallback.number)["llm_calls"] == []
+    assert storage.trial_view("tree", fallback.number)["source_events"] == []
     done = next(t for t in trials_of(storage, "demo") if t.state.value == "completed")
     assert [r["step"] for r in storage.trial_view("demo", done.number)["reports"]] == list(range(studies.STEPS))
     assert storage.trial_view("demo", 10_000) is None
@@ -226,7 +226,7 @@ def test_no_password_on_any_page(postgres_url):
         assert password not in report_html(storage, "pg-demo")
         studies.tree(url, name="pg-tree")  # the LLM call lookup by JSON field, PostgreSQL's way
         child = next(t for t in storage.load_trials("pg-tree") if (t.rationale or "").startswith("LLM, child"))
-        assert len(storage.trial_view("pg-tree", child.number)["llm_calls"]) == 1
+        assert len(storage.trial_view("pg-tree", child.number)["source_events"]) == 1
     finally:
         storage.delete_study("pg-tree")
         storage.delete_study("pg-demo")
@@ -325,7 +325,7 @@ def test_llm_agent_trials_link_to_their_call(tmp_path):
         proposed = [t for t in trials if (t.rationale or "").startswith("LLM: a quarter")]
         assert proposed
         for t in trials:
-            calls = storage.trial_view("agent", t.number)["llm_calls"]
+            calls = storage.trial_view("agent", t.number)["source_events"]
             assert len(calls) == (1 if t in proposed else 0)
             if calls:
                 assert calls[0]["used"] == 1 and "a quarter" in calls[0]["reply"]
@@ -525,3 +525,41 @@ def test_the_timeline_shows_every_trial_on_the_worker_that_ran_it(tmp_path):
     assert sorted(n for _, n in bars) == list(range(10))  # every trial drawn once
     assert {y for y, _ in bars} == {"worker 1", "worker 2"}  # on the two workers that ran them
     assert all(x > 0 for trace in fig["data"] for x in trace["x"])
+
+
+def test_a_third_party_storage_works_with_the_dashboard_the_report_and_the_plots(dict_storage):
+    """A storage written against the declared contracts alone (tests/dict_storage.py): every page, the
+    JSON API, the static report and hyperion.plot read it through the same views."""
+    from starlette.testclient import TestClient
+
+    import hyperion.plot
+    from hyperion import Float, ObjectiveResult, tune
+
+    url = "dictstore://dashboard"
+
+    def objective(ctx, x, n):
+        for step in range(3):
+            ctx.report(step=step, loss=1 - x + step)
+        return ObjectiveResult(score=x)
+
+    tune(objective, {"x": Float(0, 1), "n": {"depth": 2}}, storage=url, study_name="third", max_trials=6, seed=0)
+    from hyperion.dashboard.source import open_storage
+
+    storage = open_storage(url)
+    client = TestClient(create_app(storage), base_url="http://127.0.0.1")
+    for path in (
+        "/",
+        "/studies/third",
+        "/studies/third/trials/2",
+        "/api/studies",
+        "/api/studies/third",
+        "/api/studies/third/seq",
+        "/api/studies/third/trials?sort=value&desc=1",
+        "/api/studies/third/trials/2",
+    ):
+        assert client.get(path).status_code == 200, path
+    figures = client.get("/api/studies/third").json()["figures"]
+    assert {"history", "importance", "slices", "parallel_coordinates", "intermediate", "timeline"} <= set(figures)
+    assert len(client.get("/api/studies/third/trials/2").json()["reports"]) == 3
+    assert "third" in report_html(storage, "third")
+    assert hyperion.plot.intermediate(url, "third") is not None

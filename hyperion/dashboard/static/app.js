@@ -276,7 +276,7 @@
       }
       holder.append(tab);
     }
-    for (const call of t.llm_calls || []) {
+    for (const call of (t.source_events || []).filter((e) => e.kind === "llm_call")) {
       holder.append(el("h3", "LLM call " + call.call + " that proposed it"));
       holder.append(pairs("Call", { model: call.model, latency_s: call.latency_s, "tokens in": call.tokens_in,
         "tokens out": call.tokens_out, used: call.used, rejected: (call.rejected || []).length, error: call.error || "-" }));
