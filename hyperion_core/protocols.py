@@ -141,10 +141,14 @@ class Executor(Protocol):
     count a worker's start-up; an executor that never sends it still has its trials timed out, later.
 
     `terminates` says whether `abandon` really ends a trial (a process can be killed, a thread cannot):
-    the loop then gives a stopped trial the grace period and no longer.
+    the loop then gives a stopped trial the grace period and no longer. `capacity` is the most trials
+    that fit at once (resources_per_trial against what the machine or cluster has; None: as many as
+    asked); the loop reads it after `start` and never runs more. Executors with a pool of long-lived
+    workers subclass `hyperion_core.pool.PooledExecutor`.
     """
 
     terminates: bool
+    capacity: int | None
 
     def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit) -> None: ...
 

@@ -250,7 +250,7 @@ class StudyLoop:
         else:
             self.inline = False
             executor.start(self.objective, self.max_concurrent, self.queue.put)
-        capacity = getattr(executor, "capacity", None)  # what fits at once given resources_per_trial
+        capacity = executor.capacity  # what fits at once given resources_per_trial
         if capacity is not None and capacity < self.max_concurrent:
             self.state.note(
                 f"max_concurrent={self.max_concurrent} lowered to {capacity}: that many trials fit at once "

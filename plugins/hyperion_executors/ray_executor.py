@@ -1,7 +1,8 @@
 """The Ray executor: trials run on a Ray cluster (a local one, or `ray start` / `ray://` clusters).
 
-The study loop stays the one owner, on the driver (design.md, section 8). A pool of `max_concurrent`
-worker actors each receives the objective once, at creation, and runs trials one after another.
+The study loop stays the one owner, on the driver (design.md, section 8). A pool (hyperion_core.pool)
+of `max_concurrent` worker actors each receives the objective once, at creation, and runs trials one
+after another.
 A trial's reports and its outcome travel through one small channel actor, in order; a watcher thread
 on the driver long-polls that channel and turns what it gets into the loop's messages. Stop requests
 go straight to the worker actor (a second thread in it), so `ctx.should_stop()` is a local flag.
@@ -20,26 +21,20 @@ from typing import Any
 
 from hyperion_core.errors import ConfigurationError, ObjectiveError
 from hyperion_core.log import get_logger
-from hyperion_core.protocols import Emit, Failed
+from hyperion_core.pool import PooledExecutor
 
 logger = get_logger(__name__)
 
 _POLL_S = 0.05
 _FLUSH_S = 0.02  # the longest a report waits in a worker before it is sent (one call per batch)
-_RAY_NAMES = {
-    "cpu": "CPU",
-    "gpu": "GPU",
-    "memory": "memory",
-}  # the longest the watcher waits on the channel before it checks for dead workers
+_RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}  # resources_per_trial's names -> Ray's
 
 
-class RayExecutor:
+class RayExecutor(PooledExecutor[Any]):
     """address: None starts a local Ray (or uses the one your program already started with
     ray.init()); "auto" joins the cluster of this machine; "ray://host:10001" a remote one.
     runtime_env: passed to Ray as it is (working_dir, pip, env_vars, ...). init_kwargs: more
     ray.init() arguments. resources_per_trial: {"cpu": 2, "gpu": 1, "<custom>": n} per trial."""
-
-    terminates = True
 
     def __init__(
         self,
@@ -48,6 +43,7 @@ class RayExecutor:
         init_kwargs: dict[str, Any] | None = None,
         resources_per_trial: dict[str, float] | None = None,
     ) -> None:
+        super().__init__()
         try:
             import ray
         except ImportError as exc:
@@ -62,17 +58,13 @@ class RayExecutor:
         for name, amount in self.resources.items():
             _check_ray_amount(name, amount)
         self._started_ray = False
-        self.capacity: int | None = None  # known once Ray is up (start)
-        self._lock = threading.Lock()
-        self._workers: list[Any] = []  # slot -> actor
-        self._free: list[int] = []  # slots without a trial
-        self._queue: list[tuple[int, str, dict[str, Any]]] = []  # submitted, waiting for a free slot
-        self._running: dict[Any, tuple[int, int]] = {}  # run ref -> (slot, trial number)
-        self._slot_of: dict[int, int] = {}  # trial number -> slot
-        self._closing = threading.Event()
+        self.capacity: int | None = None  # known once Ray is up (prepare)
+        self._calls_lock = threading.Lock()
+        self._calls: dict[Any, tuple[Any, int]] = {}  # run ref -> (actor, trial number)
+        self._stopping = threading.Event()
 
-    # -- setup -----------------------------------------------------------------------------------------
-    def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit) -> None:
+    # -- the pool's template ----------------------------------------------------------------------------
+    def prepare(self, objective: Callable[..., Any], max_workers: int) -> int:
         import cloudpickle
 
         ray = self._ray
@@ -97,16 +89,12 @@ class RayExecutor:
             ray.init(**kwargs)
             self._started_ray = True
         self.capacity = self._capacity(ray.cluster_resources())
-        max_workers = min(max_workers, self.capacity)
-        self._emit = emit
         self._payload = ray.put(payload)  # in the object store once; each worker fetches it once
         self._channel = _channel_class(ray).remote()
         self._worker_class = _worker_class(ray)
-        for slot in range(max_workers):
-            self._workers.append(self._new_worker())
-            self._free.append(slot)
         self._watcher = threading.Thread(target=self._watch, name="hyperion-ray-watcher", daemon=True)
         self._watcher.start()
+        return min(max_workers, self.capacity)
 
     def _capacity(self, cluster: dict[str, float]) -> int:
         """How many trials the cluster holds at once with resources_per_trial (never more: a worker
@@ -122,7 +110,7 @@ class RayExecutor:
             )
         return capacity
 
-    def _new_worker(self) -> Any:
+    def launch(self, slot: int) -> Any:
         options: dict[str, Any] = {"max_restarts": 0, "max_task_retries": 0, "max_concurrency": 2}
         resources = dict(self.resources)
         options["num_cpus"] = resources.pop("cpu", 1)
@@ -134,104 +122,71 @@ class RayExecutor:
             options["resources"] = resources
         return self._worker_class.options(**options).remote(self._payload, self._channel)
 
-    # -- the loop's calls ----------------------------------------------------------------------------
-    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
-        with self._lock:
-            self._queue.append((trial_number, trial_id, params))
-            self._dispatch()
+    def send(self, worker: Any, number: int, trial_id: str, params: dict[str, Any]) -> None:
+        with self._calls_lock:
+            self._calls[worker.run.remote(number, trial_id, params)] = (worker, number)
 
-    def _dispatch(self) -> None:
-        """Give queued trials to free workers (called with the lock held)."""
-        while self._queue and self._free:
-            number, trial_id, params = self._queue.pop(0)
-            slot = self._free.pop()
-            ref = self._workers[slot].run.remote(number, trial_id, params)
-            self._running[ref] = (slot, number)
-            self._slot_of[number] = slot
+    def ask_stop(self, worker: Any, number: int) -> None:
+        worker.stop.remote(number)  # a second thread of the actor: should_stop() is a local flag there
 
-    def stop(self, trial_number: int) -> None:
-        with self._lock:
-            slot = self._slot_of.get(trial_number)
-            if slot is not None:
-                self._workers[slot].stop.remote(trial_number)
-            else:
-                self._queue = [job for job in self._queue if job[0] != trial_number]
+    def kill(self, worker: Any) -> None:
+        """Force the trial's end: the actor is killed (the same as ray.cancel(force=True) for a task)."""
+        self._ray.kill(worker, no_restart=True)  # the watcher sees its call fail and reports the death
 
-    def abandon(self, trial_number: int) -> None:
-        """Force the trial's end: its actor is killed (the same as ray.cancel(force=True) for a task)."""
-        with self._lock:
-            slot = self._slot_of.get(trial_number)
-            if slot is not None:
-                self._ray.kill(self._workers[slot], no_restart=True)  # the watcher sees it die and replaces it
-
-    def shutdown(self) -> None:
-        self._closing.set()
-        ray = self._ray
-        with self._lock:
-            for worker in self._workers:
-                try:
-                    ray.kill(worker, no_restart=True)
-                except Exception:  # already gone
-                    pass
-            try:
-                ray.kill(self._channel, no_restart=True)
-            except Exception:
-                pass
+    def finish(self) -> None:
+        self._stopping.set()
+        try:
+            self._ray.kill(self._channel, no_restart=True)
+        except Exception:
+            pass
         if hasattr(self, "_watcher"):
             self._watcher.join(timeout=10)
         if self._started_ray:
-            ray.shutdown()
+            self._ray.shutdown()
 
     # -- the watcher ---------------------------------------------------------------------------------
     def _watch(self) -> None:
         ray = self._ray
         pending_take = self._channel.take.remote(_POLL_S)
-        while not self._closing.is_set():
-            with self._lock:
-                refs = list(self._running)
+        while not self._stopping.is_set():
+            with self._calls_lock:
+                refs = list(self._calls)
             ready, _ = ray.wait([pending_take, *refs], num_returns=1, timeout=_POLL_S * 4)
-            if self._closing.is_set():
+            if self._stopping.is_set():
                 return
             if pending_take in ready:
                 try:
                     messages = ray.get(pending_take)
                 except Exception as exc:  # the channel itself is gone: nothing more can arrive
-                    if not self._closing.is_set():
+                    if not self._stopping.is_set():
                         logger.warning("the Ray channel actor died: %s", exc)
                     return
                 for message in messages:
-                    self._emit(message)
+                    self.emit(message)
                 pending_take = self._channel.take.remote(_POLL_S)
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
             for ref in done:
-                self._ended(ref)
+                self._returned(ref)
 
-    def _ended(self, ref: Any) -> None:
+    def _returned(self, ref: Any) -> None:
         """A worker's run call returned: normally (its outcome came through the channel) or with an error
         (the actor or its node died)."""
         ray = self._ray
-        with self._lock:
-            slot, number = self._running.pop(ref)
-            self._slot_of.pop(number, None)
+        with self._calls_lock:
+            worker, number = self._calls.pop(ref)
         try:
             ray.get(ref)
-            died = None
         except Exception as exc:
-            died = _describe_death(exc)
-        with self._lock:
-            if died is not None:
-                self._workers[slot] = self._new_worker()
-            self._free.append(slot)
-            self._dispatch()
-        if died is not None:
             # After a death the channel may still hold the trial's last messages: flush them first so
             # a trial that finished just before is not failed (the loop ignores trials already ended).
             try:
                 for message in ray.get(self._channel.take.remote(0.0), timeout=5):
-                    self._emit(message)
+                    self.emit(message)
             except Exception:
                 pass
-            self._emit(Failed(number, f"the Ray worker running this trial died: {died}"))
+            self.died(worker, f"the Ray worker running this trial died: {_describe_death(exc)}")
+            return
+        self.ended(number)
 
 
 def _check_ray_amount(name: str, amount: float) -> None:

@@ -229,6 +229,7 @@ class _SlowStartExecutor:
     actor or a worker process on a busy machine); with `never`, they never do."""
 
     terminates = False
+    capacity = None
 
     def __init__(self, start_up_s: float, never: bool = False) -> None:
         from hyperion_executors.thread import ThreadExecutor
