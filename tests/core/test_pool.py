@@ -79,20 +79,20 @@ def test_a_worker_that_cannot_start_fails_its_trial_not_the_study():
 
 
 def test_a_stop_that_comes_before_the_trial_reached_a_worker_is_kept_for_it():
+    import queue
+
     pool = ThreadWorkers()
     seen = []
-    release = threading.Event()
+    finished: queue.Queue[int] = queue.Queue()
 
     def objective(ctx, x):
         seen.append(ctx.should_stop())
         return x
 
-    pool.start(objective, 1, lambda m: release.set() if type(m).__name__ == "Finished" else None)
+    pool.start(objective, 1, lambda m: finished.put(m.trial_number) if type(m).__name__ == "Finished" else None)
     pool.submit(0, "trial_0000", {"x": 0.2})
     pool.submit(1, "trial_0001", {"x": 0.3})  # waits for the one worker
     pool.stop(1)
-    assert release.wait(10)
-    release.clear()
-    assert release.wait(10)
+    assert [finished.get(timeout=30), finished.get(timeout=30)] == [0, 1]
     assert seen == [False, True]
     pool.shutdown()

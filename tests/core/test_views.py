@@ -9,7 +9,6 @@ from hyperion import Choice, Float, Int, ObjectiveResult, Study, load_study, tun
 from hyperion_core.models import Changes, Event
 from hyperion_core.plugins import registry
 from hyperion_core.protocols import Storage, StudyViews
-from tests.dict_storage import DictStorage
 
 SPACE = {"x": Float(0, 1), "n": Int(1, 4), "opt": Choice(["adam", "sgd"])}
 
