@@ -84,15 +84,19 @@ def test_a_stop_that_comes_before_the_trial_reached_a_worker_is_kept_for_it():
     pool = ThreadWorkers()
     seen = []
     finished: queue.Queue[int] = queue.Queue()
+    first_may_end = threading.Event()
 
     def objective(ctx, x):
         seen.append(ctx.should_stop())
+        if ctx.number == 0:
+            first_may_end.wait(30)  # trial 1 waits for the one worker until the stop was asked
         return x
 
     pool.start(objective, 1, lambda m: finished.put(m.trial_number) if type(m).__name__ == "Finished" else None)
     pool.submit(0, "trial_0000", {"x": 0.2})
     pool.submit(1, "trial_0001", {"x": 0.3})  # waits for the one worker
     pool.stop(1)
+    first_may_end.set()
     assert [finished.get(timeout=30), finished.get(timeout=30)] == [0, 1]
     assert seen == [False, True]
     pool.shutdown()
