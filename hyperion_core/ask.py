@@ -42,7 +42,7 @@ class _HandOver:
     """The executor of an ask-and-tell study: a submitted trial waits for ask() to hand it out."""
 
     terminates = False
-    capacity = None  # the caller runs as many as it asks for
+    capacity: int | None = None  # the caller runs as many as it asks for
 
     def __init__(self) -> None:
         self.waiting: list[tuple[int, str, dict[str, Any]]] = []

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from hyperion_core import checks
+from hyperion_core.encoding import Encoding
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.params import Categorical
@@ -87,7 +88,6 @@ class GPSearch(Strategy):
         except ImportError:
             raise ConfigurationError("gp needs scipy: pip install scipy") from None
         params = self.space.params
-        self.num_names = [n for n, p in params.items() if not isinstance(p, Categorical)]
         # A Choice of many options would make the model's inputs (one column per option) and its cost
         # unbounded: it is left out of the model, and its values come with the candidates' bases (the best
         # trials' values near them, random ones elsewhere).
@@ -98,13 +98,8 @@ class GPSearch(Strategy):
             if wide
             else None
         )
-        self.cat_names = [n for n, p in params.items() if isinstance(p, Categorical) and n not in wide]
-        self.cat_offsets: list[int] = []
-        width = len(self.num_names)
-        for name in self.cat_names:
-            self.cat_offsets.append(width)
-            width += len(self.space.categories[name].options)
-        self.width = width
+        self.encoding = Encoding(self.space, leave_out=wide)
+        self.num_names, self.cat_names = self.encoding.numeric, self.encoding.categorical
         if self.n_startup is None:
             self.n_startup = min(20, max(5, 2 * len(params)))
         self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
@@ -122,14 +117,7 @@ class GPSearch(Strategy):
 
     # -- encoding --------------------------------------------------------------------------------------
     def _encode(self, params: dict[str, Any]) -> np.ndarray:
-        x = np.zeros(self.width)
-        p = self.space.params
-        for j, name in enumerate(self.num_names):
-            x[j] = p[name].to_unit(params[name]) if name in params else 0.5
-        for offset, name in zip(self.cat_offsets, self.cat_names):
-            if name in params:
-                x[offset + self.space.categories[name].index(params[name])] = 1.0
-        return x
+        return self.encoding.one_hot(params)
 
     def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(sorted((k, repr(v)) for k, v in params.items()))

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from hyperion_core.encoding import Encoding
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
-from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.space import Choice
 from hyperion_core.state import StudyState
@@ -173,10 +173,12 @@ class TPESearch(Strategy):
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        params = self.space.params
-        self.num_names = [n for n, p in params.items() if not isinstance(p, Categorical)]
-        self.cat_names = [n for n, p in params.items() if isinstance(p, Categorical)]
-        self.cat_sizes = [len(self.space.categories[n].options) for n in self.cat_names]
+        self.encoding = Encoding(self.space)
+        self.num_names, self.cat_names, self.cat_sizes = (
+            self.encoding.numeric,
+            self.encoding.categorical,
+            self.encoding.sizes,
+        )
         self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
         self.done = _Points(len(self.num_names), len(self.cat_names))
         self.rejected = _Points(len(self.num_names), len(self.cat_names))
@@ -187,19 +189,13 @@ class TPESearch(Strategy):
         self.values: list[list[float]] = []
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
-        p = self.space.params
         if self.space.conditions:  # a conditional space: an inactive parameter is drawn at random, so
             # it adds no information; each parameter's density comes from the trials where it was active
-            return (
-                [p[n].to_unit(params[n]) if n in params else float(self.np_rng.random()) for n in self.num_names],
-                [
-                    self.space.categories[n].index(params[n]) if n in params else int(self.np_rng.integers(size))
-                    for n, size in zip(self.cat_names, self.cat_sizes)
-                ],
+            rng = self.np_rng
+            return self.encoding.units(params, lambda: float(rng.random())), self.encoding.indices(
+                params, lambda size: int(rng.integers(size))
             )
-        num = [p[n].to_unit(params[n]) for n in self.num_names]
-        cat = [self.space.categories[n].index(params[n]) for n in self.cat_names]
-        return num, cat
+        return self.encoding.units(params), self.encoding.indices(params)
 
     def observe(self, trial: Trial) -> None:
         if trial.state is TrialState.COMPLETED and (trial.violation or 0) > 0:

@@ -119,3 +119,21 @@ def test_a_file_of_schema_4_with_several_objectives_is_migrated_to_lists(tmp_pat
         '["accuracy", "latency_ms"]',
         '["max", "min"]',
     )
+
+
+def test_one_encoding_serves_every_model_based_strategy():
+    from hyperion import Bool, Choice, Int
+    from hyperion_core.encoding import Encoding
+    from hyperion_core.space import Space
+
+    space = Space({"lr": Float(1e-4, 1e-1, log=True), "n": Int(1, 9), "opt": Choice(["a", "b", "c"]), "on": Bool()})
+    enc = Encoding(space)
+    params = {"lr": 1e-3, "n": 5, "opt": "c", "on": False}
+    assert enc.numeric == ["lr", "n"] and enc.categorical == ["opt", "on"] and enc.sizes == [3, 2]
+    assert enc.units(params) == pytest.approx([1 / 3, 0.5]) and enc.indices(params) == [2, 0]
+    assert enc.one_hot(params).tolist() == pytest.approx([1 / 3, 0.5, 0, 0, 1, 1, 0])
+    inactive = {"lr": 1e-3, "opt": "a"}  # a conditional space's point where n and on are inactive
+    assert enc.units(inactive, fill=lambda: 0.25) == pytest.approx([1 / 3, 0.25])
+    assert enc.indices(inactive, fill=lambda size: size - 1) == [0, 1] and enc.indices(inactive) == [0, -1]
+    narrow = Encoding(space, leave_out={"opt"})
+    assert narrow.categorical == ["on"] and narrow.width == 4

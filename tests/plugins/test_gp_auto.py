@@ -230,7 +230,7 @@ def test_a_choice_of_thousands_of_options_keeps_gp_bounded_and_auto_picks_bayesi
 
     gp = GPSearch()
     gp.setup(StudyState("s", Space(space), Goal.of("score", "max"), 0))
-    assert gp.width == 2  # the two numbers: not 5,002 columns
+    assert gp.encoding.width == 2  # the two numbers: not 5,002 columns
     auto = tune(objective, space, strategy="auto", max_trials=5, seed=0)
     assert any("auto: bayesian (a Choice of 5000 options" in n for n in auto["study"]["notes"])
     assert not any(n.startswith("gp:") for n in auto["study"]["notes"])

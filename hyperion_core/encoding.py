@@ -1,0 +1,60 @@
+"""The searched parameters as numbers, for model-based strategies (after Optuna's _SearchSpaceTransform):
+a numeric parameter (Float, Int) as its position in [0, 1] (log-warped where the parameter is log), a
+categorical one (Choice, Bool) as its option's index or as a one-hot block. One encoding for every
+strategy (tpe, gp, ...), so they agree on what a point is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from hyperion_core.params import Categorical
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hyperion_core.space import Space
+
+
+class Encoding:
+    """`numeric` and `categorical` name the encoded parameters in order; `leave_out` names categorical
+    ones a model does without (e.g. a Choice of thousands of options in a one-hot model)."""
+
+    def __init__(self, space: Space, leave_out: Collection[str] = ()) -> None:
+        self.space = space
+        params = space.params
+        self.numeric = [n for n, p in params.items() if not isinstance(p, Categorical)]
+        self.categorical = [n for n, p in params.items() if isinstance(p, Categorical) and n not in leave_out]
+        self.sizes = [len(space.categories[n].options) for n in self.categorical]
+        self._numeric = [params[n] for n in self.numeric]
+        self._categories = [space.categories[n] for n in self.categorical]
+        self.offsets: list[int] = []  # where each categorical's one-hot block starts
+        width = len(self.numeric)
+        for size in self.sizes:
+            self.offsets.append(width)
+            width += size
+        self.width = width  # of the one-hot encoding
+
+    def units(self, params: Mapping[str, Any], fill: Callable[[], float] | None = None) -> list[float]:
+        """The numeric parameters in [0, 1]; an inactive one (a conditional space) is `fill()` (0.5 without)."""
+        if fill is None:
+            return [p.to_unit(params[n]) if n in params else 0.5 for n, p in zip(self.numeric, self._numeric)]
+        return [p.to_unit(params[n]) if n in params else fill() for n, p in zip(self.numeric, self._numeric)]
+
+    def indices(self, params: Mapping[str, Any], fill: Callable[[int], int] | None = None) -> list[int]:
+        """The categorical parameters as option indices; an inactive one is `fill(size)` (-1 without)."""
+        return [
+            c.index(params[n]) if n in params else (fill(size) if fill is not None else -1)
+            for n, c, size in zip(self.categorical, self._categories, self.sizes)
+        ]
+
+    def one_hot(self, params: Mapping[str, Any]) -> np.ndarray:
+        """The numeric units (0.5 when inactive) then one block per categorical (all zero when inactive)."""
+        import numpy as np
+
+        x = np.zeros(self.width)
+        x[: len(self.numeric)] = self.units(params)
+        for offset, name, category in zip(self.offsets, self.categorical, self._categories):
+            if name in params:
+                x[offset + category.index(params[name])] = 1.0
+        return x
