@@ -38,11 +38,19 @@ class JoinMixin(BoundedMixin):
     _last_seq: dict[str, int]
     _reaped_at: float = 0.0
 
-    def _bump_seq(self, conn: Any, study_id: int) -> int:
-        """Take the next change number (this also serialises the writers of one study)."""
-        s = self._schema
-        conn.execute(s.studies.update().where(s.studies.c.id == study_id).values(seq=s.studies.c.seq + 1))
-        return int(conn.execute(self._sa.select(s.studies.c.seq).where(s.studies.c.id == study_id)).scalar_one())
+    def _bump_seq(self, conn: Any, study_id: int, *where: Any, **values: Any) -> int | None:
+        """Take the study's next change number, with `values` set in the same statement (this also
+        serialises the writers of one study). The one place the counter grows; None when `where` (a
+        fence: the study is still this run's) no longer holds."""
+        studies = self._schema.studies
+        statement = (
+            studies.update()
+            .where(studies.c.id == study_id, *where)
+            .values(seq=studies.c.seq + 1, **values)
+            .returning(studies.c.seq)
+        )
+        seq = conn.execute(statement).scalar()
+        return None if seq is None else int(seq)
 
     def _live_runs(self, conn: Any, study_id: int, now: float) -> list[str]:
         s = self._schema
@@ -68,6 +76,8 @@ class JoinMixin(BoundedMixin):
         """Register this run on a study (in open_study's transaction)."""
         s = self._schema
         seq = self._bump_seq(conn, study_id)
+        if seq is None:  # deleted between the look and now
+            raise _Lost()
         self._reap(conn, study_id, now, seq)
         if owner != JOINED:  # trials a single dead owner left running: interrupted, for anyone to claim
             interrupt_trials(conn, s, study_id, not_asked(s), owner=None, seq=seq)
@@ -94,6 +104,8 @@ class JoinMixin(BoundedMixin):
         with self.engine.begin() as conn:
             self._fence_run(conn, now)
             seq = self._bump_seq(conn, study_id)
+            if seq is None:  # the study was deleted
+                raise _Lost()
             if now - self._reaped_at >= REAP_EVERY_S:
                 self._reaped_at = now
                 self._reap(conn, study_id, now, seq)

@@ -332,8 +332,8 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
         with self.engine.begin() as conn:
             # One statement fences (the study, or with join=True this run's lease, is still ours), takes the
             # next change number, and keeps the heartbeat and the trial counter.
-            studies, where = s.studies, [s.studies.c.id == study_id]
-            values: dict[str, Any] = {"seq": studies.c.seq + 1, "updated": now}
+            studies, where = s.studies, []
+            values: dict[str, Any] = {"updated": now}
             if self._joined:
                 self._fence_run(conn, now)
             else:
@@ -343,7 +343,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                     top = max(trials) + 1
                     counter = studies.c.next_number
                     values["next_number"] = self._sa.case((counter < top, top), else_=counter)
-            seq = conn.execute(studies.update().where(*where).values(**values).returning(studies.c.seq)).scalar()
+            seq = self._bump_seq(conn, study_id, *where, **values)
             if seq is None:
                 raise _Lost()
             if trials:
