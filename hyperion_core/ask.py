@@ -90,8 +90,17 @@ class Study:
     ) -> None:
         options = dict(locals())
         del options["self"]
-        config = StudyConfig.of(**options)
-        self._strategy_name = strategy
+        self._open(StudyConfig.of(**options))
+
+    @classmethod
+    def from_config(cls, config: StudyConfig) -> Study:
+        """A Study of a validated configuration (a config file's, see hyperion_core.config)."""
+        study = cls.__new__(cls)
+        study._open(config)
+        return study
+
+    def _open(self, config: StudyConfig) -> None:
+        self._strategy_name = config.strategy
         self._handover = _HandOver()
         self._loop: StudyLoop = open_loop(config, _told_from_outside, executor=self._handover)
         self._lock = threading.RLock()

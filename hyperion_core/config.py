@@ -243,6 +243,48 @@ class StudyConfig(BaseModel):
         return kept
 
 
+#: The keys that make a mapping in a config file a parameter (see `space_of`).
+PARAMETER_KEYS = ("float", "int", "choice", "bool", "fixed")
+
+
+def space_of(spec: Any, path: str = "") -> Any:
+    """A space as a config file writes it (never applied to tune()'s own dicts, whose keys are free), made
+    the objects tune() takes: `{float: [low, high]}` (with
+    `log: true`), `{int: [low, high]}`, `{choice: [options]}` (dict options are branches of a conditional
+    space), `{bool: true}`, `{fixed: value}` for a literal mapping; any other mapping nests, and any other
+    value is fixed. Parameter objects (Float, Choice, ...) pass as they are."""
+    from hyperion_core.params import Bool, Choice, Float, Int, Parameter
+
+    if isinstance(spec, Parameter) or not isinstance(spec, Mapping):
+        return spec
+    kinds = [k for k in PARAMETER_KEYS if k in spec]
+    if not kinds:
+        return {key: space_of(value, f"{path}{key}.") for key, value in spec.items()}
+    where = path.rstrip(".") or "space"
+    extra = set(spec) - {kinds[0], "log"}
+    if len(kinds) > 1 or extra:
+        raise ConfigurationError(
+            f"parameter '{where}': write one of {', '.join(PARAMETER_KEYS)} (with log for float/int), got keys "
+            f"{sorted(spec)}; a mapping meant as a fixed value is written {{fixed: {{...}}}}"
+        )
+    kind, value = kinds[0], spec[kinds[0]]
+    if kind == "fixed":
+        return value
+    if kind == "bool":
+        return Bool()
+    if kind == "choice":
+        if not isinstance(value, (list, tuple)):
+            raise ConfigurationError(f"parameter '{where}': choice takes a list of options, got {value!r:.100}")
+        return Choice([space_of(option, f"{path}[{i}].") for i, option in enumerate(value)])
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigurationError(f"parameter '{where}': {kind} takes [low, high], got {value!r:.100}")
+    maker = Float if kind == "float" else Int
+    try:
+        return maker(value[0], value[1], log=bool(spec.get("log", False)))
+    except HyperionError as exc:
+        raise ConfigurationError(f"parameter '{where}': {exc}") from None
+
+
 #: Options whose None is a choice, not "the default": none are today (every default is its own value).
 _NONE_MEANS_SOMETHING: frozenset[str] = frozenset()
 
