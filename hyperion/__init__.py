@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from hyperion.command import Command
 from hyperion_core.ask import AskedTrial, Study, StudyFinished
 from hyperion_core.context import TrialContext
 from hyperion_core.errors import (
@@ -27,6 +28,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "Command",
     "AskedTrial",
     "Bool",
     "Choice",

@@ -63,6 +63,9 @@ class StudyConfig(BaseModel):
     initial_points: list[dict[str, Any]] | None = None
     warm_start_from: Any = None  # (storage_url, study_name) or [{"params": ..., "value": ...}]: warm.py checks it
     constraints: dict[str, Bound] = Field(default_factory=dict)
+    # what a runner needs to start more workers of this study (`hyperion agent`): its file's options as
+    # JSON (the objective's import path or command included); kept with the study
+    runner: dict[str, Any] | None = None
 
     @classmethod
     def of(
@@ -240,6 +243,8 @@ class StudyConfig(BaseModel):
         kept: dict[str, Any] = {"constraints": {m: list(rule) for m, rule in sorted(self.constraints.items())}}
         if isinstance(self.strategy, str):
             kept["strategy"] = self.strategy
+        if self.runner is not None:
+            kept["runner"] = self.runner
         return kept
 
 

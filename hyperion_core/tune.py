@@ -65,7 +65,12 @@ def tune(
     options = dict(locals())
     del options["objective"]
     options["study_name"] = study_name if study_name is not None else _default_name(objective)
-    config = StudyConfig.of(**options)
+    return run_study(StudyConfig.of(**options), objective)
+
+
+def run_study(config: StudyConfig, objective: Callable[..., Any]) -> StudyResult:
+    """tune() of a validated configuration (what `hyperion run` and `hyperion agent` call)."""
+    _check_objective(objective)
     _check_signature(objective, config.space)
     loop = open_loop(config, objective)
     try:
@@ -73,7 +78,7 @@ def tune(
     except KeyboardInterrupt as exc:
         interrupted(loop.state, exc)
         raise
-    return result_of(state, strategy)
+    return result_of(state, config.strategy)
 
 
 def open_loop(config: StudyConfig, objective: Callable[..., Any], executor: Executor | None = None) -> StudyLoop:

@@ -23,3 +23,22 @@ def test_the_pytorch_gpu_example_runs_on_whatever_devices_there_are():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "best validation accuracy 0.9" in run.stdout
+
+
+def test_the_command_example_runs_from_its_file(tmp_path):
+    """examples/command: a study file whose objective is a program that prints the line protocol."""
+    import shutil
+
+    example = tmp_path / "command"
+    shutil.copytree(ROOT / "examples" / "command", example)
+    run = subprocess.run(
+        [sys.executable, "-m", "hyperion", "run", str(example / "study.yaml"), "--no-summary"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    runs = example / ".hyperion" / "runs" / "command-example"
+    assert len(list(runs.glob("trial_*/model.json"))) >= 10  # the completed trials left their model there

@@ -1,4 +1,4 @@
-"""The `hyperion` command: `plugins list [--json]`, `studies ...`, `ask`/`tell`, `--version`, and every
+"""The `hyperion` command: `plugins list [--json]`, `studies ...`, `ask`/`tell`, `run`/`agent`, `--version`, and every
 command a plugin adds through the `register_commands` hook (the dashboard adds `dashboard` and `report`)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hyperion.cli import ask as cli_ask
+from hyperion.cli import run as cli_run
 from hyperion.cli import studies as cli_studies
 from hyperion_core.errors import HyperionError
 from hyperion_core.plugins import KINDS, add_commands, registry
@@ -44,6 +45,7 @@ def _main(argv: Sequence[str] | None) -> int:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cli_studies.add_parser(commands)
     cli_ask.add_parsers(commands)
+    cli_run.add_parsers(commands)
     added = add_commands(commands)  # the plugins' commands (register_commands): dashboard, report, ...
     args = parser.parse_args(argv)
 

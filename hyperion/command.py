@@ -1,0 +1,289 @@
+"""An objective that is a program: `Command("python train.py --lr {lr} --layers {layers}")` runs it once
+per trial and reads what it prints.
+
+The program reports as it goes with lines on its standard output (any language can print them):
+
+    hyperion.report {"step": 3, "val_loss": 0.41}
+    hyperion.result {"val_loss": 0.38, "accuracy": 0.91}
+
+A report is `ctx.report(...)` (early stopping reads it); the result is the trial's metrics (its
+"score", if given, the score). Without a result line the last report's metrics are the result; a last
+line that is a bare number is the score. Each trial runs in its own directory
+(`<workdir>/<study>/<trial_id>`, its working directory) with `HYPERION_STUDY`, `HYPERION_TRIAL_NUMBER`,
+`HYPERION_TRIAL_ID`, `HYPERION_TRIAL_DIR`, `HYPERION_CHECKPOINT_DIR` and `HYPERION_PARAMS` (JSON) in
+its environment; its standard output and error are kept there (`stdout.log`, `stderr.log`, capped).
+When early stopping stops the trial, the program's process group gets SIGTERM, then SIGKILL after
+`grace_period_s`. A program that exits non-zero fails its trial with the tail of its standard error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from hyperion_core.errors import ConfigurationError, ObjectiveError
+from hyperion_core.models import ObjectiveResult
+from hyperion_core.space import flatten
+
+#: A placeholder in a command: {lr}, {model.depth}, {optimizer[adam].beta1}; {{ and }} are braces.
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.\[\]-]*)\}")
+REPORT, RESULT = "hyperion.report", "hyperion.result"
+#: The longest the trial waits between two looks at its stop flag while the program is silent.
+POLL_S = 0.2
+STDERR_TAIL_LINES = 20
+
+
+class Command:
+    """An objective(ctx, **params) that runs `command` for each trial.
+
+    command: a string (split like a shell would, then each word filled in: a value with spaces stays one
+    argument) or a list of words; `shell=True` runs the string through /bin/sh with every value quoted.
+    workdir: where the trials' directories go (default ".hyperion/runs"); base_dir: where a relative
+    path in the command points to (default: the current directory; `hyperion run` gives the file's).
+    """
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        *,
+        shell: bool = False,
+        study: str = "study",
+        workdir: str | Path = ".hyperion/runs",
+        base_dir: str | Path | None = None,
+        grace_period_s: float = 5.0,
+        env: Mapping[str, str] | None = None,
+        max_output_bytes: int = 10_000_000,
+    ) -> None:
+        if isinstance(command, str):
+            if not command.strip():
+                raise ConfigurationError("command is empty; write the program to run, e.g. 'python train.py --lr {lr}'")
+            words = [command] if shell else shlex.split(command)
+        elif isinstance(command, Sequence) and command and all(isinstance(w, str) for w in command):
+            if shell:
+                raise ConfigurationError("shell=True takes the command as one string, not a list")
+            words = list(command)
+        else:
+            raise ConfigurationError(f"command must be a string or a list of strings, got {command!r:.100}")
+        self.words, self.shell, self.study = words, bool(shell), study
+        self.base_dir = Path(base_dir or os.getcwd()).resolve()
+        self.workdir = (self.base_dir / workdir).resolve()
+        self.grace_period_s, self.env, self.max_output_bytes = grace_period_s, dict(env or {}), max_output_bytes
+        self.placeholders = sorted({m.group(1) for w in words for m in PLACEHOLDER.finditer(w)})
+
+    def __repr__(self) -> str:
+        return f"Command({' '.join(self.words)!r})"
+
+    @property
+    def __name__(self) -> str:  # tune() names a study after its objective
+        return "command"
+
+    def check(self, names: Sequence[str]) -> None:
+        """Every placeholder names a parameter of the space (dotted for nested ones)."""
+        unknown = [p for p in self.placeholders if p not in names and not any(n.startswith(p + ".") for n in names)]
+        if unknown:
+            raise ConfigurationError(
+                f"the command names {', '.join('{' + u + '}' for u in unknown)}, which the space does not have; "
+                f"its parameters: {', '.join(names)}"
+            )
+
+    def argv(self, params: Mapping[str, Any]) -> list[str]:
+        """The command for these parameters (flat, dotted names)."""
+        flat = flatten(dict(params))
+
+        def fill(word: str, quote: bool) -> str:
+            def value(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name not in flat:
+                    raise ConfigurationError(f"the command names {{{name}}}, which this trial does not have")
+                text = _text(flat[name])
+                return shlex.quote(text) if quote else text
+
+            return (
+                PLACEHOLDER.sub(value, word.replace("{{", "\0").replace("}}", "\1"))
+                .replace("\0", "{")
+                .replace("\1", "}")
+            )
+
+        if self.shell:
+            return ["/bin/sh", "-c", fill(self.words[0], quote=True)]
+        filled = [fill(w, quote=False) for w in self.words]
+        # a relative path to something in the base directory still points there from the trial's directory
+        return [str(self.base_dir / w) if not os.path.isabs(w) and (self.base_dir / w).exists() else w for w in filled]
+
+    # -- the objective --------------------------------------------------------------------------------
+    def __call__(self, ctx: Any, **params: Any) -> ObjectiveResult:
+        trial_dir = self.workdir / self.study / ctx.trial_id
+        checkpoints = trial_dir / "checkpoints"
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        argv = self.argv(params)
+        env = {
+            **os.environ,
+            **self.env,
+            "HYPERION_STUDY": self.study,
+            "HYPERION_TRIAL_NUMBER": str(ctx.number),
+            "HYPERION_TRIAL_ID": ctx.trial_id,
+            "HYPERION_TRIAL_DIR": str(trial_dir),
+            "HYPERION_CHECKPOINT_DIR": str(checkpoints),
+            "HYPERION_PARAMS": json.dumps(params, default=str),
+            "PYTHONUNBUFFERED": "1",  # a Python program's reports arrive as it prints them
+        }
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=trial_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group: a stop ends its children too
+            )
+        except OSError as exc:
+            raise ObjectiveError(f"could not start {argv[0]!r}: {exc.strerror or exc}") from None
+        lines: queue.Queue[str | None] = queue.Queue()
+        tail: list[str] = []
+        readers = [
+            threading.Thread(target=self._read, args=(proc.stdout, trial_dir / "stdout.log", lines), daemon=True),
+            threading.Thread(target=self._read, args=(proc.stderr, trial_dir / "stderr.log", None, tail), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        result, last, reported, stopped = None, None, {}, False
+        try:
+            open_streams = 1
+            while open_streams:
+                try:
+                    line = lines.get(timeout=POLL_S)
+                except queue.Empty:
+                    line = ""
+                if line is None:
+                    open_streams -= 1
+                elif line:
+                    kind, payload = _parse(line)
+                    if kind == REPORT:
+                        reported = _report(payload)
+                        ctx.report(**reported)
+                    elif kind == RESULT:
+                        result = payload
+                    elif line.strip():
+                        last = line.strip()
+                if not stopped and ctx.should_stop():
+                    stopped = True
+                    _end(proc, self.grace_period_s)
+            code = proc.wait()
+        except BaseException:  # the study is ending (Ctrl-C, an error): the program goes with it
+            _end(proc, self.grace_period_s)
+            raise
+        finally:
+            for reader in readers:
+                reader.join(timeout=5)
+        metrics = {k: v for k, v in reported.items() if k != "step"}
+        if stopped:  # stopped on purpose: the study records the kill and its reason
+            return ObjectiveResult(metrics=metrics)
+        if code != 0:
+            how = (
+                f"signal {signal.Signals(-code).name}"
+                if code < 0 and -code in signal.valid_signals()
+                else f"code {code}"
+            )
+            stderr = "\n".join(tail[-STDERR_TAIL_LINES:]) or "(nothing on standard error)"
+            raise ObjectiveError(f"{' '.join(argv)[:300]} exited with {how}; the end of its standard error:\n{stderr}")
+        return _result(result, last, metrics)
+
+    def _read(
+        self, stream: IO[bytes] | None, log: Path, lines: queue.Queue[str | None] | None, tail: list[str] | None = None
+    ) -> None:
+        """Copy a stream to its log file (capped) and hand its lines on (stdout) or keep its tail (stderr)."""
+        if stream is None:
+            return
+        written = 0
+        with open(log, "ab") as out:
+            for raw in iter(stream.readline, b""):
+                if written < self.max_output_bytes:
+                    out.write(raw[: self.max_output_bytes - written])
+                    written += len(raw)
+                    if written >= self.max_output_bytes:
+                        out.write(b"\n[hyperion: the rest of this output was not kept]\n")
+                    out.flush()
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if lines is not None:
+                    lines.put(text)
+                if tail is not None:
+                    tail.append(text[:1000])
+                    del tail[:-STDERR_TAIL_LINES]
+        stream.close()
+        if lines is not None:
+            lines.put(None)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _parse(line: str) -> tuple[str | None, Any]:
+    for kind in (REPORT, RESULT):
+        if line.startswith(kind + " ") or line.strip() == kind:
+            try:
+                return kind, json.loads(line[len(kind) :] or "{}")
+            except json.JSONDecodeError as exc:
+                raise ObjectiveError(
+                    f"the program printed {kind} with text that is not JSON ({exc}): {line[:200]!r}"
+                ) from None
+    return None, None
+
+
+def _report(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise ObjectiveError(f'{REPORT} takes a JSON object such as {{"step": 3, "loss": 0.4}}, got {payload!r:.100}')
+    return payload
+
+
+def _result(result: Any, last: str | None, reported: dict[str, Any]) -> ObjectiveResult:
+    if isinstance(result, dict):
+        metrics = dict(result)
+        return ObjectiveResult(score=metrics.pop("score", None), metrics=metrics)
+    if isinstance(result, (int, float)) and not isinstance(result, bool):
+        return ObjectiveResult(score=result)
+    if result is not None:
+        raise ObjectiveError(f"{RESULT} takes a JSON object or a number, got {result!r:.100}")
+    if last is not None:
+        try:
+            return ObjectiveResult(score=float(last))
+        except ValueError:
+            pass
+    if reported:
+        return ObjectiveResult(metrics=reported)
+    raise ObjectiveError(
+        f'the program printed no result: end it with a line `{RESULT} {{"val_loss": 0.3}}` (or a bare number), '
+        f'and report as it goes with `{REPORT} {{"step": 1, "val_loss": 0.5}}`'
+    )
+
+
+def _end(proc: subprocess.Popen[bytes], grace_period_s: float) -> None:
+    """SIGTERM to the program's process group; SIGKILL after the grace period if it is still there."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_period_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()

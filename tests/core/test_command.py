@@ -1,0 +1,208 @@
+"""Objectives that are programs (hyperion.Command) and studies run from a file (`hyperion run`, `hyperion
+agent`): the line protocol, each trial's directory and variables, failures with their stderr, early stopping
+that ends the program's whole process group."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from hyperion import Choice, ConfigurationError, Float, HyperionWarning, Int, Policy, load_study, tune
+from hyperion.command import Command
+from tests.cli import hyperion as _cli
+
+PY = sys.executable
+
+TRAIN = """\
+import json, os, sys, time
+lr, name = float(sys.argv[1]), sys.argv[2]
+for step in range(3):
+    print("hyperion.report", json.dumps({"step": step, "loss": lr * (3 - step)}), flush=True)
+print("some other output")
+with open("seen.json", "w") as f:
+    json.dump({k: v for k, v in os.environ.items() if k.startswith("HYPERION_")} | {"name": name}, f)
+print("hyperion.result", json.dumps({"loss": lr, "score": -lr}))
+"""
+
+
+def test_a_program_reports_as_it_goes_in_its_own_directory(tmp_path):
+    (tmp_path / "train.py").write_text(TRAIN)
+    command = Command([PY, "train.py", "{lr}", "{opt}"], study="prog", workdir=tmp_path / "runs", base_dir=tmp_path)
+    space = {"lr": Float(0.1, 1.0), "opt": Choice(["adam w", "sgd"])}  # a value with a space stays one argument
+    result = tune(command, space, metric="loss", mode="min", max_trials=3, seed=0, study_name="prog", storage=None)
+    assert result["study"]["completed"] == 3
+    for trial in result["trials"]:
+        folder = tmp_path / "runs" / "prog" / trial["trial_id"]
+        seen = json.loads((folder / "seen.json").read_text())
+        assert seen["name"] == trial["params"]["opt"] and seen["HYPERION_TRIAL_ID"] == trial["trial_id"]
+        assert seen["HYPERION_TRIAL_DIR"] == str(folder) and seen["HYPERION_STUDY"] == "prog"
+        assert json.loads(seen["HYPERION_PARAMS"]) == trial["params"]
+        assert (folder / "checkpoints").is_dir() and "some other output" in (folder / "stdout.log").read_text()
+        assert trial["value"] == trial["params"]["lr"] and trial["score"] == -trial["params"]["lr"]
+        assert trial["last_step"] == 2
+
+
+def test_a_failing_program_fails_its_trial_with_the_end_of_its_stderr(tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text("import sys\nprint('loading data', file=sys.stderr)\nraise SystemExit('CUDA out of memory')\n")
+    with pytest.warns(HyperionWarning, match="failed"):
+        result = tune(
+            Command(f"{PY} bad.py --lr {{lr}}", base_dir=tmp_path, workdir=tmp_path / "r"),
+            {"lr": Float(0, 1)},
+            max_trials=1,
+        )
+    error = result["trials"][0]["error"]
+    assert result["trials"][0]["state"] == "failed"
+    assert "exited with code 1" in error and "loading data" in error and "CUDA out of memory" in error
+    silent = tmp_path / "silent.py"
+    silent.write_text("print('hello')\n")
+    with pytest.warns(HyperionWarning, match="failed"):
+        result = tune(
+            Command([PY, "silent.py"], base_dir=tmp_path, workdir=tmp_path / "r"), {"lr": Float(0, 1)}, max_trials=1
+        )
+    assert "printed no result" in result["trials"][0]["error"]
+
+
+def test_placeholders_are_checked_and_a_shell_command_quotes_every_value(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"names \{lrr\}, which the space does not have"):
+        Command("python t.py {lrr}").check(["lr"])
+    command = Command("echo {name}; echo hyperion.result {lr}", shell=True, base_dir=tmp_path, workdir=tmp_path / "r")
+    assert command.argv({"name": "a; rm -rf /", "lr": 0.5}) == [
+        "/bin/sh",
+        "-c",
+        "echo 'a; rm -rf /'; echo hyperion.result 0.5",
+    ]
+    result = tune(command, {"name": Choice(["$(touch pwned)"]), "lr": Float(0, 1)}, max_trials=1, seed=0)
+    assert result["best"]["score"] == result["trials"][0]["params"]["lr"]
+    assert not list(tmp_path.rglob("pwned"))  # the value was text, never run
+    with pytest.raises(ConfigurationError, match="command must be a string or a list"):
+        Command(["python", 3])
+
+
+class StopAtStep(Policy):
+    def should_stop(self, study, trial):
+        return "enough" if trial.last_step is not None and trial.last_step >= 1 else None
+
+
+def test_early_stopping_ends_the_program_and_its_children(tmp_path):
+    """The program starts a child that would outlive it; a stop ends the whole process group."""
+    (tmp_path / "long.py").write_text(
+        textwrap.dedent(
+            """\
+            import json, os, subprocess, sys, time
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            open("child.pid", "w").write(str(child.pid))
+            for step in range(1000):
+                print("hyperion.report", json.dumps({"step": step, "loss": 1.0}), flush=True)
+                time.sleep(0.05)
+            open("finished", "w").write("yes")
+            """
+        )
+    )
+    command = Command([PY, "long.py"], base_dir=tmp_path, workdir=tmp_path / "r", grace_period_s=2.0)
+    result = tune(command, {"x": Float(0, 1)}, metric="loss", mode="min", max_trials=1, early_stopping=StopAtStep())
+    trial = result["trials"][0]
+    assert trial["state"] == "killed" and trial["kill_reason"] == "enough"
+    folder = tmp_path / "r" / "study" / trial["trial_id"]
+    assert not (folder / "finished").exists()
+    pid = int((folder / "child.pid").read_text())
+    import os
+
+    try:
+        os.kill(pid, 0)
+        os.waitpid(pid, os.WNOHANG)  # reaped already, or a zombie of init's: either way not running
+        state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}/stat") else "gone"
+    except (ProcessLookupError, ChildProcessError):
+        state = "gone"
+    assert state in ("gone", "Z")
+
+
+STUDY = """\
+metric: loss
+mode: min
+strategy: random
+max_trials: 4
+seed: 0
+objective: objectives.py:quadratic
+space:
+  x: {float: [-2, 2]}
+  n: {int: [1, 3]}
+"""
+
+
+OBJECTIVES = """\
+from hyperion import ObjectiveResult
+
+def quadratic(ctx, x, n):
+    return ObjectiveResult(metrics={"loss": x * x + n})
+"""
+
+
+def test_hyperion_run_takes_a_python_function_or_a_command_from_the_file(tmp_path):
+    (tmp_path / "objectives.py").write_text(
+        "def quadratic(ctx, x, n):\n    return {'loss': x * x + n}\n".replace(
+            "return {'loss': x * x + n}",
+            "from hyperion import ObjectiveResult\n    return ObjectiveResult(metrics={'loss': x * x + n})",
+        )
+    )
+    (tmp_path / "study.yaml").write_text(STUDY)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    ran = _cli("run", "study.yaml", "--storage", url, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    result = load_study("study", storage=url)
+    assert result["study"]["completed"] == 4 and result["best"]["value"] == min(t["value"] for t in result["trials"])
+
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "cmd.yaml").write_text(
+        STUDY.replace("objective: objectives.py:quadratic", f"command: {PY} train.py {{x}} n{{n}}")
+    )
+    ran = _cli("run", "cmd.yaml", "--storage", url, "--max-trials", "3", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert load_study("cmd", storage=url)["study"]["completed"] == 3
+    assert len(list((tmp_path / ".hyperion" / "runs" / "cmd").iterdir())) == 3
+
+
+def test_several_workers_and_a_later_agent_share_one_study(tmp_path):
+    (tmp_path / "objectives.py").write_text(OBJECTIVES)
+    (tmp_path / "study.yaml").write_text(STUDY.replace("max_trials: 4", "max_trials: 9"))
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    ran = _cli("run", "study.yaml", "--storage", url, "--workers", "3", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "9 trials by 3 workers" in ran.stdout
+    study = load_study("study", storage=url)
+    assert study["study"]["completed"] == 9 and sorted(t["number"] for t in study["trials"]) == list(range(9))
+    more = _cli("agent", "study", "--storage", url, "--max-trials", "11", cwd=tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert load_study("study", storage=url)["study"]["completed"] == 11
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (("objective: objectives.py:quadratic\n", ""), "give the objective as `objective: module:function`"),
+        (("objectives.py:quadratic", "objectives.py:nothing"), "has no function 'nothing'"),
+        (("objectives.py:quadratic", "no_such_module:f"), "cannot import the objective's module 'no_such_module'"),
+        (
+            ("objective: objectives.py:quadratic", "command: python t.py {lr}"),
+            "names {lr}, which the space does not have",
+        ),
+        (("max_trials: 4", "max_trials: 0"), "max_trials"),
+    ],
+)
+def test_a_bad_study_file_is_refused_before_any_trial(tmp_path, change, fragment):
+    (tmp_path / "objectives.py").write_text("def quadratic(ctx, x, n):\n    return x\n")
+    (tmp_path / "study.yaml").write_text(STUDY.replace(*change))
+    ran = _cli("run", "study.yaml", cwd=tmp_path)
+    assert ran.returncode == 1 and fragment in ran.stderr and "Traceback" not in ran.stderr, ran.stderr
+    assert not (tmp_path / ".hyperion").exists()
+
+
+def test_an_agent_needs_a_study_that_hyperion_run_started(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=url, study_name="py", max_trials=1)
+    ran = _cli("agent", "py", "--storage", url, cwd=tmp_path)
+    assert ran.returncode == 1 and "was not started by `hyperion run`" in ran.stderr
+    assert Int  # the space kinds above come from hyperion, as a user writes them
