@@ -35,7 +35,9 @@ def add_parsers(commands: Any) -> None:
     agent.add_argument(
         "--storage", default=os.environ.get("HYPERION_STORAGE"), help="storage URL (or $HYPERION_STORAGE)"
     )
-    agent.add_argument("--max-trials", type=int, help="raise the study-wide max_trials to this (every worker counts towards it)")
+    agent.add_argument(
+        "--max-trials", type=int, help="raise the study-wide max_trials to this (every worker counts towards it)"
+    )
     agent.set_defaults(handler=_agent)
 
 
