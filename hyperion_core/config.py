@@ -63,6 +63,8 @@ class StudyConfig(BaseModel):
     initial_points: list[dict[str, Any]] | None = None
     warm_start_from: Any = None  # (storage_url, study_name) or [{"params": ..., "value": ...}]: warm.py checks it
     constraints: dict[str, Bound] = Field(default_factory=dict)
+    # the same trials on every run of a seeded study at max_concurrent > 1 (outcomes applied in trial order)
+    reproducible: bool = False
     # what a runner needs to start more workers of this study (`hyperion agent`): its file's options as
     # JSON (the objective's import path or command included); kept with the study
     runner: dict[str, Any] | None = None
@@ -217,10 +219,21 @@ class StudyConfig(BaseModel):
             return tuple(value)  # a file's [storage_url, study_name]
         return value
 
-    @field_validator("rank_killed_trials", "join", mode="before")
+    @field_validator("rank_killed_trials", "join", "reproducible", mode="before")
     @classmethod
     def _flag(cls, value: Any) -> bool:
         return bool(value)
+
+    @model_validator(mode="after")
+    def _reproducible(self) -> StudyConfig:
+        if self.reproducible and self.seed is None:
+            raise ConfigurationError("reproducible=True gives the same trials on every run of a seeded study: pass seed=")
+        if self.reproducible and self.join:
+            raise ConfigurationError(
+                "reproducible=True orders one process's trials; with join=True the processes' timing decides: "
+                "use one of the two"
+            )
+        return self
 
     @model_validator(mode="after")
     def _early_stopping(self) -> StudyConfig:

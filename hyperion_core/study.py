@@ -81,6 +81,7 @@ class StudyLoop:
         initial: list[Proposal] | None = None,
         warm: tuple[list[Trial], list[str]] | None = None,
         constraints: dict[str, tuple[str, float]] | None = None,
+        ordered: bool = False,
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -119,6 +120,11 @@ class StudyLoop:
         self.max_concurrent = max_concurrent
         self.max_time_s = max_time_s
         self.inline = False
+        # reproducible=True: outcomes are applied in trial order, each followed by the proposal for the slot
+        # it freed, so trial n is proposed from trials 0..n-max_concurrent whatever the timing
+        self.ordered = ordered
+        self._held: dict[int, Finished | Failed] = {}
+        self._releasing = False
         self._inline_executor: InlineExecutor | None = None
         self._inline_error: BaseException | None = None
         self._metrics_checked: set[str] = set()
@@ -387,17 +393,49 @@ class StudyLoop:
                 self._reported(trial, step, metrics)
                 if self.inline:  # the trial runs on this thread: strategy kills cannot wait for it to end
                     self.tick()
-            case Finished(number, score, metrics, artifacts):
-                trial = self.state.running.get(number)
-                if trial is not None:
-                    self._finished(trial, score, cap_values(metrics), cap_values(artifacts))
-            case Failed(number, error):
-                trial = self.state.running.get(number)
-                if trial is not None:
-                    ended = TrialState.KILLED if trial.stop_requested else TrialState.FAILED
-                    self._end(trial, ended, error=cap(error))
+            case Finished() | Failed():
+                if self.ordered and self._held_back(message):
+                    return
+                self._outcome(message)
+                if self.ordered:
+                    self._next_in_order()
             case _:
                 raise HyperionError(f"unknown executor message {message!r}")
+
+    def _outcome(self, message: Finished | Failed) -> None:
+        trial = self.state.running.get(message.trial_number)
+        if trial is None:
+            return
+        if isinstance(message, Finished):
+            self._finished(trial, message.score, cap_values(message.metrics), cap_values(message.artifacts))
+        else:
+            ended = TrialState.KILLED if trial.stop_requested else TrialState.FAILED
+            self._end(trial, ended, error=cap(message.error))
+
+    def _held_back(self, message: Finished | Failed) -> bool:
+        """reproducible=True: an outcome waits while a lower-numbered trial still runs."""
+        running = self.state.running
+        if message.trial_number in running and message.trial_number != min(running):
+            self._held[message.trial_number] = message
+            return True
+        return False
+
+    def _next_in_order(self) -> None:
+        """reproducible=True: the freed slot gets its trial now, then the next held outcome is applied."""
+        if self._releasing:
+            return
+        self._releasing = True
+        try:
+            while True:
+                if not self.stopper.stopping:
+                    self.fill()
+                lowest = min(self.state.running, default=None)
+                message = self._held.pop(lowest, None) if lowest is not None else None
+                if message is None:
+                    return
+                self._outcome(message)
+        finally:
+            self._releasing = False
 
     def _reported(self, trial: Trial, step: int, metrics: dict[str, Any]) -> None:
         state = self.state

@@ -56,6 +56,7 @@ def tune(
     initial_points: Sequence[Mapping[str, Any]] | None = None,
     warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
     constraints: Mapping[str, tuple[str, float]] | None = None,
+    reproducible: bool = False,
 ) -> StudyResult:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -139,6 +140,7 @@ def open_loop(config: StudyConfig, objective: Callable[..., Any], executor: Exec
             initial=initial,
             warm=warm,
             constraints=dict(config.constraints),
+            ordered=config.reproducible,
         )
     except BaseException:
         storage.close()
