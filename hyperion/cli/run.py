@@ -8,8 +8,10 @@ import argparse
 import importlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     stored.pop("storage", None)  # never kept in the database (it may hold a password)
     data["runner"] = stored
     if args.summary:
-        data.setdefault("reporters", ["summary"])
+        data.setdefault("reporters", _shown())
     config = config_file.validate(data, lambda key: f" ({path}, line {lines(key)})" if lines and lines(key) else "")
     objective = objective_of(runner, config.study_name, path.resolve().parent, str(path))
     _check_command(objective, config)
@@ -96,7 +98,7 @@ def _agent(args: argparse.Namespace) -> int:
     data.update(storage=args.storage, study_name=args.study, join=True, runner=info["config"]["runner"])
     if args.max_trials is not None:
         data["max_trials"] = args.max_trials
-    data.pop("reporters", None)
+    data["reporters"] = _shown(summary=False)  # on a terminal, its progress; a job's log stays quiet
     config = config_file.validate(data)
     objective = objective_of(runner, args.study, base_dir, f"study '{args.study}'")
     _check_command(objective, config)
@@ -114,6 +116,11 @@ def _check_command(objective: Any, config: Any) -> None:
         objective.check([re.sub(r"\[[^\]]*\]", "", name) for name in config.space.describe()])
 
 
+def _shown(summary: bool = True) -> list[str]:
+    """What the Python API shows with show_progress/show_summary: progress on a terminal, then the summary."""
+    return (["progress"] if sys.stdout.isatty() else []) + (["summary"] if summary else [])
+
+
 def _tune(config: Any, objective: Any) -> Any:
     from hyperion_core.tune import run_study
 
@@ -128,9 +135,22 @@ def _workers(config: Any, objective: Any, count: int) -> int:
     Study.from_config(config.model_copy(update={"reporters": []})).close()  # creates (or checks) the stored study
     command = [sys.executable, "-m", "hyperion", "agent", config.study_name, "--storage", str(config.storage)]
     agents = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(count)]
-    codes = []
+    codes: list[int] = []
+    restarts = count  # a worker killed by a signal (OOM killer, a preempted node) is replaced, this often at most
     try:
-        codes = [agent.wait() for agent in agents]
+        while agents:
+            time.sleep(0.2)
+            for agent in list(agents):
+                code = agent.poll()
+                if code is None:
+                    continue
+                agents.remove(agent)
+                if code < 0 and restarts > 0:  # its trial is interrupted; the next worker runs it again
+                    restarts -= 1
+                    print(f"hyperion: a worker was killed ({_signal(code)}); starting another", file=sys.stderr)
+                    agents.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
+                else:
+                    codes.append(code)
     except KeyboardInterrupt:
         for agent in agents:
             agent.terminate()
@@ -148,6 +168,13 @@ def _workers(config: Any, objective: Any, count: int) -> int:
         print(f"hyperion: {len(failed)} of {count} workers ended with an error (exit codes {failed})", file=sys.stderr)
         return 1
     return 0
+
+
+def _signal(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
 
 
 # -- the objective ------------------------------------------------------------------------------------

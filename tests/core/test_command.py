@@ -206,3 +206,60 @@ def test_an_agent_needs_a_study_that_hyperion_run_started(tmp_path):
     ran = _cli("agent", "py", "--storage", url, cwd=tmp_path)
     assert ran.returncode == 1 and "was not started by `hyperion run`" in ran.stderr
     assert Int  # the space kinds above come from hyperion, as a user writes them
+
+
+def test_a_killed_worker_is_replaced_and_its_trial_runs_again(tmp_path):
+    """The first trial SIGKILLs its own worker: `run --workers 2` starts another, and the interrupted
+    trial runs again with its number; the study ends complete with contiguous numbers."""
+    (tmp_path / "objectives.py").write_text(
+        textwrap.dedent(
+            """\
+            import os, signal
+            from pathlib import Path
+            from hyperion import ObjectiveResult
+
+            def dies_once(ctx, x, n):
+                marker = Path(__file__).with_name("died")
+                if ctx.number == 0 and not marker.exists():
+                    marker.write_text(str(os.getpid()))
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return ObjectiveResult(metrics={"loss": x * x + n})
+            """
+        )
+    )
+    (tmp_path / "study.yaml").write_text(
+        STUDY.replace("objectives.py:quadratic", "objectives.py:dies_once").replace("max_trials: 4", "max_trials: 8")
+    )
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    ran = _cli("run", "study.yaml", "--storage", url, "--workers", "2", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "a worker was killed (SIGKILL); starting another" in ran.stderr
+    study = load_study("study", storage=url)
+    assert study["study"]["completed"] == 8 and sorted(t["number"] for t in study["trials"]) == list(range(8))
+    assert (tmp_path / "died").exists()
+
+
+def test_a_bash_script_is_an_objective_too(tmp_path):
+    (tmp_path / "train.sh").write_text(
+        textwrap.dedent(
+            """\
+            #!/bin/bash
+            lr=$1
+            for step in 0 1 2; do
+              echo "hyperion.report {\\"step\\": $step, \\"loss\\": $(python3 -c "print($lr * (3 - $step))")}"
+            done
+            echo "epoch log line"
+            python3 -c "print($lr)"
+            """
+        )
+    )
+    (tmp_path / "bash.yaml").write_text(
+        "metric: loss\nmode: min\nmax_trials: 3\nseed: 0\ncommand: bash train.sh {lr}\nspace:\n  lr: {float: [0.1, 1.0]}\n"
+    )
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    ran = _cli("run", "bash.yaml", "--storage", url, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    study = load_study("bash", storage=url)
+    assert study["study"]["completed"] == 3
+    for trial in study["trials"]:  # the last line, a bare number, is the score; loss was reported
+        assert trial["score"] == pytest.approx(trial["params"]["lr"]) and trial["last_step"] == 2
