@@ -188,7 +188,7 @@ class Command:
                 reader.join(timeout=5)
         metrics = {k: v for k, v in reported.items() if k != "step"}
         if stopped:  # stopped on purpose: the study records the kill and its reason
-            return ObjectiveResult(metrics=metrics)
+            return _outcome(metrics)
         if code != 0:
             how = (
                 f"signal {signal.Signals(-code).name}"
@@ -251,8 +251,7 @@ def _report(payload: Any) -> dict[str, Any]:
 
 def _result(result: Any, last: str | None, reported: dict[str, Any]) -> ObjectiveResult:
     if isinstance(result, dict):
-        metrics = dict(result)
-        return ObjectiveResult(score=metrics.pop("score", None), metrics=metrics)
+        return _outcome(result)
     if isinstance(result, (int, float)) and not isinstance(result, bool):
         return ObjectiveResult(score=result)
     if result is not None:
@@ -263,11 +262,20 @@ def _result(result: Any, last: str | None, reported: dict[str, Any]) -> Objectiv
         except ValueError:
             pass
     if reported:
-        return ObjectiveResult(metrics=reported)
+        return _outcome(reported)
     raise ObjectiveError(
         f'the program printed no result: end it with a line `{RESULT} {{"val_loss": 0.3}}` (or a bare number), '
         f'and report as it goes with `{REPORT} {{"step": 1, "val_loss": 0.5}}`'
     )
+
+
+def _outcome(metrics: dict[str, Any]) -> ObjectiveResult:
+    """Printed metrics as a result: a "score" among them is the score."""
+    metrics = dict(metrics)
+    score = metrics.pop("score", None)
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
+        raise ObjectiveError(f"the program's \"score\" must be a number, got {score!r:.100}")
+    return ObjectiveResult(score=score, metrics=metrics)
 
 
 def _end(proc: subprocess.Popen[bytes], grace_period_s: float) -> None:

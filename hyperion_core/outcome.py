@@ -46,9 +46,10 @@ def judge(
 
 
 def _lookup(metric: str, score: Any, metrics: dict[str, Any], report: dict[str, Any] | None) -> tuple[Any, bool]:
-    """A metric's value in a finished trial: the score, its final metrics, or its last report."""
-    if metric == "score":
-        return score, score is not None
+    """A metric's value in a finished trial: the score, its final metrics, or its last report (a metric
+    named "score" too: a trial stopped early has no score but may have reported one)."""
+    if metric == "score" and score is not None:
+        return score, True
     if metric in metrics:
         return metrics[metric], True
     if report and metric in report:
@@ -124,7 +125,7 @@ def check_metric_name(
     """`metric` (of the goal, or of a constraint) is nowhere in a finished trial: a misspelling stops the
     study, whichever list it is in; otherwise, with one objective, the score stands for it, said once."""
     known = sorted(set(metrics) | set(report))
-    close = difflib.get_close_matches(metric, known, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(metric, [k for k in known if k != metric], n=1, cutoff=0.75)
     close += [k for k in known if not close and (metric.lower() in k.lower() or k.lower() in metric.lower())]
     if close:
         goal = list(state.goal.metrics)

@@ -290,3 +290,28 @@ def test_a_trial_whose_worker_never_comes_up_still_ends(monkeypatch):
     )
     assert result["trials"][0]["state"] == "killed"
     assert "never started" in result["trials"][0]["kill_reason"]
+
+
+def test_a_stopped_trial_that_reported_its_score_under_the_name_score_is_ranked_by_it():
+    """metric='score' and ctx.report(score=...): a trial stopped early returns no score, and its reported
+    one stands for it (it used to end the study with "did you mean metric='score'?")."""
+    from hyperion import Policy
+
+    class StopOdd(Policy):
+        def should_stop(self, study, trial):
+            return "odd" if trial.number % 2 and trial.last_step == 1 else None
+
+    def objective(ctx, x):
+        for step in range(3):
+            ctx.report(step=step, score=x + step)
+            if ctx.should_stop():
+                return None
+        return x + 2
+
+    result = tune(
+        objective, {"x": Float(0, 1)}, max_trials=4, early_stopping=StopOdd(), rank_killed_trials=True, seed=0
+    )
+    states = [t["state"] for t in result["trials"]]
+    assert states == ["completed", "killed", "completed", "killed"]
+    killed = result["trials"][1]
+    assert killed["value"] == killed["params"]["x"] + 1  # its last reported score
