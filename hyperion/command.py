@@ -18,6 +18,7 @@ When early stopping stops the trial, the program's process group gets SIGTERM, t
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -41,6 +42,19 @@ REPORT, RESULT = "hyperion.report", "hyperion.result"
 #: The longest the trial waits between two looks at its stop flag while the program is silent.
 POLL_S = 0.2
 STDERR_TAIL_LINES = 20
+
+#: The programs running now: when this process exits (Ctrl-C, an error, SIGTERM through `hyperion run`)
+#: their process groups end too, instead of training on as orphans.
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _end_all() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        _end(proc, 2.0)
 
 
 class Command:
@@ -149,6 +163,8 @@ class Command:
             )
         except OSError as exc:
             raise ObjectiveError(f"could not start {argv[0]!r}: {exc.strerror or exc}") from None
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         lines: queue.Queue[str | None] = queue.Queue()
         tail: list[str] = []
         readers = [
@@ -184,6 +200,8 @@ class Command:
             _end(proc, self.grace_period_s)
             raise
         finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
             for reader in readers:
                 reader.join(timeout=5)
         metrics = {k: v for k, v in reported.items() if k != "step"}
@@ -274,7 +292,7 @@ def _outcome(metrics: dict[str, Any]) -> ObjectiveResult:
     metrics = dict(metrics)
     score = metrics.pop("score", None)
     if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-        raise ObjectiveError(f"the program's \"score\" must be a number, got {score!r:.100}")
+        raise ObjectiveError(f'the program\'s "score" must be a number, got {score!r:.100}')
     return ObjectiveResult(score=score, metrics=metrics)
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,19 @@ def _shown(summary: bool = True) -> list[str]:
 def _tune(config: Any, objective: Any) -> Any:
     from hyperion_core.tune import run_study
 
+    _terminate_cleanly()
     return run_study(config, objective)
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM (a job scheduler ending or preempting the task) ends the study as Ctrl-C does: running
+    trials are recorded as interrupted (the next worker runs them again) and their programs end."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _workers(config: Any, objective: Any, count: int) -> int:
@@ -132,6 +145,7 @@ def _workers(config: Any, objective: Any, count: int) -> int:
     from hyperion_core.ask import Study
     from hyperion_core.result import load_study
 
+    _terminate_cleanly()  # SIGTERM to this process: the agents get it too (below), and end as Ctrl-C ends them
     Study.from_config(config.model_copy(update={"reporters": []})).close()  # creates (or checks) the stored study
     command = [sys.executable, "-m", "hyperion", "agent", config.study_name, "--storage", str(config.storage)]
     agents = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(count)]

@@ -263,3 +263,59 @@ def test_a_bash_script_is_an_objective_too(tmp_path):
     assert study["study"]["completed"] == 3
     for trial in study["trials"]:  # the last line, a bare number, is the score; loss was reported
         assert trial["score"] == pytest.approx(trial["params"]["lr"]) and trial["last_step"] == 2
+
+
+def test_sigterm_to_hyperion_run_ends_the_programs_and_a_second_run_resumes(tmp_path):
+    """A job scheduler's SIGTERM: the running program (and its child) end, the trial is stored as
+    interrupted, and running the same file again runs that trial again with its number."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    (tmp_path / "slow.py").write_text(
+        textwrap.dedent(
+            """\
+            import os, subprocess, sys, time
+            if os.path.exists(os.path.join(os.environ["HYPERION_TRIAL_DIR"], "..", "..", "..", "..", "fast")):
+                print("hyperion.result 1.0")
+                sys.exit(0)
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            with open(os.path.join(os.environ["HYPERION_TRIAL_DIR"], "..", "..", "..", "..", "pids"), "w") as f:
+                f.write(f"{os.getpid()} {child.pid}")
+            time.sleep(600)
+            """
+        )
+    )
+    (tmp_path / "study.yaml").write_text(
+        f"max_trials: 2\nseed: 0\ncommand: {PY} slow.py\nspace:\n  x: {{float: [0, 1]}}\n"
+    )
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    from tests.cli import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.Popen(
+        [PY, "-m", "hyperion", "run", "study.yaml", "--storage", url],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    pids = tmp_path / "pids"
+    for _ in range(600):  # the program wrote its pids: it is running (bounded: 60 s)
+        if pids.exists() and pids.read_text():
+            break
+        time.sleep(0.1)
+    program, child = map(int, pids.read_text().split())
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    for pid in (program, child):
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert load_study("study", storage=url)["study"]["interrupted"] == 1
+    (tmp_path / "fast").write_text("")
+    again = _cli("run", "study.yaml", "--storage", url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    study = load_study("study", storage=url)
+    assert study["study"]["completed"] == 2 and [t["number"] for t in study["trials"]] == [0, 1]
