@@ -147,8 +147,9 @@ def _workers(config: Any, objective: Any, count: int) -> int:
 
     _terminate_cleanly()  # SIGTERM to this process: the agents get it too (below), and end as Ctrl-C ends them
     Study.from_config(config.model_copy(update={"reporters": []})).close()  # creates (or checks) the stored study
-    command = [sys.executable, "-m", "hyperion", "agent", config.study_name, "--storage", str(config.storage)]
-    agents = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(count)]
+    command = [sys.executable, "-m", "hyperion", "agent", config.study_name]
+    env = {**os.environ, "HYPERION_STORAGE": str(config.storage)}  # not in argv, where `ps` shows a password
+    agents = [subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env) for _ in range(count)]
     codes: list[int] = []
     restarts = count  # a worker killed by a signal (OOM killer, a preempted node) is replaced, this often at most
     try:
@@ -162,7 +163,7 @@ def _workers(config: Any, objective: Any, count: int) -> int:
                 if code < 0 and restarts > 0:  # its trial is interrupted; the next worker runs it again
                     restarts -= 1
                     print(f"hyperion: a worker was killed ({_signal(code)}); starting another", file=sys.stderr)
-                    agents.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
+                    agents.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env))
                 else:
                     codes.append(code)
     except KeyboardInterrupt:

@@ -319,3 +319,12 @@ def test_sigterm_to_hyperion_run_ends_the_programs_and_a_second_run_resumes(tmp_
     assert again.returncode == 0, again.stderr
     study = load_study("study", storage=url)
     assert study["study"]["completed"] == 2 and [t["number"] for t in study["trials"]] == [0, 1]
+
+
+def test_two_agents_on_postgresql_finish_one_study_with_contiguous_numbers(tmp_path, postgres_url):
+    (tmp_path / "objectives.py").write_text(OBJECTIVES)
+    (tmp_path / "study.yaml").write_text(STUDY.replace("max_trials: 4", "max_trials: 10"))
+    ran = _cli("run", "study.yaml", "--storage", postgres_url, "--study", "pg-agents", "--workers", "2", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    study = load_study("pg-agents", storage=postgres_url)
+    assert study["study"]["completed"] == 10 and sorted(t["number"] for t in study["trials"]) == list(range(10))
