@@ -29,7 +29,10 @@ def add_parsers(commands: Any) -> None:
     run.add_argument("--study", help="the study's name (overrides the file's study_name)")
     run.add_argument("--max-trials", type=int, help="overrides the file's max_trials")
     run.add_argument(
-        "--workers", type=int, default=1, help="run the study in this many processes (join=True; needs a storage)"
+        "--workers",
+        type=int,
+        default=1,
+        help="run the study in this many processes (join=True; needs a storage); 0 stores it for `hyperion agent`s",
     )
     run.add_argument("--summary", action=argparse.BooleanOptionalAction, default=True, help="print the summary")
     run.set_defaults(handler=_run)
@@ -54,9 +57,11 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {"storage": args.storage, "study_name": args.study, "max_trials": args.max_trials}
     data.update({k: v for k, v in overrides.items() if v is not None})
     data.setdefault("study_name", path.stem)
-    if args.workers < 1:
-        raise ConfigurationError(f"--workers takes 1 or more, got {args.workers}")
-    if args.workers > 1:
+    if args.workers < 0:
+        raise ConfigurationError(
+            f"--workers takes 0 (store the study for agents elsewhere) or more, got {args.workers}"
+        )
+    if args.workers != 1:
         if not data.get("storage"):
             raise ConfigurationError(
                 "--workers needs a storage the workers share: --storage sqlite:///study.db (or storage: in the file)"
@@ -72,6 +77,16 @@ def _run(args: argparse.Namespace) -> int:
     _check_command(objective, config)
     if args.workers == 1:
         _tune(config, objective)
+        return 0
+    if args.workers == 0:
+        from hyperion_core.ask import Study
+        from hyperion_core.text import redact_url
+
+        Study.from_config(config.model_copy(update={"reporters": []})).close()
+        print(
+            f"stored study '{config.study_name}' in {redact_url(str(config.storage))}: start workers with "
+            f"`hyperion agent {config.study_name} --storage URL` (or $HYPERION_STORAGE)"
+        )
         return 0
     return _workers(config, objective, args.workers)
 

@@ -174,7 +174,7 @@ def test_several_workers_and_a_later_agent_share_one_study(tmp_path):
     assert "9 trials by 3 workers" in ran.stdout
     study = load_study("study", storage=url)
     assert study["study"]["completed"] == 9 and sorted(t["number"] for t in study["trials"]) == list(range(9))
-    more = _cli("agent", "study", "--storage", url, "--max-trials", "11", cwd=tmp_path)
+    more = _cli("agent", "study", "--max-trials", "11", cwd=tmp_path, env={"HYPERION_STORAGE": url})
     assert more.returncode == 0, more.stderr
     assert load_study("study", storage=url)["study"]["completed"] == 11
 
@@ -328,3 +328,16 @@ def test_two_agents_on_postgresql_finish_one_study_with_contiguous_numbers(tmp_p
     assert ran.returncode == 0, ran.stderr
     study = load_study("pg-agents", storage=postgres_url)
     assert study["study"]["completed"] == 10 and sorted(t["number"] for t in study["trials"]) == list(range(10))
+
+
+def test_a_study_stored_for_a_job_array_is_worked_by_its_agents(tmp_path):
+    (tmp_path / "objectives.py").write_text(OBJECTIVES)
+    (tmp_path / "study.yaml").write_text(STUDY)
+    url = f"sqlite:///{tmp_path / 'array.db'}"
+    stored = _cli("run", "study.yaml", "--storage", url, "--workers", "0", cwd=tmp_path)
+    assert stored.returncode == 0 and "hyperion agent study" in stored.stdout, stored.stderr
+    assert load_study("study", storage=url)["study"]["trials"] == 0
+    for _ in range(2):  # two array tasks, one after the other here
+        assert _cli("agent", "study", cwd=tmp_path, env={"HYPERION_STORAGE": url}).returncode == 0
+    study = load_study("study", storage=url)["study"]
+    assert (study["trials"], study["completed"]) == (4, 4)
