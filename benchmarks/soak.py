@@ -75,7 +75,7 @@ class Storage:
         return f"soak-{self.round}"
 
     def spawn(self, slot: int) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
         args = [sys.executable, str(self.script), self.url, self.study, str(self.acks), str(self.per_round)]
         self.procs[slot] = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -196,7 +196,7 @@ def main() -> int:
     port = 18_000 + rng.randrange(1000)
 
     def shells() -> None:  # `hyperion ask` / `hyperion tell`, as a shell script on a cluster would
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
         while not stop.wait(5):
             base = [sys.executable, "-m", "hyperion"]
             study = sqlite.study  # once: the round may move on between the ask and the ack
@@ -241,7 +241,7 @@ def main() -> int:
     time.sleep(2)
     dashboard = subprocess.Popen(
         [sys.executable, "-m", "hyperion", "dashboard", "--storage", sqlite.url, "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
