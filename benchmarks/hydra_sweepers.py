@@ -1,5 +1,5 @@
 """The Hydra sweepers side by side on one app whose trials sleep for uneven times (a stand-in for GPU
-jobs of different lengths): Hyperion's (asynchronous slots) against hydra-optuna-sweeper with the joblib
+jobs of different lengths: the n-th trial to start sleeps the n-th length of one fixed list, 1 to 4 s): Hyperion's (asynchronous slots) against hydra-optuna-sweeper with the joblib
 launcher (batches of n_jobs), the same slots and trials. Needs a venv with hydra-core,
 hydra-optuna-sweeper and hydra-joblib-launcher (they pin optuna 2.10, so not the bench venv):
 
@@ -22,14 +22,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 APP = """\
-import json, os, time
+import fcntl, json, os, time
 import hydra
+
+def next_length(folder):
+    # the n-th trial to start sleeps the n-th length of one fixed list (1 to 4 s), whichever sweeper runs it
+    with open(os.path.join(folder, "counter"), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        n = len(f.read())
+        f.write(".")
+    return 1.0 + 3.0 * ((n * 7) % 24) / 23
 
 @hydra.main(version_base=None, config_path="conf", config_name="config")
 def train(cfg):
+    folder = os.environ.get("TIMES_DIR", ".")
     start = time.time()
-    time.sleep(cfg.base_s + cfg.spread_s * cfg.x)  # uneven lengths: 1 to 4 s
-    with open(os.path.join(os.environ.get("TIMES_DIR", "."), f"{os.getpid()}-{start}.json"), "w") as f:
+    time.sleep(next_length(folder))
+    with open(os.path.join(folder, f"{os.getpid()}-{start}.json"), "w") as f:
         json.dump({"start": start, "end": time.time()}, f)
     return (cfg.x - 0.3) ** 2 + cfg.y
 
@@ -37,7 +47,7 @@ if __name__ == "__main__":
     train()
 """
 
-COMMON = "x: 0.5\ny: 0.5\nbase_s: 1.0\nspread_s: 3.0\n"
+COMMON = "x: 0.5\ny: 0.5\n"
 
 HYPERION = """\
 defaults:
@@ -94,7 +104,7 @@ def run(kind: str, template: str, trials: int, slots: int) -> dict[str, float]:
         capture_output=True,
     )
     wall = time.time() - start
-    busy = sum(d["end"] - d["start"] for d in (json.loads(p.read_text()) for p in times.iterdir()))
+    busy = sum(d["end"] - d["start"] for d in (json.loads(p.read_text()) for p in times.glob("*.json")))
     return {"wall_s": wall, "per_min": trials / wall * 60, "idle": 1 - busy / (wall * slots)}
 
 
