@@ -21,7 +21,17 @@ from hyperion.dashboard import figures
 from hyperion.dashboard.source import ResultSource, Source, open_storage
 from hyperion_core.errors import ConfigurationError, HyperionError
 
-__all__ = ["history", "importance", "intermediate", "lineage", "parallel_coordinates", "pareto", "slices"]
+__all__ = [
+    "contour",
+    "history",
+    "importance",
+    "intermediate",
+    "lineage",
+    "parallel_coordinates",
+    "pareto",
+    "rank",
+    "slices",
+]
 
 
 @contextmanager
@@ -119,3 +129,17 @@ def lineage(target: Any, study: str | None = None) -> Any:
 def pareto(target: Any, study: str | None = None) -> Any:
     """Several objectives: the first two against each other, the Pareto front marked."""
     return _figure(lambda s, n: figures.pareto(s.study_view(n), s.sample_view(n)), target, study, "second objective")
+
+
+def contour(target: Any, study: str | None = None) -> Any:
+    """The objective over the two most important numeric parameters (a contour, the trials as points)."""
+    return _figure(
+        lambda s, n: figures.contour(s.study_view(n), s.sample_view(n)), target, study, "two numeric parameters"
+    )
+
+
+def rank(target: Any, study: str | None = None) -> Any:
+    """The completed trials over the two most important numeric parameters, coloured by rank."""
+    return _figure(
+        lambda s, n: figures.rank(s.study_view(n), s.sample_view(n)), target, study, "two numeric parameters"
+    )

@@ -46,6 +46,9 @@ def study_figures(source: Source, name: str, study: dict[str, Any] | None = None
         out["pareto"] = front
     out["importance"] = figures.importance(study, sample)
     out["slices"] = figures.slices(study, sample)
+    for key, build in (("contour", figures.contour), ("rank", figures.rank)):
+        if (figure := build(study, sample)) is not None:
+            out[key] = figure
     out["parallel_coordinates"] = figures.parallel_coordinates(study, sample)
     if (curves := figures.intermediate(study, source.curves_view(name, study["metrics"][0]))) is not None:
         out["intermediate"] = curves

@@ -121,6 +121,8 @@ def test_pages_load_clean_and_draw_every_trial(browser, server, storage):
         assert page.points("history", "killed (last report)") == len(killed)  # every state is drawn
         assert page.points("intermediate", "killed (at the step it stopped)") == len(killed)
         assert page.points("slices") == 3 * len(done)
+        assert page.points("contour") == len(done)  # the trials over the contour (its one scatter trace)
+        assert page.points("rank") == len(done)
         bars = "document.querySelectorAll('#fig-timeline .barlayer .point').length"
         assert p.evaluate(bars) == len(trials)  # one bar per trial on the timeline
         assert p.locator("#fig-parallel_coordinates .axis-heading").count() == 4  # lr, layers, opt, loss

@@ -28,7 +28,16 @@ def test_figures_count_every_trial_of_a_known_study(storage):
     failed = [t for t in trials if t.state.value == "failed"]
     assert done and killed and failed  # the study has every state the figures tell apart
     figs = study_figures(storage, "demo")
-    assert set(figs) == {"history", "importance", "slices", "parallel_coordinates", "intermediate", "timeline"}
+    assert set(figs) == {
+        "history",
+        "importance",
+        "contour",
+        "rank",
+        "slices",
+        "parallel_coordinates",
+        "intermediate",
+        "timeline",
+    }
     history = {t["name"]: t for t in figs["history"]["data"]}
     assert history["completed"]["x"] == [t.number for t in done]
     best = history["best so far"]
@@ -48,6 +57,18 @@ def test_figures_count_every_trial_of_a_known_study(storage):
     marks = next(t for t in figs["intermediate"]["data"] if t["mode"] == "markers")
     assert len(marks["x"]) == len(killed)
     assert all(x == t.last_step for x, t in zip(marks["x"], sorted(killed, key=lambda t: t.number)))
+    # contour and rank: the two numeric parameters (lr, layers), one point per completed trial; the best
+    # trial has rank 0 and the contour's grid passes near it (inverse-distance weights: exact at a point)
+    points = next(t for t in figs["contour"]["data"] if t["type"] == "scatter")
+    assert sorted(zip(points["x"], points["y"])) == sorted((t.params["lr"], t.params["layers"]) for t in done)
+    assert figs["contour"]["layout"]["xaxis"]["type"] == "log"  # lr is log
+    grid = figs["contour"]["data"][0]["z"]
+    assert min(min(row) for row in grid) >= min(t.value for t in done) - 1e-9  # interpolation never overshoots
+    assert max(max(row) for row in grid) <= max(t.value for t in done) + 1e-9
+    ranked = figs["rank"]["data"][0]
+    best = min(done, key=lambda t: t.value)
+    at_best = ranked["marker"]["color"][ranked["x"].index(best.params["lr"])]
+    assert at_best == 0 and max(ranked["marker"]["color"]) == 1 and len(ranked["x"]) == len(done)
 
 
 def test_user_text_in_figures_is_escaped_where_plotly_reads_markup(storage):

@@ -83,10 +83,11 @@
   }
 
   // -- study ------------------------------------------------------------------------------------------
-  const ORDER = ["history", "pareto", "intermediate", "importance", "slices", "parallel_coordinates", "lineage", "timeline"];
+  const ORDER = ["history", "pareto", "intermediate", "importance", "contour", "rank", "slices", "parallel_coordinates", "lineage", "timeline"];
   const LABELS = {
     history: "History", pareto: "Pareto front", intermediate: "Intermediate values", importance: "Importance",
-    slices: "Slices", parallel_coordinates: "Parallel coordinates", lineage: "Lineage", timeline: "Timeline",
+    contour: "Contour", rank: "Rank", slices: "Slices", parallel_coordinates: "Parallel coordinates", lineage: "Lineage",
+    timeline: "Timeline",
   };
 
   function renderHeader(study) {
