@@ -167,8 +167,11 @@ class Command:
             _LIVE.add(proc)
         lines: queue.Queue[str | None] = queue.Queue()
         tail: list[str] = []
+        out_tail: list[str] = []
         readers = [
-            threading.Thread(target=self._read, args=(proc.stdout, trial_dir / "stdout.log", lines), daemon=True),
+            threading.Thread(
+                target=self._read, args=(proc.stdout, trial_dir / "stdout.log", lines, out_tail), daemon=True
+            ),
             threading.Thread(target=self._read, args=(proc.stderr, trial_dir / "stderr.log", None, tail), daemon=True),
         ]
         for reader in readers:
@@ -205,8 +208,10 @@ class Command:
             for reader in readers:
                 reader.join(timeout=5)
         metrics = {k: v for k, v in reported.items() if k != "step"}
+        # where the trial's files are and how its output ended: the trial page shows them
+        files = {"dir": str(trial_dir), "stdout_tail": "\n".join(out_tail), "stderr_tail": "\n".join(tail)}
         if stopped:  # stopped on purpose: the study records the kill and its reason
-            return _outcome(metrics)
+            return _outcome(metrics, files)
         if code != 0:
             how = (
                 f"signal {signal.Signals(-code).name}"
@@ -215,7 +220,7 @@ class Command:
             )
             stderr = "\n".join(tail[-STDERR_TAIL_LINES:]) or "(nothing on standard error)"
             raise ObjectiveError(f"{' '.join(argv)[:300]} exited with {how}; the end of its standard error:\n{stderr}")
-        return _result(result, last, metrics)
+        return _result(result, last, metrics, files)
 
     def _read(
         self, stream: IO[bytes] | None, log: Path, lines: queue.Queue[str | None] | None, tail: list[str] | None = None
@@ -267,33 +272,33 @@ def _report(payload: Any) -> dict[str, Any]:
     return payload
 
 
-def _result(result: Any, last: str | None, reported: dict[str, Any]) -> ObjectiveResult:
+def _result(result: Any, last: str | None, reported: dict[str, Any], files: dict[str, str]) -> ObjectiveResult:
     if isinstance(result, dict):
-        return _outcome(result)
+        return _outcome(result, files)
     if isinstance(result, (int, float)) and not isinstance(result, bool):
-        return ObjectiveResult(score=result)
+        return ObjectiveResult(score=result, artifacts=files)
     if result is not None:
         raise ObjectiveError(f"{RESULT} takes a JSON object or a number, got {result!r:.100}")
     if last is not None:
         try:
-            return ObjectiveResult(score=float(last))
+            return ObjectiveResult(score=float(last), artifacts=files)
         except ValueError:
             pass
     if reported:
-        return _outcome(reported)
+        return _outcome(reported, files)
     raise ObjectiveError(
         f'the program printed no result: end it with a line `{RESULT} {{"val_loss": 0.3}}` (or a bare number), '
         f'and report as it goes with `{REPORT} {{"step": 1, "val_loss": 0.5}}`'
     )
 
 
-def _outcome(metrics: dict[str, Any]) -> ObjectiveResult:
+def _outcome(metrics: dict[str, Any], files: dict[str, str]) -> ObjectiveResult:
     """Printed metrics as a result: a "score" among them is the score."""
     metrics = dict(metrics)
     score = metrics.pop("score", None)
     if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
         raise ObjectiveError(f'the program\'s "score" must be a number, got {score!r:.100}')
-    return ObjectiveResult(score=score, metrics=metrics)
+    return ObjectiveResult(score=score, metrics=metrics, artifacts=files)
 
 
 def _end(proc: subprocess.Popen[bytes], grace_period_s: float) -> None:

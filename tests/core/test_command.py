@@ -43,6 +43,7 @@ def test_a_program_reports_as_it_goes_in_its_own_directory(tmp_path):
         assert (folder / "checkpoints").is_dir() and "some other output" in (folder / "stdout.log").read_text()
         assert trial["value"] == trial["params"]["lr"] and trial["score"] == -trial["params"]["lr"]
         assert trial["last_step"] == 2
+        assert trial["artifacts"]["dir"] == str(folder) and "some other output" in trial["artifacts"]["stdout_tail"]
 
 
 def test_a_failing_program_fails_its_trial_with_the_end_of_its_stderr(tmp_path):
