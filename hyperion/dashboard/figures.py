@@ -568,3 +568,46 @@ def pareto(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None
         "data": data,
         "layout": _layout(title, xaxis={"title": {"text": _text(m1)}}, yaxis={"title": {"text": _text(m2)}}),
     }
+
+
+#: The most studies one comparison draws.
+MAX_COMPARED = 10
+
+
+def comparison(studies: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Several studies' best so far against the trial number, one line each (their study and history
+    views): which search got there sooner. Studies of another goal than the first are left out, said in
+    the title."""
+    if not studies:
+        return _empty("Best so far", "no study chosen")
+    first = studies[0][0]
+    goal = (first["metrics"], first["modes"])
+    kept = [(s, h) for s, h in studies if (s["metrics"], s["modes"]) == goal and len(s["metrics"]) == 1]
+    left = len(studies) - len(kept)
+    title = f"Best so far: {first['modes'][0]} {first['metrics'][0]}" + (
+        f" ({left} other stud{'y' if left == 1 else 'ies'} of another goal left out)" if left else ""
+    )
+    if not kept:
+        return _empty(title, "several objectives have no single best so far")
+    data = []
+    for study, view in kept:
+        best = view["best"]
+        last = max((p["number"] for p in view["points"]), default=0)
+        xs = [b["number"] for b in best] + ([last] if best else [])
+        ys = [b["value"] for b in best] + ([best[-1]["value"]] if best else [])
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv"},
+                "name": _text(study["name"]),
+                "x": xs,
+                "y": ys,
+            }
+        )
+    layout = _layout(
+        title,
+        xaxis={"title": {"text": "trial"}, **_whole([0, 1])},
+        yaxis={"title": {"text": _text(first["metrics"][0])}},
+    )
+    return {"data": data, "layout": layout}

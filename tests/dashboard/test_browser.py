@@ -258,3 +258,23 @@ def test_the_report_renders_with_the_network_off(browser, storage, tmp_path):
         assert page.errors == []
     finally:
         page.close()
+
+
+def test_two_studies_picked_in_the_list_open_their_comparison(browser, server, storage):
+    page = Page(browser)
+    try:
+        p = page.open(server + "/")
+        assert p.locator("#compare").is_hidden()
+        p.locator('input.pick[data-name="demo"]').check()
+        p.locator('input.pick[data-name="tree"]').check()
+        assert p.locator("#compare").text_content() == "compare 2 studies"
+        p.locator("#compare").click()
+        p.wait_for_selector("body[data-ready]", timeout=20_000)
+        assert p.get_attribute("body", "data-ready") == "true", page.errors
+        assert p.locator("#compared tbody tr").count() == 2
+        lines = p.evaluate("document.getElementById('fig-comparison').data.map((t) => t.name)")
+        assert lines == ["demo"]  # tree optimises another metric: left out, and the title says so
+        assert "another goal left out" in p.locator("#fig-comparison .gtitle").text_content()
+        assert not page.errors
+    finally:
+        page.close()

@@ -584,3 +584,32 @@ def test_a_third_party_storage_works_with_the_dashboard_the_report_and_the_plots
     assert len(client.get("/api/studies/third/trials/2").json()["reports"]) == 3
     assert "third" in report_html(storage, "third")
     assert hyperion.plot.intermediate(url, "third") is not None
+
+
+def test_several_studies_compare_on_one_figure(tmp_path):
+    from starlette.testclient import TestClient
+
+    from hyperion.dashboard import figures
+    from hyperion.dashboard.source import open_storage
+
+    url = f"sqlite:///{tmp_path / 'cmp.db'}"
+    studies.demo(url, "first", trials=12)
+    studies.demo(url, "second", trials=8)
+    studies.two_objectives(url)
+    storage = open_storage(url)
+    views = [(storage.study_view(n), storage.history_view(n)) for n in ("first", "second", "mo")]
+    fig = figures.comparison(views)
+    lines = {t["name"]: t for t in fig["data"]}
+    assert (
+        set(lines) == {"first", "second"} and "1 other study of another goal left out" in fig["layout"]["title"]["text"]
+    )
+    for name in ("first", "second"):
+        best = storage.history_view(name)["best"]
+        assert lines[name]["y"][: len(best)] == [b["value"] for b in best]  # its best so far, step by step
+        assert lines[name]["x"][-1] == storage.study_view(name)["trials"] - 1  # drawn to its last trial
+    client = TestClient(create_app(storage), base_url="http://127.0.0.1")
+    page = client.get("/compare?study=first&study=second")
+    assert page.status_code == 200 and "data-compared" in page.text
+    assert client.get("/compare").status_code == 400
+    assert client.get("/compare?study=nowhere").status_code == 404
+    storage.close()

@@ -63,6 +63,16 @@
   }
 
   // -- studies ----------------------------------------------------------------------------------------
+  const picked = new Set();
+
+  function updateCompare() {
+    const a = document.getElementById("compare");
+    if (!a) return;
+    a.hidden = picked.size < 2;
+    a.href = "/compare?" + [...picked].map((n) => "study=" + encodeURIComponent(n)).join("&");
+    a.textContent = "compare " + picked.size + " studies";
+  }
+
   function renderStudies(studies) {
     const tbody = document.querySelector("#studies tbody");
     tbody.replaceChildren();
@@ -71,13 +81,34 @@
       const tr = el("tr");
       const link = el("a", s.name, { href: studyUrl(s.name) });
       const name = el("td");
-      name.append(link);
+      const pick = el("input", null, { type: "checkbox", class: "pick", "data-name": s.name, title: "compare" });
+      pick.checked = picked.has(s.name);
+      pick.addEventListener("change", () => {
+        if (pick.checked) picked.add(s.name); else picked.delete(s.name);
+        updateCompare();
+      });
+      name.append(pick, " ", link);
       const running = s.open_by ? "running" : "finished";
       const goal = s.metrics.map((m, i) => s.modes[i] + " " + m).join(", ");
       tr.append(name, el("td", running, { class: "state-" + running }), el("td", goal));
       for (const k of ["trials", "completed", "killed", "failed"]) tr.append(el("td", s[k], { class: "n" }));
       tr.append(el("td", s.running + s.interrupted, { class: "n" }), el("td", num(s.best), { class: "n" }));
       tr.append(el("td", when(s.created)), el("td", duration(s.updated - s.created), { class: "n" }));
+      tbody.append(tr);
+    }
+  }
+
+  function renderCompared(studies) {
+    const tbody = document.querySelector("#compared tbody");
+    tbody.replaceChildren();
+    for (const s of studies) {
+      const tr = el("tr");
+      const name = el("td");
+      name.append(el("a", s.name, { href: studyUrl(s.name) }));
+      const goal = s.metrics.map((m, i) => s.modes[i] + " " + m).join(", ");
+      const best = s.best ? num(s.best.value) + " (trial " + s.best.number + ")" : "-";
+      tr.append(name, el("td", goal), el("td", s.trials, { class: "n" }), el("td", s.counts.completed, { class: "n" }),
+        el("td", best, { class: "n" }), el("td", duration(s.duration_s), { class: "n" }));
       tbody.append(tr);
     }
   }
@@ -297,6 +328,10 @@
     if (page === "studies") {
       renderStudies(data("data-studies"));
       every(POLL_MS * 2, async () => renderStudies(await get("/api/studies")));
+    } else if (page === "compare") {
+      renderCompared(data("data-compared"));
+      const fig = data("data-figure");
+      Plotly.react(document.getElementById("fig-comparison"), fig.data, fig.layout, { responsive: true, displaylogo: false });
     } else if (page === "study") {
       study = data("data-study");
       renderHeader(study);
