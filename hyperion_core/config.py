@@ -227,7 +227,9 @@ class StudyConfig(BaseModel):
     @model_validator(mode="after")
     def _reproducible(self) -> StudyConfig:
         if self.reproducible and self.seed is None:
-            raise ConfigurationError("reproducible=True gives the same trials on every run of a seeded study: pass seed=")
+            raise ConfigurationError(
+                "reproducible=True gives the same trials on every run of a seeded study: pass seed="
+            )
         if self.reproducible and self.join:
             raise ConfigurationError(
                 "reproducible=True orders one process's trials; with join=True the processes' timing decides: "

@@ -243,6 +243,15 @@ class StudyViews(Protocol):
         limit: int = ...,
     ) -> dict[str, Any]: ...
     def trial_view(self, study_name: str, number: int, max_reports: int = ...) -> dict[str, Any] | None: ...
+    def numbers_view(
+        self,
+        study_name: str,
+        *,
+        state: str | None = ...,
+        ranges: dict[str, tuple[float | None, float | None]] | None = ...,
+        equals: dict[str, str] | None = ...,
+        cap: int = ...,
+    ) -> list[int]: ...
 
 
 @dataclass

@@ -226,13 +226,7 @@ class ComputedViews:
         if sort not in SORTS:
             raise StorageError(f"cannot sort trials by {sort!r}; use one of {', '.join(SORTS)}")
         limit = min(max(1, limit), MAX_PAGE)
-        space = self.describe_study(study_name)["space"]
-        check_ranges(space, ranges)
-        rows = [t for t in self.load_trials(study_name) if not state or t.state.value == state]
-        for key, (lo, hi) in (ranges or {}).items():
-            rows = [t for t in rows if _within(t.params.get(key), lo, hi)]
-        for key, text in (equals or {}).items():
-            rows = [t for t in rows if key in t.params and equals_text(t.params[key]) == text]
+        rows = self._kept(study_name, state, ranges, equals)
 
         def column(t: Trial) -> Any:
             if sort == "duration":
@@ -246,6 +240,34 @@ class ComputedViews:
         ordered = known + sorted((t for t in rows if column(t) is None), key=lambda t: t.number)
         page = ordered[max(0, offset) : max(0, offset) + limit]
         return {"total": len(rows), "offset": offset, "rows": [light(t) for t in page]}
+
+    def numbers_view(
+        self,
+        study_name: str,
+        *,
+        state: str | None = None,
+        ranges: dict[str, tuple[float | None, float | None]] | None = None,
+        equals: dict[str, str] | None = None,
+        cap: int = 100_000,
+    ) -> list[int]:
+        """The numbers of the trials a filter keeps (at most `cap`): every figure then shows only those."""
+        return [t.number for t in self._kept(study_name, state, ranges, equals)][:cap]
+
+    def _kept(
+        self,
+        study_name: str,
+        state: str | None,
+        ranges: dict[str, tuple[float | None, float | None]] | None,
+        equals: dict[str, str] | None,
+    ) -> list[Trial]:
+        """The trials a filter keeps: a state, parameter ranges (numbers only), parameter values."""
+        check_ranges(self.describe_study(study_name)["space"], ranges)
+        rows = [t for t in self.load_trials(study_name) if not state or t.state.value == state]
+        for key, (lo, hi) in (ranges or {}).items():
+            rows = [t for t in rows if _within(t.params.get(key), lo, hi)]
+        for key, text in (equals or {}).items():
+            rows = [t for t in rows if key in t.params and equals_text(t.params[key]) == text]
+        return rows
 
     def trial_view(self, study_name: str, number: int, max_reports: int = 10_000) -> dict[str, Any] | None:
         """One trial in full: its row, its reports, its events, and the study event that proposed it

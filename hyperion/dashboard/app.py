@@ -177,9 +177,17 @@ def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
         return data(await call(storage.list_studies))
 
     async def api_study(request: Request) -> Response:
+        """The study and its figures; the trial table's filter (state=, p.<name>=) applies to every figure."""
         name = study_name(request.path_params["name"])
         study = await call(storage.study_view, name)
-        return data({"study": study, "figures": await call(study_figures, storage, name, study)})
+        query = trial_query(request.query_params)
+        keep = None
+        if query["state"] or query["ranges"] or query["equals"]:
+            kept = await call(
+                storage.numbers_view, name, state=query["state"], ranges=query["ranges"], equals=query["equals"]
+            )
+            keep = set(kept)
+        return data({"study": study, "figures": await call(study_figures, storage, name, study, keep)})
 
     async def api_seq(request: Request) -> Response:
         return data({"seq": await call(storage.seq_view, study_name(request.path_params["name"]))})

@@ -36,12 +36,18 @@ def open_storage(url: str | None) -> Any:
     return storage
 
 
-def study_figures(source: Source, name: str, study: dict[str, Any] | None = None) -> dict[str, Any]:
+def study_figures(
+    source: Source, name: str, study: dict[str, Any] | None = None, keep: set[int] | None = None
+) -> dict[str, Any]:
     """Every figure of a study page, by name (a figure that does not apply, e.g. lineage without a
-    tree, is left out)."""
+    tree, is left out). `keep`: only these trials (a filter of the page: every figure shows the same ones)."""
     study = study or source.study_view(name)
-    sample = source.sample_view(name)
-    out: dict[str, Any] = {"history": figures.history(study, source.history_view(name))}
+    sample = _only(source.sample_view(name), "trials", keep)
+    history = source.history_view(name)
+    if keep is not None:
+        points = [p for p in history["points"] if p["number"] in keep]
+        history = {**history, "points": points, "best": _best_so_far(study, points)}
+    out: dict[str, Any] = {"history": figures.history(study, history)}
     if (front := figures.pareto(study, sample)) is not None:
         out["pareto"] = front
     out["importance"] = figures.importance(study, sample)
@@ -50,12 +56,34 @@ def study_figures(source: Source, name: str, study: dict[str, Any] | None = None
         if (figure := build(study, sample)) is not None:
             out[key] = figure
     out["parallel_coordinates"] = figures.parallel_coordinates(study, sample)
-    if (curves := figures.intermediate(study, source.curves_view(name, study["metrics"][0]))) is not None:
-        out["intermediate"] = curves
-    if (tree := figures.lineage(study, source.lineage_view(name))) is not None:
+    curves = _only(source.curves_view(name, study["metrics"][0]), "curves", keep)
+    if (drawn := figures.intermediate(study, curves)) is not None:
+        out["intermediate"] = drawn
+    nodes = source.lineage_view(name)
+    if (
+        tree := figures.lineage(study, nodes if keep is None else [n for n in nodes if n["number"] in keep])
+    ) is not None:
         out["lineage"] = tree
-    out["timeline"] = timeline(study, source.timeline_view(name))
+    bars = source.timeline_view(name)
+    out["timeline"] = timeline(study, bars if keep is None else [b for b in bars if b["number"] in keep])
     return out
+
+
+def _only(view: dict[str, Any], key: str, keep: set[int] | None) -> dict[str, Any]:
+    return view if keep is None else {**view, key: [row for row in view[key] if row["number"] in keep]}
+
+
+def _best_so_far(study: dict[str, Any], points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The best-so-far steps among these points (a filtered history)."""
+    if len(study["metrics"]) > 1:
+        return []
+    goal = Goal.of(study["metrics"], study["modes"])
+    best: list[dict[str, Any]] = []
+    for p in points:
+        if p["state"] == "completed" and p["value"] is not None and p["feasible"]:
+            if not best or not goal.better(best[-1]["value"], p["value"]):
+                best.append({"number": p["number"], "value": p["value"]})
+    return best
 
 
 class ResultSource(ComputedViews):

@@ -306,6 +306,49 @@ class ViewsMixin(ComputedViews, BoundedMixin):
 
         return self._view(study_name, "lineage", read)
 
+    def _filter(
+        self,
+        row: Any,
+        state: str | None,
+        ranges: dict[str, tuple[float | None, float | None]] | None,
+        equals: dict[str, str] | None,
+    ) -> list[Any]:
+        """The WHERE terms of a trial filter: a state, parameter ranges (numbers only), parameter values."""
+        sa, t = self._sa, self._schema.trials
+        where = [t.c.study_id == row["id"]]
+        if state:
+            where.append(t.c.state == state)
+        check_ranges(json.loads(row["space"]), ranges)
+        for key, (lo, hi) in (ranges or {}).items():
+            value = sa.cast(self._param(key), sa.Float)
+            where.append(self._param(key).is_not(None))
+            if lo is not None:
+                where.append(value >= lo)
+            if hi is not None:
+                where.append(value <= hi)
+        for key, text in (equals or {}).items():
+            where.append(sa.cast(self._param(key), sa.String) == text)
+        return where
+
+    def numbers_view(
+        self,
+        study_name: str,
+        *,
+        state: str | None = None,
+        ranges: dict[str, tuple[float | None, float | None]] | None = None,
+        equals: dict[str, str] | None = None,
+        cap: int = 100_000,
+    ) -> list[int]:
+        """The numbers of the trials a filter keeps (at most `cap`): every figure then shows only those."""
+        sa, t = self._sa, self._schema.trials
+
+        def read(conn: Any, row: Any) -> list[int]:
+            where = self._filter(row, state, ranges, equals)
+            rows = conn.execute(sa.select(t.c.number).where(*where).order_by(t.c.number).limit(cap))
+            return [int(n) for (n,) in rows]
+
+        return self._view(study_name, "filtered trials", read)
+
     def trials_view(
         self,
         study_name: str,
@@ -325,19 +368,7 @@ class ViewsMixin(ComputedViews, BoundedMixin):
         limit = min(max(1, limit), MAX_PAGE)
 
         def read(conn: Any, row: Any) -> dict[str, Any]:
-            where = [t.c.study_id == row["id"]]
-            if state:
-                where.append(t.c.state == state)
-            check_ranges(json.loads(row["space"]), ranges)
-            for key, (lo, hi) in (ranges or {}).items():
-                value = sa.cast(self._param(key), sa.Float)
-                where.append(self._param(key).is_not(None))
-                if lo is not None:
-                    where.append(value >= lo)
-                if hi is not None:
-                    where.append(value <= hi)
-            for key, text in (equals or {}).items():
-                where.append(sa.cast(self._param(key), sa.String) == text)
+            where = self._filter(row, state, ranges, equals)
             column = {"duration": t.c.finished - t.c.started}.get(sort, getattr(t.c, sort, t.c.number))
             order = [(column.desc() if descending else column.asc()).nulls_last(), t.c.number]
             total = conn.execute(sa.select(sa.func.count()).where(*where)).scalar() or 0

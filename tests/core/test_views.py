@@ -75,6 +75,8 @@ def test_the_computed_views_answer_as_the_sql_views_do(tmp_path, dict_storage, m
         for descending in (False, True):
             same("trials_view", sort=sort, descending=descending, limit=200)
     same("trials_view", state="killed")
+    same("numbers_view", state="completed")
+    same("numbers_view", ranges={"x": (0.2, 0.7)}, equals={"opt": "adam"})
     same("trials_view", ranges={"x": (0.2, 0.7)}, equals={"opt": "adam"}, offset=1, limit=3)
     timeline = [{**row, "worker": None} for row in sql.timeline_view("s")]
     assert timeline == other.timeline_view("s")

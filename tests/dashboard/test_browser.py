@@ -278,3 +278,24 @@ def test_two_studies_picked_in_the_list_open_their_comparison(browser, server, s
         assert not page.errors
     finally:
         page.close()
+
+
+def test_a_filter_of_the_trial_table_applies_to_every_figure(browser, server, storage):
+    trials = storage.load_trials("demo")
+    page = Page(browser)
+    try:
+        p = page.open(server + "/studies/demo")
+        before = page.points("history")
+        p.select_option("#trial-filter select[name=state]", "completed")
+        p.click("#apply-filter")
+        done = [t for t in trials if t.state.value == "completed"]
+        p.wait_for_function(
+            "n => document.querySelectorAll('#fig-history .scatterlayer .trace .point').length < n", arg=before
+        )
+        assert page.points("history", "completed") == len(done)
+        assert page.points("history", "killed (last report)") == 0
+        assert page.points("slices") == 3 * len(done)
+        assert p.locator("#trials tbody tr").count() == len(done)
+        assert not page.errors
+    finally:
+        page.close()

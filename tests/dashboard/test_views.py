@@ -613,3 +613,26 @@ def test_several_studies_compare_on_one_figure(tmp_path):
     assert client.get("/compare").status_code == 400
     assert client.get("/compare?study=nowhere").status_code == 404
     storage.close()
+
+
+def test_the_trial_filter_applies_to_every_figure(storage, client):
+    trials = trials_of(storage, "demo")
+    lo, hi = sorted(t.params["lr"] for t in trials)[5], sorted(t.params["lr"] for t in trials)[-5]
+    kept = {t.number for t in trials if lo <= t.params["lr"] <= hi}
+    assert storage.numbers_view("demo", ranges={"lr": (lo, hi)}) == sorted(kept)
+    done = [t for t in trials if t.number in kept and t.state.value == "completed"]
+    figs = study_figures(storage, "demo", keep=kept)
+    history = {t["name"]: t for t in figs["history"]["data"]}
+    assert history["completed"]["x"] == [t.number for t in done]
+    best, expect = None, []
+    for t in done:  # the best so far of the kept trials alone
+        if best is None or t.value < best:
+            best = t.value
+            expect.append(t.number)
+    assert history["best so far"]["x"][: len(expect)] == expect
+    assert [len(p["x"]) for p in figs["slices"]["data"]] == [len(done)] * 3
+    bars = sum(len(d.get("y") or []) for d in figs["timeline"]["data"])
+    assert bars == len(kept)
+    answer = client.get(f"/api/studies/demo?state=killed&p.lr={lo}:{hi}").json()["figures"]
+    assert "completed" not in {t["name"] for t in answer["history"]["data"] if t.get("x")}
+    assert client.get("/api/studies/demo?p.opt=1:2").status_code == 400  # a range on a Choice says why

@@ -137,7 +137,15 @@
     const section = document.getElementById("figures");
     const nav = document.getElementById("figures-nav");
     for (const key of ORDER) {
-      if (!figures[key]) continue;
+      if (!figures[key]) {  // a figure that no longer applies (e.g. a filter left too few trials) goes
+        const stale = document.getElementById("fig-" + key);
+        if (stale) {
+          stale.remove();
+          const link = nav.querySelector('a[href="#fig-' + key + '"]');
+          if (link) link.remove();
+        }
+        continue;
+      }
       let holder = document.getElementById("fig-" + key);
       if (!holder) {
         holder = el("div", null, { id: "fig-" + key, class: "figure", "data-figure": key });
@@ -194,11 +202,21 @@
       });
       return { total: rows.length, rows: rows.slice(table.offset, table.offset + PAGE) };
     }
-    const q = new URLSearchParams({ sort: table.sort, desc: table.desc ? "1" : "", offset: table.offset, limit: PAGE });
+    const q = filterQuery();
+    for (const [k, v] of Object.entries({ sort: table.sort, desc: table.desc ? "1" : "", offset: table.offset, limit: PAGE })) q.set(k, v);
+    return get("/api/studies/" + encodeURIComponent(study.name) + "/trials?" + q.toString());
+  }
+  // The filter of the trial table, which every figure follows too (the server keeps only those trials).
+  function filterQuery() {
+    const q = new URLSearchParams();
     const f = table.filter;
     if (f.state) q.set("state", f.state);
     if (f.param && (f.lo !== "" || f.hi !== "")) q.set("p." + f.param, f.range ? f.lo + ":" + f.hi : f.lo);
-    return get("/api/studies/" + encodeURIComponent(study.name) + "/trials?" + q.toString());
+    return q;
+  }
+  async function loadStudy() {
+    const q = filterQuery().toString();
+    return get("/api/studies/" + encodeURIComponent(study.name) + (q ? "?" + q : ""));
   }
   async function renderTable() {
     const page = await loadPage();
@@ -252,6 +270,7 @@
         hi: form.elements.hi.value.trim(), range: desc.type === "Float" || desc.type === "Int" };
       table.offset = 0;
       renderTable().catch(showError);
+      if (!REPORT) loadStudy().then((fresh) => renderFigures(fresh.figures)).catch(showError);
     });
     document.getElementById("prev").onclick = () => { table.offset = Math.max(0, table.offset - PAGE); renderTable(); };
     document.getElementById("next").onclick = () => { table.offset += PAGE; renderTable(); };
@@ -343,7 +362,7 @@
         const now = await get("/api/studies/" + encodeURIComponent(study.name) + "/seq");
         if (now.seq === seq) return;
         seq = now.seq;
-        const fresh = await get("/api/studies/" + encodeURIComponent(study.name));
+        const fresh = await loadStudy();
         study = fresh.study;
         renderHeader(study);
         renderFigures(fresh.figures);
