@@ -189,14 +189,7 @@ class Space:
         conditional Choice becomes the chosen option: its dict with its values, or the plain option."""
         if self.conditions:
             return self._build(self.definition, "", flat)
-        nested: dict[str, Any] = {}
-        for path, value in flat.items():
-            node = nested
-            *parents, leaf = path.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = value
-        return nested
+        return nest(flat)
 
     def _build(self, node: Mapping[str, Any], prefix: str, flat: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -316,3 +309,15 @@ class Space:
                 described["when"] = list(self.conditions[path])
             out[path] = described
         return out
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted paths as nested dicts: {"a.b": 1} -> {"a": {"b": 1}}."""
+    nested: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = nested
+        *parents, leaf = str(path).split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested

@@ -248,14 +248,20 @@ def importance_scores(study: dict[str, Any], trials: list[dict[str, Any]]) -> di
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def pair(study: dict[str, Any], trials: list[dict[str, Any]]) -> tuple[str, str] | None:
-    """The two numeric parameters to draw against each other: the two most important (ties: space order)."""
+def pair(study: dict[str, Any], view: dict[str, Any]) -> tuple[tuple[str, str], list[dict[str, Any]]] | None:
+    """The two numeric parameters to draw against each other (the two most important; ties: space
+    order) and the feasible completed trials that have both; None with several objectives or fewer than
+    two numeric parameters."""
+    if len(study["metrics"]) > 1:
+        return None
+    trials = [t for t in view["trials"] if t["value"] is not None and t["feasible"]]
     numeric = [n for n in searched(study, trials) if _numeric(study["space"][n])]
     if len(numeric) < 2:
         return None
     scores = importance_scores(study, trials)
     ranked = sorted(numeric, key=lambda n: -scores.get(n, -1.0))
-    return ranked[0], ranked[1]
+    names = (ranked[0], ranked[1])
+    return names, [t for t in trials if all(isinstance(t["params"].get(n), (int, float)) for n in names)]
 
 
 def _pair_axes(study: dict[str, Any], names: tuple[str, str], trials: list[dict[str, Any]]) -> tuple[Any, ...]:
@@ -278,15 +284,11 @@ def contour(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | Non
     """The objective over the two most important numeric parameters: a contour of the completed trials'
     values (inverse-distance weighted on a 40 x 40 grid, log axes where the parameter is log), the trials
     themselves as points."""
-    if len(study["metrics"]) > 1:
+    if (chosen := pair(study, view)) is None:
         return None
-    trials = [t for t in view["trials"] if t["value"] is not None and t["feasible"]]
-    names = pair(study, trials)
-    if names is None:
-        return None
+    names, trials = chosen
     metric = study["metrics"][0]
     title = f"Contour of {metric} over {names[0]} and {names[1]}{_thinned(view['stride'])}"
-    trials = [t for t in trials if all(isinstance(t["params"].get(n), (int, float)) for n in names)]
     if len(trials) < 3:
         return _empty(title, "fewer than 3 completed trials with both parameters")
     (xs, xaxis, xlog), (ys, yaxis, ylog) = _pair_axes(study, names, trials)
@@ -330,14 +332,10 @@ def contour(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | Non
 def rank(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
     """The completed trials over the two most important numeric parameters, coloured by their rank
     (0 the best, 1 the worst): where the good region is, whatever the scale of the objective."""
-    if len(study["metrics"]) > 1:
+    if (chosen := pair(study, view)) is None:
         return None
-    trials = [t for t in view["trials"] if t["value"] is not None and t["feasible"]]
-    names = pair(study, trials)
-    if names is None:
-        return None
+    names, trials = chosen
     title = f"Rank over {names[0]} and {names[1]}{_thinned(view['stride'])}"
-    trials = [t for t in trials if all(isinstance(t["params"].get(n), (int, float)) for n in names)]
     if len(trials) < 2:
         return _empty(title, "fewer than 2 completed trials with both parameters")
     (_, xaxis, _), (_, yaxis, _) = _pair_axes(study, names, trials)

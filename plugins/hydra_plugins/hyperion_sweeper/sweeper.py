@@ -50,18 +50,19 @@ class HyperionSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         from hyperion.command import Command
         from hyperion_core.config import StudyConfig, space_of
+        from hyperion_core.space import nest
         from hyperion_core.tune import run_study
 
         options = dict(self.options)
         params = OmegaConf.to_container(OmegaConf.create(options.pop("params") or {}), resolve=True)
         if not params:
             raise ValueError("hydra.sweeper.params is empty: give the space, e.g. params: {lr: {float: [1e-4, 1e-1]}}")
-        space = space_of(_nest(params))
+        space = space_of(nest(params))
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
         study = options.pop("study_name", None) or str(self.config.hydra.job.name)
         words = [sys.executable, sys.argv[0], *arguments]
-        words += [f"{name}={{{name}}}" for name in _names(_nest(params))]
+        words += [f"{name}={{{name}}}" for name in _names(nest(params))]
         words += ["hydra.run.dir=.", f"+hydra.callbacks.hyperion_result._target_={ResultLine.__module__}.ResultLine"]
         command = Command(
             words, study=study, workdir=sweep_dir, base_dir=Path.cwd(), grace_period_s=options.pop("grace_period_s")
@@ -79,18 +80,6 @@ class HyperionSweeper(Sweeper):
         result = run_study(config, command)
         (sweep_dir / "optimization_results.json").write_text(json.dumps(_jsonable(result), indent=2, default=str))
         return result
-
-
-def _nest(params: dict[str, Any]) -> dict[str, Any]:
-    """Hydra's dotted keys (optim.lr) as the nested mappings a Hyperion space is made of."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        *parents, last = str(key).split(".")
-        target = out
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[last] = value
-    return out
 
 
 def _names(params: dict[str, Any], prefix: str = "") -> list[str]:
