@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hyperion.dashboard import figures
+from hyperion.dashboard import figures, pairs
 from hyperion.dashboard.source import ResultSource, Source, open_storage
 from hyperion_core.errors import ConfigurationError, HyperionError
 
@@ -134,12 +134,10 @@ def pareto(target: Any, study: str | None = None) -> Any:
 def contour(target: Any, study: str | None = None) -> Any:
     """The objective over the two most important numeric parameters (a contour, the trials as points)."""
     return _figure(
-        lambda s, n: figures.contour(s.study_view(n), s.sample_view(n)), target, study, "two numeric parameters"
+        lambda s, n: pairs.contour(s.study_view(n), s.sample_view(n)), target, study, "two numeric parameters"
     )
 
 
 def rank(target: Any, study: str | None = None) -> Any:
     """The completed trials over the two most important numeric parameters, coloured by rank."""
-    return _figure(
-        lambda s, n: figures.rank(s.study_view(n), s.sample_view(n)), target, study, "two numeric parameters"
-    )
+    return _figure(lambda s, n: pairs.rank(s.study_view(n), s.sample_view(n)), target, study, "two numeric parameters")

@@ -114,7 +114,7 @@ def _again(old: Trial) -> Trial:
     )
 
 
-def _reported_value(trial: Trial, metric: str) -> float | None:
+def reported_value(trial: Trial, metric: str) -> float | None:
     """A killed trial's last reported value of the metric (for rank_killed_trials=True)."""
     return finite((trial.last_report or {}).get(metric))
 

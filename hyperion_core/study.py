@@ -4,9 +4,9 @@ Its public steps are what every driver uses: `open` (plugins set up, a resumed s
 executor started), `fill` (the free slots get trials), `wait` (the next executor message, bounded),
 `apply` (one message), `tick` (after a batch of messages: time limits, the strategy's kills), `flush`
 (the tick's changes in one write, then reporters), `sync` (joined processes: the others' trials) and
-`close`. `run()` is tune()'s driver of those steps; the ask-and-tell Study is another. Its parts are
-collaborators with their own state: the Outbox (events and writes), the Stopper (deadlines and
-stopping) and a Coordinator (this process alone, or joined processes through the storage).
+`close`. `run()` is tune()'s driver; the ask-and-tell Study is another. Its parts are collaborators with
+their own state: the Outbox (events, writes), the Stopper (deadlines, stopping), a Coordinator (alone, or
+joined processes through the storage) and, with reproducible=True, InOrder (outcomes in trial order).
 """
 
 from __future__ import annotations
@@ -16,18 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hyperion_core import outcome
 from hyperion_core.coordinator import Coordinator, Joined, Solo
 from hyperion_core.errors import ConfigurationError, HyperionError, StorageError
 from hyperion_core.log import get_logger
 from hyperion_core.models import Changes, Report, StudyRecord, Trial, TrialState
-from hyperion_core.outcome import (
-    _reported_value,
-    check_metric_name,
-    judge,
-    judge_loaded,
-    say_how_it_opened,
-    warn_if_nothing_completed,
-)
 from hyperion_core.protocols import (
     Executor,
     Failed,
@@ -46,6 +39,7 @@ from hyperion_core.protocols import (
 )
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
+from hyperion_core.study_order import InOrder
 from hyperion_core.study_output import Outbox
 from hyperion_core.study_stop import Stopper
 from hyperion_core.text import cap, cap_values
@@ -113,18 +107,11 @@ class StudyLoop:
         self.constraints = dict(constraints or {})  # metric -> ("<=" or ">=", bound)
         self.initial = list(initial or [])  # initial_points, proposed before the strategy is asked
         self.warm = warm or ([], [])  # warm_start_from: trials of another study, and what to say of them
-        self.policies = policies
-        self.reporters = reporters
-        self.max_trials = max_trials
-        self.default_max_trials = default_max_trials
-        self.max_concurrent = max_concurrent
-        self.max_time_s = max_time_s
+        self.policies, self.reporters = policies, reporters
+        self.max_trials, self.default_max_trials = max_trials, default_max_trials
+        self.max_concurrent, self.max_time_s = max_concurrent, max_time_s
         self.inline = False
-        # reproducible=True: outcomes are applied in trial order, each followed by the proposal for the slot
-        # it freed, so trial n is proposed from trials 0..n-max_concurrent whatever the timing
-        self.ordered = ordered
-        self._held: dict[int, Finished | Failed] = {}
-        self._releasing = False
+        self.in_order = InOrder(state, self.fill, self._outcome, lambda: self.stopper.stopping) if ordered else None
         self._inline_executor: InlineExecutor | None = None
         self._inline_error: BaseException | None = None
         self._metrics_checked: set[str] = set()
@@ -214,7 +201,7 @@ class StudyLoop:
             raise
         finally:
             self._release()
-        warn_if_nothing_completed(self.state)
+        outcome.warn_if_nothing_completed(self.state)
         return self.state
 
     # -- open and close --------------------------------------------------------------------------------
@@ -228,7 +215,7 @@ class StudyLoop:
             strategy.observe(trial)
         for note in warm_notes:
             state.note(note)
-        judge_loaded(self.record.trials, self.constraints)  # `foreign` (join=True): what the others run now
+        outcome.judge_loaded(self.record.trials, self.constraints)  # `foreign` (join=True): what the others run now
         reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
         self.coordinator.load(reruns)
         self.initial = not_run_yet(self.initial, state.trials)
@@ -238,7 +225,7 @@ class StudyLoop:
         if self.max_trials is None and self.max_time_s is None and not strategy.finite:
             self.max_trials = self.default_max_trials
         state.joined = isinstance(self.coordinator, Joined)
-        say_how_it_opened(state, len(reruns), self.max_trials)
+        outcome.say_how_it_opened(state, len(reruns), self.max_trials)
         state.max_trials = self.max_trials if self.max_trials is not None else strategy.size
         self.outbox.event(
             "study_started", None, {"name": state.name, "storage": state.storage_url, "resumed": state.resumed}
@@ -394,11 +381,11 @@ class StudyLoop:
                 if self.inline:  # the trial runs on this thread: strategy kills cannot wait for it to end
                     self.tick()
             case Finished() | Failed():
-                if self.ordered and self._held_back(message):
-                    return
+                if self.in_order is not None and self.in_order.hold(message):
+                    return  # reproducible=True: it waits for the trials before it
                 self._outcome(message)
-                if self.ordered:
-                    self._next_in_order()
+                if self.in_order is not None:
+                    self.in_order.release()
             case _:
                 raise HyperionError(f"unknown executor message {message!r}")
 
@@ -411,31 +398,6 @@ class StudyLoop:
         else:
             ended = TrialState.KILLED if trial.stop_requested else TrialState.FAILED
             self._end(trial, ended, error=cap(message.error))
-
-    def _held_back(self, message: Finished | Failed) -> bool:
-        """reproducible=True: an outcome waits while a lower-numbered trial still runs."""
-        running = self.state.running
-        if message.trial_number in running and message.trial_number != min(running):
-            self._held[message.trial_number] = message
-            return True
-        return False
-
-    def _next_in_order(self) -> None:
-        """reproducible=True: the freed slot gets its trial now, then the next held outcome is applied."""
-        if self._releasing:
-            return
-        self._releasing = True
-        try:
-            while True:
-                if not self.stopper.stopping:
-                    self.fill()
-                lowest = min(self.state.running, default=None)
-                message = self._held.pop(lowest, None) if lowest is not None else None
-                if message is None:
-                    return
-                self._outcome(message)
-        finally:
-            self._releasing = False
 
     def _reported(self, trial: Trial, step: int, metrics: dict[str, Any]) -> None:
         state = self.state
@@ -454,7 +416,7 @@ class StudyLoop:
 
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
         trial.score, trial.metrics, trial.artifacts = score, metrics, artifacts
-        values, violation, error = judge(self.state, trial, self.constraints, self._check_metric_name)
+        values, violation, error = outcome.judge(self.state, trial, self.constraints, self._check_metric_name)
         if trial.stop_requested:
             self._end(trial, TrialState.KILLED)
         elif error is not None:
@@ -470,12 +432,12 @@ class StudyLoop:
     ) -> None:
         if metric not in self._metrics_checked:  # each name once: the first trial that lacks it
             self._metrics_checked.add(metric)
-            check_metric_name(self.state, metric, metrics, report, score)
+            outcome.check_metric_name(self.state, metric, metrics, report, score)
 
     def _end(self, trial: Trial, new_state: TrialState, error: str | None = None) -> None:
         trial.state = new_state
         if new_state is TrialState.KILLED and self.state.rank_killed:
-            trial.value = _reported_value(trial, self.state.metric)
+            trial.value = outcome.reported_value(trial, self.state.metric)
         trial.finished = time.time()
         if error is not None:
             trial.error = error

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from hyperion.dashboard import figures
+from hyperion.dashboard import pairs
 from hyperion.dashboard.source import study_figures
 from hyperion_core.errors import HyperionError, StorageError
 from hyperion_core.text import dumps
@@ -167,11 +167,11 @@ def create_app(storage: Any, allowed_hosts: Sequence[str] | None = None) -> Any:
         return page("trial.html", study={"name": name}, trial=trial)
 
     async def compare_page(request: Request) -> Response:
-        names = list(dict.fromkeys(request.query_params.getlist("study")))[: figures.MAX_COMPARED]
+        names = list(dict.fromkeys(request.query_params.getlist("study")))[: pairs.MAX_COMPARED]
         if not names:
             return page("error.html", 400, message="choose the studies to compare: /compare?study=a&study=b")
         views = await call(lambda: [(storage.study_view(n), storage.history_view(n)) for n in names])
-        return page("compare.html", studies=[s for s, _ in views], figure=figures.comparison(views))
+        return page("compare.html", studies=[s for s, _ in views], figure=pairs.comparison(views))
 
     async def api_studies(request: Request) -> Response:
         return data(await call(storage.list_studies))

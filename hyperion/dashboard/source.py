@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperion.dashboard import figures
+from hyperion.dashboard import figures, pairs
 from hyperion.dashboard.timeline import timeline
 from hyperion_core.errors import ConfigurationError, StorageError
 from hyperion_core.goal import Goal
@@ -52,7 +52,7 @@ def study_figures(
         out["pareto"] = front
     out["importance"] = figures.importance(study, sample)
     out["slices"] = figures.slices(study, sample)
-    for key, build in (("contour", figures.contour), ("rank", figures.rank)):
+    for key, build in (("contour", pairs.contour), ("rank", pairs.rank)):
         if (figure := build(study, sample)) is not None:
             out[key] = figure
     out["parallel_coordinates"] = figures.parallel_coordinates(study, sample)

@@ -24,16 +24,17 @@ from hyperion_storage import _bounded
 from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import _Lost
 from hyperion_storage._codec import goal_columns, goal_of, trial_of, trial_row
+from hyperion_storage._engine import configure_sqlite, insert_for
 from hyperion_storage._join import JOINED, JoinMixin, interrupt_trials, not_asked
 from hyperion_storage._lease import STALE_OWNER_S, Lease, describe, owner_alive
-from hyperion_storage._views import ViewsMixin
+from hyperion_storage._table import TableMixin
 
 logger = get_logger(__name__)
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
 
 
-class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
+class SQLStorage(JoinMixin, AdminMixin, TableMixin):
     """sqlite:/// and postgresql:// storages. `read_only` (the viewers) changes nothing in the database:
     a SQLite file is opened read-only (no tables made, no journal mode switched), and a database without
     Hyperion's tables is refused with a clear message instead of being given them."""
@@ -71,7 +72,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
                     )
                 else:
                     self.engine = sa.create_engine(engine_url, connect_args={"timeout": BUSY_TIMEOUT_S})
-                _configure_sqlite(self.engine, read_only)
+                configure_sqlite(self.engine, read_only, BUSY_TIMEOUT_S)
             else:
                 self.engine = sa.create_engine(
                     engine_url,
@@ -312,7 +313,7 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
     def _upsert(self, columns: list[str]) -> Any:
         """The trials' insert-or-update statement, built once (building it costs more than running it)."""
         if getattr(self, "_upsert_statement", None) is None:
-            insert = _insert_for(self.engine)(self._schema.trials)
+            insert = insert_for(self.engine)(self._schema.trials)
             update = {c: insert.excluded[c] for c in columns if c not in ("study_id", "number")}
             self._upsert_statement = insert.on_conflict_do_update(index_elements=["study_id", "number"], set_=update)
         return self._upsert_statement
@@ -428,32 +429,3 @@ class SQLStorage(JoinMixin, AdminMixin, ViewsMixin):
         for number, step, metrics in rows:
             history.setdefault(number, []).append((step, json.loads(metrics)))
         return history
-
-
-def _insert_for(engine: Any) -> Any:
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
-def _configure_sqlite(engine: Any, read_only: bool = False) -> None:
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_connection.cursor()
-        if not read_only:  # a viewer leaves the file's journal mode as it found it
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; fsync at checkpoints
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")  # writers: the lock now, not mid-way

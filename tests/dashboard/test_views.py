@@ -589,7 +589,7 @@ def test_a_third_party_storage_works_with_the_dashboard_the_report_and_the_plots
 def test_several_studies_compare_on_one_figure(tmp_path):
     from starlette.testclient import TestClient
 
-    from hyperion.dashboard import figures
+    from hyperion.dashboard import pairs
     from hyperion.dashboard.source import open_storage
 
     url = f"sqlite:///{tmp_path / 'cmp.db'}"
@@ -598,7 +598,7 @@ def test_several_studies_compare_on_one_figure(tmp_path):
     studies.two_objectives(url)
     storage = open_storage(url)
     views = [(storage.study_view(n), storage.history_view(n)) for n in ("first", "second", "mo")]
-    fig = figures.comparison(views)
+    fig = pairs.comparison(views)
     lines = {t["name"]: t for t in fig["data"]}
     assert (
         set(lines) == {"first", "second"} and "1 other study of another goal left out" in fig["layout"]["title"]["text"]
