@@ -38,6 +38,11 @@ def _one_blas_thread() -> Any:
     multi-threaded OpenBLAS on a busy machine made one 200 x 200 Cholesky cost 100 ms instead of 0.1."""
     global _controller
     if _controller is None:
+        # scipy brings its own OpenBLAS, loaded when scipy.linalg is first imported: load it before the
+        # controller looks, or the limit misses the library the GP uses (it then ran on every core)
+        import scipy.linalg  # noqa: F401
+        import scipy.optimize  # noqa: F401
+        import scipy.special  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()

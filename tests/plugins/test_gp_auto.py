@@ -234,3 +234,25 @@ def test_a_choice_of_thousands_of_options_keeps_gp_bounded_and_auto_picks_bayesi
     auto = tune(objective, space, strategy="auto", max_trials=5, seed=0)
     assert any("auto: bayesian (a Choice of 5000 options" in n for n in auto["study"]["notes"])
     assert not any(n.startswith("gp:") for n in auto["study"]["notes"])
+
+
+def test_gp_limits_every_blas_to_one_thread_scipys_own_included():
+    """scipy loads its own OpenBLAS when scipy.linalg is first imported; the limit must reach it (it was
+    set before, and the GP's Cholesky solves ran on every core of a busy machine)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from hyperion_strategies.gp import _one_blas_thread\n"
+        "with _one_blas_thread():\n"
+        "    import scipy.linalg\n"
+        "    blas = [i for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "print(json.dumps([(i['filepath'].rsplit('/', 1)[-1], i['num_threads']) for i in blas]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    import json
+
+    libraries = json.loads(out.stdout)
+    assert libraries and all(threads == 1 for _, threads in libraries), libraries
