@@ -8,7 +8,8 @@ from typing import Protocol
 
 from hyperion_core.models import Report, Trial
 from hyperion_core.outcome import _again
-from hyperion_core.protocols import SharedStorage, Strategy
+from hyperion_core.protocols import Strategy
+from hyperion_core.session import JoinedSession
 from hyperion_core.state import StudyState
 from hyperion_core.study_output import Outbox
 
@@ -90,10 +91,10 @@ class Joined:
     """join=True: the database hands out interrupted trials and numbers (max_trials is study-wide), and
     each look takes in the trials and reports of the other processes."""
 
-    def __init__(self, state: StudyState, strategy: Strategy, storage: SharedStorage, outbox: Outbox) -> None:
+    def __init__(self, state: StudyState, strategy: Strategy, session: JoinedSession, outbox: Outbox) -> None:
         self.state = state
         self.strategy = strategy
-        self.storage = storage
+        self.session = session
         self.outbox = outbox
         self.spent = False
 
@@ -110,7 +111,7 @@ class Joined:
             if slots <= 0 or self.spent:
                 break
             new = [] if self.strategy.exhausted else host.proposed(slots)
-            claim = self.storage.claim(self.state.name, new, slots, max_trials)
+            claim = self.session.claim(new, slots, max_trials)
             self._take_in(claim.foreign, claim.reports)
             for old in claim.reruns:
                 host.start(_again(old), new=False)
@@ -126,10 +127,10 @@ class Joined:
         return started
 
     def hand_out(self) -> None:
-        self.storage.hand_out(self.state.name)
+        self.session.hand_out()
 
     def sync(self) -> None:
-        changes = self.storage.sync(self.state.name)
+        changes = self.session.sync()
         self._take_in(changes.foreign, changes.reports)
 
     def _take_in(self, trials: list[Trial], reports: list[Report]) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from hyperion_core import outcome
 from hyperion_core.coordinator import Coordinator, Joined, Solo
-from hyperion_core.errors import ConfigurationError, HyperionError, StorageError
+from hyperion_core.errors import HyperionError, StorageError
 from hyperion_core.log import get_logger
-from hyperion_core.models import Changes, Report, StudyRecord, Trial, TrialState
+from hyperion_core.models import Changes, Report, Trial, TrialState
 from hyperion_core.protocols import (
     Executor,
     Failed,
@@ -31,12 +31,11 @@ from hyperion_core.protocols import (
     Proposal,
     Reported,
     Reporter,
-    SharedStorage,
     Started,
-    Storage,
     Strategy,
     Wake,
 )
+from hyperion_core.session import JoinedSession, Session
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
 from hyperion_core.study_order import InOrder
@@ -55,12 +54,11 @@ class StudyLoop:
         self,
         *,
         objective: Callable[..., Any],
-        record: StudyRecord,
+        session: Session,
         space: Space,
         seed: int | None,
         strategy: Strategy,
         executor: Executor,
-        storage: Storage,
         policies: list[Policy],
         reporters: list[Reporter],
         max_trials: int | None,
@@ -71,7 +69,6 @@ class StudyLoop:
         rank_killed: bool = False,
         storage_url: str = "memory",
         default_max_trials: int | None = None,
-        join: bool = False,
         initial: list[Proposal] | None = None,
         warm: tuple[list[Trial], list[str]] | None = None,
         constraints: dict[str, tuple[str, float]] | None = None,
@@ -79,6 +76,7 @@ class StudyLoop:
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        record = session.record
         self.state = state = StudyState(
             record.name,
             space,
@@ -90,20 +88,20 @@ class StudyLoop:
         )
         state.storage_url = storage_url
         state.rank_killed = rank_killed
+        self.session = session
         self.record = record
         self.strategy = strategy
         self.executor = executor
-        self.storage = storage
-        self.outbox = Outbox(state, storage, reporters)
+        self.outbox = Outbox(state, session, reporters)
         self.stopper = Stopper(
             state, executor, self.outbox, self._end, grace_period_s=grace_period_s, trial_timeout_s=trial_timeout_s
         )
-        # join=True: the storage coordinates this study's processes (numbers, budget, the others' trials)
-        self.coordinator: Coordinator = Solo(state, strategy)
-        if join:
-            if not isinstance(storage, SharedStorage):
-                raise ConfigurationError("join=True needs a storage the processes share: sqlite:/// or postgresql://")
-            self.coordinator = Joined(state, strategy, storage, self.outbox)
+        # joined: the storage coordinates this study's processes (numbers, budget, the others' trials)
+        self.coordinator: Coordinator = (
+            Joined(state, strategy, session, self.outbox)
+            if isinstance(session, JoinedSession)
+            else Solo(state, strategy)
+        )
         self.constraints = dict(constraints or {})  # metric -> ("<=" or ">=", bound)
         self.initial = list(initial or [])  # initial_points, proposed before the strategy is asked
         self.warm = warm or ([], [])  # warm_start_from: trials of another study, and what to say of them
@@ -280,7 +278,7 @@ class StudyLoop:
                 for reporter in self.reporters:
                     reporter.close(state)
         finally:
-            self.storage.close()
+            self.session.close()
 
     # -- tune()'s driver -------------------------------------------------------------------------------
     def _drive(self) -> None:
@@ -322,7 +320,7 @@ class StudyLoop:
                 message: Message | None = self.queue.get(timeout=timeout)
             except queue.Empty:
                 message = None
-                self.storage.write(state.name, Changes())  # idle: lets a storage keep its heartbeat
+                self.session.write(Changes())  # idle: lets a storage keep its heartbeat
             if message is not None:
                 self.apply(message)
                 while True:  # drain what is already there: a burst costs one tick

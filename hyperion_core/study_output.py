@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from hyperion_core.models import Changes, Event
-from hyperion_core.protocols import Reporter, Storage
+from hyperion_core.protocols import Reporter
+from hyperion_core.session import Session
 from hyperion_core.state import StudyState
 from hyperion_core.text import cap_values
 
 
 class Outbox:
-    def __init__(self, state: StudyState, storage: Storage, reporters: list[Reporter]) -> None:
+    def __init__(self, state: StudyState, session: Session, reporters: list[Reporter]) -> None:
         self.state = state
-        self.storage = storage
+        self.session = session
         self.reporters = reporters
         self.changes = Changes()
         self.unreported: list[Event] = []  # events shown to reporters once the tick is written
@@ -34,7 +35,7 @@ class Outbox:
         """Write the tick's changes, then show them: what a reporter shows is already stored. A failed
         write keeps the changes (the next flush tries again) and shows nothing."""
         if self.changes:
-            self.storage.write(self.state.name, self.changes)
+            self.session.write(self.changes)
             self.changes = Changes()
         self.show()
 

@@ -14,8 +14,9 @@ from hyperion_core.interrupt import interrupted
 from hyperion_core.log import get_logger
 from hyperion_core.models import StudyRecord
 from hyperion_core.plugins import registry
-from hyperion_core.protocols import Executor, Policy, Reporter, SharedStorage, Strategy
+from hyperion_core.protocols import Executor, Policy, Reporter, Strategy
 from hyperion_core.result import StudyResult, result_of
+from hyperion_core.session import open_session
 from hyperion_core.space import Space
 from hyperion_core.study import StudyLoop
 from hyperion_core.text import redact_url
@@ -103,29 +104,19 @@ def open_loop(config: StudyConfig, objective: Callable[..., Any], executor: Exec
     warm = warm_trials(config.warm_start_from, config.space, config.goal.metric, reg)
     storage = reg.storage(config.storage)
     storage_url = redact_url(getattr(storage, "url", type(storage).__name__))
-    if config.join and not isinstance(storage, SharedStorage):
-        raise ConfigurationError(
-            "join=True makes several processes work one study through a storage they share: "
-            "pass storage='sqlite:///file.db' (one machine) or 'postgresql://...' (many)"
-        )
     described, kept = config.space.describe(), config.kept()
     try:
-        if config.join:
-            assert isinstance(storage, SharedStorage)
-            record = storage.join_study(
-                config.study_name, described, config.goal, kept, stale_after_s=config.join_stale_after_s
-            )
-        else:
-            record = storage.open_study(config.study_name, described, config.goal, kept)
-        _check_resume(record, described, config.goal, storage_url, kept)
+        session = open_session(
+            storage, config.study_name, described, config.goal, kept, config.join, config.join_stale_after_s
+        )
+        _check_resume(session.record, described, config.goal, storage_url, kept)
         return StudyLoop(
             objective=objective,
-            record=record,
+            session=session,
             space=config.space,
             seed=config.seed,
             strategy=strategy,
             executor=executor,
-            storage=storage,
             storage_url=storage_url,
             policies=policies,
             reporters=reporters,
@@ -136,7 +127,6 @@ def open_loop(config: StudyConfig, objective: Callable[..., Any], executor: Exec
             trial_timeout_s=config.trial_timeout_s,
             rank_killed=config.rank_killed_trials,
             default_max_trials=DEFAULT_MAX_TRIALS,
-            join=config.join,
             initial=initial,
             warm=warm,
             constraints=dict(config.constraints),
