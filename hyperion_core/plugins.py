@@ -6,6 +6,7 @@ Plugins come from the `hyperion` entry-point group (bundled ones too), loaded on
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 from collections.abc import Callable, Mapping
@@ -335,6 +336,37 @@ def add_commands(commands: Any) -> dict[str, list[str]]:
             _warn_broken(impl.plugin_name, f"its register_commands hook raised {type(exc).__name__}: {exc}")
         added[impl.plugin_name] = sorted(set(commands.choices) - before)
     return added
+
+
+class Lazy:
+    """A factory named by its import path ("package.module:Name"), imported when it is first called or
+    its signature is read: registering a heavy plugin (numpy, scipy, a framework) then costs nothing,
+    so `import`-time work such as `hyperion ask` or `hyperion plugins list` stays fast."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._target: Callable[..., Any] | None = None
+
+    def target(self) -> Callable[..., Any]:
+        if self._target is None:
+            module, _, name = self.path.partition(":")
+            self._target = getattr(importlib.import_module(module), name)
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.target()(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # what check_arguments reads
+        return inspect.signature(self.target())
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.path!r})"
+
+
+def lazy(path: str) -> Lazy:
+    """`register("gp", lazy("hyperion_strategies.gp:GPSearch"))`: see Lazy."""
+    return Lazy(path)
 
 
 def register(plugin: object, name: str | None = None) -> str:

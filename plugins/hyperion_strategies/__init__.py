@@ -1,22 +1,16 @@
-"""Bundled search strategies: random, grid, bayesian (TPE), gp, auto, nsga2 and beam_search."""
+"""Bundled search strategies: random, grid, bayesian (TPE), gp, auto, nsga2 and beam_search. Each is
+imported when first used (numpy and scipy load only then)."""
 
 from hyperion_core.hookspecs import Register, hookimpl
+from hyperion_core.plugins import lazy
 
 
 @hookimpl
 def register_strategies(register: Register) -> None:
-    from hyperion_strategies.auto import AutoSearch
-    from hyperion_strategies.beam import BeamSearch
-    from hyperion_strategies.gp import GPSearch
-    from hyperion_strategies.grid import GridSearch
-    from hyperion_strategies.nsga2 import NSGA2
-    from hyperion_strategies.random import RandomSearch
-    from hyperion_strategies.tpe import TPESearch
-
-    register("random", RandomSearch)
-    register("grid", GridSearch)
-    register("nsga2", NSGA2)
-    register("bayesian", TPESearch)
-    register("gp", GPSearch)
-    register("auto", AutoSearch)
-    register("beam_search", BeamSearch)
+    register("random", lazy("hyperion_strategies.random:RandomSearch"))
+    register("grid", lazy("hyperion_strategies.grid:GridSearch"))
+    register("nsga2", lazy("hyperion_strategies.nsga2:NSGA2"))
+    register("bayesian", lazy("hyperion_strategies.tpe:TPESearch"))
+    register("gp", lazy("hyperion_strategies.gp:GPSearch"))
+    register("auto", lazy("hyperion_strategies.auto:AutoSearch"))
+    register("beam_search", lazy("hyperion_strategies.beam:BeamSearch"))

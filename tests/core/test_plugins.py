@@ -229,6 +229,22 @@ def test_importing_hyperion_loads_no_plugin_and_no_heavy_dependency():
     assert out.stdout.strip() == "[] True", out.stderr
 
 
+def test_registering_the_bundled_plugins_loads_no_numeric_library_until_one_is_used():
+    """Strategies are registered by import path (hyperion_core.plugins.lazy): the registry, `plugins
+    list` and `hyperion ask` on a random-search study start without numpy or scipy; a strategy's
+    arguments are still checked against its real signature."""
+    code = (
+        "import sys; from hyperion_core.plugins import registry; r = registry(); "
+        "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules)); "
+        "r.strategy('random'); print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules)); "
+        "from hyperion import ConfigurationError\n"
+        "try:\n    r.strategy('gp', {'n_strtup': 3})\nexcept ConfigurationError as e:\n    print(e)"
+    )
+    out = _run(code).stdout.splitlines()
+    assert out[0] == "[]" and out[1] == "[]", out
+    assert "does not accept 'n_strtup'" in out[2] and "n_startup" in out[2]
+
+
 def test_cli_plugins_list_json_and_table():
     out = _run("from hyperion.cli import main; main(['plugins', 'list', '--json'])")
     rows = {row["name"]: row for row in json.loads(out.stdout)}
