@@ -342,3 +342,19 @@ def test_a_study_stored_for_a_job_array_is_worked_by_its_agents(tmp_path):
         assert _cli("agent", "study", cwd=tmp_path, env={"HYPERION_STORAGE": url}).returncode == 0
     study = load_study("study", storage=url)["study"]
     assert (study["trials"], study["completed"]) == (4, 4)
+
+
+def test_a_command_study_runs_on_the_process_executor_from_its_file(tmp_path):
+    """executor: process in the file: each worker process runs the programs of its trials (the way a
+    trial gets its own GPU with resources_per_trial)."""
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "proc.yaml").write_text(
+        f"metric: loss\nmode: min\nmax_trials: 4\nmax_concurrent: 2\nexecutor: process\nseed: 0\n"
+        f"command: {PY} train.py {{lr}} w\nspace:\n  lr: {{float: [0.1, 1.0]}}\n"
+    )
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    ran = _cli("run", "proc.yaml", "--storage", url, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    study = load_study("proc", storage=url)
+    assert study["study"]["completed"] == 4
+    assert all(t["value"] == t["params"]["lr"] for t in study["trials"])
