@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from hyperion_core.errors import ConfigurationError, ObjectiveError
 from hyperion_core.models import ObjectiveResult
-from hyperion_core.space import flatten
+from hyperion_core.space import Space, flatten
 
 #: A placeholder in a command: {lr}, {model.depth}, {optimizer[adam].beta1}; {{ and }} are braces.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.\[\]-]*)\}")
@@ -102,7 +102,7 @@ class Command:
         return "command"
 
     def check(self, names: Sequence[str]) -> None:
-        """Every placeholder names a parameter of the space (dotted for nested ones)."""
+        """Every placeholder names a parameter of the space (dotted for nested ones: `trial_names`)."""
         unknown = [p for p in self.placeholders if p not in names and not any(n.startswith(p + ".") for n in names)]
         if unknown:
             raise ConfigurationError(
@@ -246,6 +246,12 @@ class Command:
         stream.close()
         if lines is not None:
             lines.put(None)
+
+
+def trial_names(space: Space) -> list[str]:
+    """The dotted names a trial's parameters have, as placeholders write them (a conditional branch's
+    parameter under its Choice's name: opt[adam].beta1 is {opt.beta1})."""
+    return list(dict.fromkeys(re.sub(r"\[[^\]]*\]", "", name) for name in space.describe()))
 
 
 def _text(value: Any) -> str:

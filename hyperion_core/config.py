@@ -91,7 +91,7 @@ class StudyConfig(BaseModel):
         if show_summary and "summary" not in names:
             names.append("summary")
         options["reporters"] = names
-        options = {key: value for key, value in options.items() if value is not None or key in _NONE_MEANS_SOMETHING}
+        options = {key: value for key, value in options.items() if value is not None}  # None: the default
         try:
             return cls.model_validate(options)
         except ValidationError as exc:
@@ -303,10 +303,6 @@ def space_of(spec: Any, path: str = "") -> Any:
         return maker(value[0], value[1], log=bool(spec.get("log", False)))
     except HyperionError as exc:
         raise ConfigurationError(f"parameter '{where}': {exc}") from None
-
-
-#: Options whose None is a choice, not "the default": none are today (every default is its own value).
-_NONE_MEANS_SOMETHING: frozenset[str] = frozenset()
 
 
 def _configuration_error(exc: ValidationError) -> HyperionError:

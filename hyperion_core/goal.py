@@ -5,7 +5,7 @@ decoding "max"/"min" themselves."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -54,7 +54,8 @@ class Goal:
         return {"metrics": list(self.metrics), "modes": list(self.directions)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Goal:
+    def from_json(cls, data: Mapping[str, Any]) -> Goal:
+        """The goal of a stored study or a view: {"metrics": [...], "modes": [...]}."""
         return cls.of(list(data["metrics"]), list(data["modes"]))
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -75,9 +76,6 @@ class Goal:
     def __iter__(self) -> Iterator[tuple[str, Direction]]:
         return iter(zip(self.metrics, self.directions))
 
-    def __len__(self) -> int:
-        return len(self.metrics)
-
     def __str__(self) -> str:
         return ", ".join(f"{d} {m}" for m, d in self)
 
@@ -86,11 +84,6 @@ class Goal:
     def sign(self) -> float:
         """+1 when the primary metric is minimised, -1 when maximised: `sign * value` is a loss."""
         return 1.0 if self.direction == "min" else -1.0
-
-    @property
-    def worst(self) -> float:
-        """The worst possible primary value (inf when minimising, -inf when maximising)."""
-        return self.sign * math.inf
 
     def better(self, a: float, b: float) -> bool:
         """a is strictly better than b in the primary direction."""

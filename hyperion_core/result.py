@@ -67,7 +67,7 @@ def load_study(name: str, storage: str | Storage) -> StudyResult:
     store = registry().storage(storage, read_only=True)
     try:
         info = store.describe_study(name)
-        state = StudyState(name, Space.described(info["space"]), Goal.of(info["metrics"], info["modes"]), None)
+        state = StudyState(name, Space.described(info["space"]), Goal.from_json(info), None)
         state.storage_url = redact_url(getattr(store, "url", type(store).__name__))
         trials = store.load_trials(name)
         state.load(trials, {}, [t for t in trials if not t.state.finished])

@@ -63,7 +63,6 @@ def tune(
 
     Returns {"best": {...} or None, "study": {...}, "trials": [...]}; see docs/api-guide.md.
     """
-    _check_objective(objective)
     options = dict(locals())
     del options["objective"]
     options["study_name"] = study_name if study_name is not None else _default_name(objective)

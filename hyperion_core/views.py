@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterable
 from typing import Any
 
 from hyperion_core.errors import StorageError
@@ -23,6 +24,23 @@ SORTS = ("number", "value", "duration", "state", "last_step")
 MAX_PAGE = 200
 #: The most events one trial view lists.
 MAX_TRIAL_EVENTS = 100
+
+
+def best_so_far(goal: Goal, done: Iterable[tuple[int, float | None]]) -> list[dict[str, Any]]:
+    """The steps of the best-so-far line: each completed feasible trial (number, value), in number order,
+    that is at least as good as every one before it (none with several objectives)."""
+    best: list[dict[str, Any]] = []
+    if goal.several:
+        return best
+    for number, value in done:
+        if value is not None and (not best or not goal.better(best[-1]["value"], value)):
+            best.append({"number": number, "value": value})
+    return best
+
+
+def _seq(trials: list[Trial]) -> int:
+    key = repr([(t.number, t.state.value, t.last_step, t.finished) for t in trials])
+    return zlib.crc32(key.encode()) + len(trials)
 
 
 def feasible(trial: Trial) -> bool:
@@ -81,13 +99,11 @@ class ComputedViews:
     # -- views -------------------------------------------------------------------------------------------
     def seq_view(self, study_name: str) -> int:
         """A number that changes whenever the study does (pages poll it)."""
-        trials = self.load_trials(study_name)
-        key = repr([(t.number, t.state.value, t.last_step, t.finished) for t in trials])
-        return zlib.crc32(key.encode()) + len(trials)
+        return _seq(self.load_trials(study_name))
 
     def study_view(self, study_name: str) -> dict[str, Any]:
         info = self.describe_study(study_name)
-        goal = Goal.of(info["metrics"], info["modes"])
+        goal = Goal.from_json(info)
         trials = self.load_trials(study_name)
         counts = {state.value: 0 for state in TrialState}
         for t in trials:
@@ -108,7 +124,7 @@ class ComputedViews:
             "space": info["space"],
             "created": created,
             "updated": max([*started, *finished], default=created),
-            "seq": self.seq_view(study_name),
+            "seq": _seq(trials),
             "open_by": "a run" if running else None,
             "state": "running" if running else "finished" if trials else "empty",
             "counts": {k: counts[k] for k in ("completed", "failed", "killed", "running", "interrupted")},
@@ -119,17 +135,12 @@ class ComputedViews:
 
     def history_view(self, study_name: str, cap: int = 20_000) -> dict[str, Any]:
         info = self.describe_study(study_name)
-        goal = Goal.of(info["metrics"], info["modes"])
+        goal = Goal.from_json(info)
         trials = self.load_trials(study_name)
         stride = max(1, -(-len(trials) // cap))
-        best: list[dict[str, Any]] = []
-        current: float | None = None
-        for t in trials:
-            if goal.several or t.state is not TrialState.COMPLETED or t.value is None or not feasible(t):
-                continue
-            if current is None or not goal.better(current, t.value):
-                current = t.value
-                best.append({"number": t.number, "value": t.value})
+        best = best_so_far(
+            goal, ((t.number, t.value) for t in trials if t.state is TrialState.COMPLETED and feasible(t))
+        )
         shown = [t for t in trials if t.number % stride == 0]
         # a stopped trial has no value: its last reported value of the metric stands in, on the plot only
         stopped = {t.number for t in shown if t.state is TrialState.KILLED and t.value is None}
@@ -164,7 +175,7 @@ class ComputedViews:
         self, study_name: str, metric: str, max_trials: int = 100, max_points: int = 50_000
     ) -> dict[str, Any]:
         info = self.describe_study(study_name)
-        goal = Goal.of(info["metrics"], info["modes"])
+        goal = Goal.from_json(info)
         trials = {t.number: t for t in self.load_trials(study_name)}
         reports: dict[int, list[Report]] = {}
         for report in self.load_reports(study_name):

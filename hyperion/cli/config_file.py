@@ -58,7 +58,7 @@ def load(path: str | Path, **overrides: Any) -> StudyConfig:
     """The StudyConfig a file describes (`overrides`, e.g. from command-line flags, win)."""
     data, lines = read(path)
     data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
-    return validate(data, lambda key: _where(path, lines, key))
+    return validate(data, lambda key: where(path, lines, key))
 
 
 def validate(data: dict[str, Any], where: Any = None) -> StudyConfig:
@@ -100,7 +100,8 @@ def _problem(exc: Exception) -> tuple[tuple[Any, ...], str]:
     return key, f"{error['msg']} (got {error.get('input')!r:.100})"
 
 
-def _where(path: str | Path, lines: Any, key: tuple[Any, ...]) -> str:
+def where(path: str | Path, lines: Any, key: tuple[Any, ...]) -> str:
+    """Where a key is, for an error: " (study.yaml, line 12)", or " (in study.toml)" without lines."""
     line = lines(key) if lines is not None else None
     return f" ({path}, line {line})" if line else f" (in {path})"
 

@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     data["runner"] = stored
     if args.summary:
         data.setdefault("reporters", _shown())
-    config = config_file.validate(data, lambda key: f" ({path}, line {lines(key)})" if lines and lines(key) else "")
+    config = config_file.validate(data, lambda key: config_file.where(path, lines, key))
     objective = objective_of(runner, config.study_name, path.resolve().parent, str(path))
     _check_command(objective, config)
     if args.workers == 1:
@@ -124,12 +124,10 @@ def _agent(args: argparse.Namespace) -> int:
 
 def _check_command(objective: Any, config: Any) -> None:
     """A command's placeholders must name parameters of the space (as the trial gets them: nested paths)."""
-    import re
-
-    from hyperion.command import Command
+    from hyperion.command import Command, trial_names
 
     if isinstance(objective, Command):
-        objective.check([re.sub(r"\[[^\]]*\]", "", name) for name in config.space.describe()])
+        objective.check(trial_names(config.space))
 
 
 def _shown(summary: bool = True) -> list[str]:

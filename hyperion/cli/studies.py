@@ -118,7 +118,7 @@ def _list(storage: Any, args: argparse.Namespace) -> int:
     rows = [
         [
             s["name"],
-            str(Goal.of(s["metrics"], s["modes"])),
+            str(Goal.from_json(s)),
             "running" if s.get("open_by") else "-",
             str(s["trials"]),
             str(s["completed"]),
@@ -165,7 +165,7 @@ def _show(storage: Any, args: argparse.Namespace) -> int:
 
     study = _study(storage, args.name)
     trials = storage.load_trials(args.name)
-    goal = Goal.of(study["metrics"], study["modes"])
+    goal = Goal.from_json(study)
     if goal.several:
         return _show_front(study, goal, trials, args.top)
     done = [t for t in trials if t.state is TrialState.COMPLETED and t.value is not None and not (t.violation or 0) > 0]

@@ -423,7 +423,7 @@ def pareto(study: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None
     feasible = [t for t in trials if t["feasible"]]
     front = set()
     if feasible:
-        idx = front_indices(Goal.of(study["metrics"], study["modes"]).losses([t["values"] for t in feasible]))
+        idx = front_indices(Goal.from_json(study).losses([t["values"] for t in feasible]))
         front = {feasible[i]["number"] for i in idx}
     data = []
     for label, keep, color in (

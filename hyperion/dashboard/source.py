@@ -14,7 +14,7 @@ from hyperion_core.goal import Goal
 from hyperion_core.models import Report, Trial, TrialState
 from hyperion_core.protocols import StudyViews
 from hyperion_core.text import redact_url
-from hyperion_core.views import ComputedViews
+from hyperion_core.views import ComputedViews, best_so_far
 
 Source = StudyViews
 
@@ -46,7 +46,8 @@ def study_figures(
     history = source.history_view(name)
     if keep is not None:
         points = [p for p in history["points"] if p["number"] in keep]
-        history = {**history, "points": points, "best": _best_so_far(study, points)}
+        done = ((p["number"], p["value"]) for p in points if p["state"] == "completed" and p["feasible"])
+        history = {**history, "points": points, "best": best_so_far(Goal.from_json(study), done)}
     out: dict[str, Any] = {"history": figures.history(study, history)}
     if (front := figures.pareto(study, sample)) is not None:
         out["pareto"] = front
@@ -71,19 +72,6 @@ def study_figures(
 
 def _only(view: dict[str, Any], key: str, keep: set[int] | None) -> dict[str, Any]:
     return view if keep is None else {**view, key: [row for row in view[key] if row["number"] in keep]}
-
-
-def _best_so_far(study: dict[str, Any], points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The best-so-far steps among these points (a filtered history)."""
-    if len(study["metrics"]) > 1:
-        return []
-    goal = Goal.of(study["metrics"], study["modes"])
-    best: list[dict[str, Any]] = []
-    for p in points:
-        if p["state"] == "completed" and p["value"] is not None and p["feasible"]:
-            if not best or not goal.better(best[-1]["value"], p["value"]):
-                best.append({"number": p["number"], "value": p["value"]})
-    return best
 
 
 class ResultSource(ComputedViews):

@@ -83,6 +83,17 @@ def test_placeholders_are_checked_and_a_shell_command_quotes_every_value(tmp_pat
         Command(["python", 3])
 
 
+def _running(pid: int) -> bool:
+    """The process is there and not a zombie (an ended child its parent did not wait for)."""
+    from pathlib import Path
+
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split()[2] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 class StopAtStep(Policy):
     def should_stop(self, study, trial):
         return "enough" if trial.last_step is not None and trial.last_step >= 1 else None
@@ -109,16 +120,7 @@ def test_early_stopping_ends_the_program_and_its_children(tmp_path):
     assert trial["state"] == "killed" and trial["kill_reason"] == "enough"
     folder = tmp_path / "r" / "study" / trial["trial_id"]
     assert not (folder / "finished").exists()
-    pid = int((folder / "child.pid").read_text())
-    import os
-
-    try:
-        os.kill(pid, 0)
-        os.waitpid(pid, os.WNOHANG)  # reaped already, or a zombie of init's: either way not running
-        state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}/stat") else "gone"
-    except (ProcessLookupError, ChildProcessError):
-        state = "gone"
-    assert state in ("gone", "Z")
+    assert not _running(int((folder / "child.pid").read_text()))
 
 
 STUDY = """\
@@ -313,7 +315,7 @@ def test_sigterm_to_hyperion_run_ends_the_programs_and_a_second_run_resumes(tmp_
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130, err
     for pid in (program, child):
-        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        assert not _running(pid)
     assert load_study("study", storage=url)["study"]["interrupted"] == 1
     (tmp_path / "fast").write_text("")
     again = _cli("run", "study.yaml", "--storage", url, cwd=tmp_path)

@@ -48,7 +48,7 @@ class HyperionSweeper(Sweeper):
         self.hydra_context = hydra_context
 
     def sweep(self, arguments: list[str]) -> Any:
-        from hyperion.command import Command
+        from hyperion.command import Command, trial_names
         from hyperion_core.config import StudyConfig, space_of
         from hyperion_core.space import nest
         from hyperion_core.tune import run_study
@@ -57,19 +57,20 @@ class HyperionSweeper(Sweeper):
         params = OmegaConf.to_container(OmegaConf.create(options.pop("params") or {}), resolve=True)
         if not params:
             raise ValueError("hydra.sweeper.params is empty: give the space, e.g. params: {lr: {float: [1e-4, 1e-1]}}")
-        space = space_of(nest(params))
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
         study = options.pop("study_name", None) or str(self.config.hydra.job.name)
-        words = [sys.executable, sys.argv[0], *arguments]
-        words += [f"{name}={{{name}}}" for name in _names(nest(params))]
-        words += ["hydra.run.dir=.", f"+hydra.callbacks.hyperion_result._target_={ResultLine.__module__}.ResultLine"]
-        command = Command(
-            words, study=study, workdir=sweep_dir, base_dir=Path.cwd(), grace_period_s=options.pop("grace_period_s")
-        )
+        grace_period_s = options.pop("grace_period_s")
         config = StudyConfig.of(
-            space=space, study_name=study, **{k: v for k, v in options.items() if v is not None}, reporters=["summary"]
+            space=space_of(nest(params)),
+            study_name=study,
+            **{k: v for k, v in options.items() if v is not None},
+            reporters=["summary"],
         )
+        words = [sys.executable, sys.argv[0], *arguments]
+        words += [f"{name}={{{name}}}" for name in trial_names(config.space)]
+        words += ["hydra.run.dir=.", f"+hydra.callbacks.hyperion_result._target_={ResultLine.__module__}.ResultLine"]
+        command = Command(words, study=study, workdir=sweep_dir, base_dir=Path.cwd(), grace_period_s=grace_period_s)
         log.info(
             "Hyperion sweeper: %s, %d trials, %d at once, in %s",
             config.strategy,
@@ -80,19 +81,6 @@ class HyperionSweeper(Sweeper):
         result = run_study(config, command)
         (sweep_dir / "optimization_results.json").write_text(json.dumps(_jsonable(result), indent=2, default=str))
         return result
-
-
-def _names(params: dict[str, Any], prefix: str = "") -> list[str]:
-    """The dotted override names of the searched parameters (nested mappings are config groups' keys)."""
-    from hyperion_core.config import PARAMETER_KEYS
-
-    out = []
-    for key, value in params.items():
-        if isinstance(value, dict) and not any(k in value for k in PARAMETER_KEYS):
-            out += _names(value, f"{prefix}{key}.")
-        else:
-            out.append(f"{prefix}{key}")
-    return out
 
 
 def _jsonable(result: Any) -> dict[str, Any]:
