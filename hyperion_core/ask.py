@@ -12,7 +12,7 @@ from typing import Any
 from hyperion_core.config import StudyConfig
 from hyperion_core.context import TrialContext, _describe, normalize_result
 from hyperion_core.errors import ConfigurationError, HyperionError
-from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Reporter, Strategy
+from hyperion_core.protocols import Emit, Failed, Finished, Message, Policy, Reporter, Strategy, TrialSpec
 from hyperion_core.result import result_of
 from hyperion_core.study import StudyLoop
 from hyperion_core.tune import open_loop
@@ -45,13 +45,13 @@ class _HandOver:
     capacity: int | None = None  # the caller runs as many as it asks for
 
     def __init__(self) -> None:
-        self.waiting: list[tuple[int, str, dict[str, Any]]] = []
+        self.waiting: list[TrialSpec] = []
 
     def start(self, objective: Any, max_workers: int, emit: Emit) -> None:
         return None
 
-    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
-        self.waiting.append((trial_number, trial_id, params))
+    def submit(self, spec: TrialSpec) -> None:
+        self.waiting.append(spec)
 
     def stop(self, trial_number: int) -> None:
         return None  # should_stop() reads the trial's stop_requested
@@ -122,8 +122,8 @@ class Study:
                 started = loop.fill(limit=len(loop.state.running) + 1)
                 loop.flush()
                 if started:
-                    number, trial_id, params = self._handover.waiting.pop(0)
-                    return self._asked(AskedTrial(number, trial_id, params, self._emit, self._stop_flag(number)))
+                    spec = self._handover.waiting.pop(0)
+                    return self._asked(AskedTrial(spec, self._emit, self._stop_flag(spec.number)))
                 if not loop.strategy.pending and not asked_again:
                     asked_again = True  # asked once more: an off-thread call may have ended just now
                     continue
@@ -251,11 +251,8 @@ class Study:
                     )
                 )
             state.add(trial)  # ours now
-            return self._asked(
-                AskedTrial(
-                    number, trial.trial_id, state.space.unflatten(trial.params), self._emit, self._stop_flag(number)
-                )
-            )
+            spec = self._loop.keeper.spec(trial, state.space.unflatten(trial.params))
+            return self._asked(AskedTrial(spec, self._emit, self._stop_flag(number)))
 
     def _check_open(self) -> None:
         if self._closed:

@@ -65,6 +65,10 @@ class StudyConfig(BaseModel):
     constraints: dict[str, Bound] = Field(default_factory=dict)
     # the same trials on every run of a seeded study at max_concurrent > 1 (outcomes applied in trial order)
     reproducible: bool = False
+    # where trials' checkpoints go: a directory or a URL (None: next to a SQLite file, else a temporary
+    # directory); how many to keep: the last N per trial, and the last of the best K finished trials
+    checkpoints: str | None = None
+    keep_checkpoints: tuple[int, int] = (2, 1)
     # what a runner needs to start more workers of this study (`hyperion agent`): its file's options as
     # JSON (the objective's import path or command included); kept with the study
     runner: dict[str, Any] | None = None
@@ -223,6 +227,37 @@ class StudyConfig(BaseModel):
     @classmethod
     def _flag(cls, value: Any) -> bool:
         return bool(value)
+
+    @field_validator("checkpoints", mode="before")
+    @classmethod
+    def _checkpoints(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if hasattr(value, "__fspath__"):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(
+                f"checkpoints must be a directory path or a URL such as 's3://bucket/prefix', got {value!r}"
+            )
+        return value
+
+    @field_validator("keep_checkpoints", mode="before")
+    @classmethod
+    def _keep(cls, value: Any) -> tuple[int, int]:
+        """An int N: the last N per trial (and the best trial's last); or {"last": N, "best": K}."""
+        fix = "keep_checkpoints takes an int (the last N per trial) or {'last': N, 'best': K}"
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"last", "best"}
+            if unknown:
+                raise ConfigurationError(f"{fix}; unknown key(s) {sorted(unknown)}")
+            last, best = value.get("last", 2), value.get("best", 1)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            last, best = value
+        else:
+            last, best = value, 1
+        last = checks.whole_number("keep_checkpoints: last", last, 1)
+        best = checks.whole_number("keep_checkpoints: best", best, 0)
+        return last, best
 
     @model_validator(mode="after")
     def _reproducible(self) -> StudyConfig:

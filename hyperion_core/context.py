@@ -3,14 +3,18 @@ executor uses to call the objective and turn its outcome into one message."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import shutil
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from hyperion_core.checks import as_float, number, plain, plain_values
+from hyperion_core.errors import CheckpointError
 from hyperion_core.models import ObjectiveResult
-from hyperion_core.protocols import Emit, Failed, Finished, Reported, Started
+from hyperion_core.protocols import Checkpointed, CheckpointStore, Emit, Failed, Finished, Reported, Started, TrialSpec
 from hyperion_core.text import cap
 
 #: The largest step a report may carry (what a 64-bit database integer holds).
@@ -18,19 +22,21 @@ MAX_STEP = 2**63 - 1
 
 
 class TrialContext:
-    """Passed to the objective as its first argument."""
+    """Passed to the objective as its first argument: report metrics, ask whether to stop, and save and
+    load checkpoints (docs/checkpoints.md)."""
 
-    __slots__ = ("trial_id", "number", "params", "_emit", "_stopped", "_step")
+    __slots__ = ("trial_id", "number", "params", "_emit", "_stopped", "_step", "_spec", "_restored")
 
-    def __init__(
-        self, number: int, trial_id: str, params: dict[str, Any], emit: Emit, stopped: Callable[[], bool]
-    ) -> None:
-        self.number = number
-        self.trial_id = trial_id
-        self.params = params
+    def __init__(self, spec: TrialSpec, emit: Emit, stopped: Callable[[], bool]) -> None:
+        self.number = spec.number
+        self.trial_id = spec.trial_id
+        self.params = spec.params
+        self._spec = spec
         self._emit = emit
         self._stopped = stopped
-        self._step = -1
+        # a trial that continues from a checkpoint continues its step counter too
+        self._step = spec.resume[1] if spec.resume is not None else -1
+        self._restored: Path | None = None
 
     def report(self, step: int | None = None, **metrics: Any) -> None:
         """Record metrics at a step (default: one more than the last). Early stopping reads these."""
@@ -48,8 +54,100 @@ class TrialContext:
         self._emit(Reported(self.number, step, plain_values(metrics)))
 
     def should_stop(self) -> bool:
-        """True once the study asks this trial to end (early stopping, time limit, pruning)."""
+        """True once the study asks this trial to end (early stopping, time limit, pruning, a pause:
+        save a checkpoint, if you have not at this step, and return)."""
         return self._stopped()
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+    @property
+    def checkpoint_step(self) -> int | None:
+        """The step of the checkpoint this trial continues from (None: it starts afresh). Continue the
+        loop after it: `for epoch in range(start, epochs)` with `start = (ctx.checkpoint_step or -1) + 1`."""
+        return self._spec.resume[1] if self._spec.resume is not None else None
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """The local directory of the checkpoint this trial continues from, for files written in a
+        `with ctx.checkpoint() as path:` block (None: it starts afresh). Read it; do not change it."""
+        if self._spec.resume is None:
+            return None
+        if self._restored is None:
+            try:
+                self._restored = self._store().fetch(self._spec.resume[0])
+            except OSError as exc:
+                raise CheckpointError(
+                    f"the checkpoint at step {self._spec.resume[1]} could not be loaded from {self._spec.store}: {exc}"
+                ) from exc
+        return self._restored
+
+    def load_checkpoint(self) -> Any:
+        """What `ctx.save_checkpoint(state)` saved at the checkpoint this trial continues from, or None
+        when it starts afresh."""
+        path = self.checkpoint_path
+        if path is None:
+            return None
+        import cloudpickle
+
+        from hyperion_core.checkpoints import STATE_FILE
+
+        if not (path / STATE_FILE).is_file():
+            raise CheckpointError(
+                f"the checkpoint at step {self.checkpoint_step} holds files, not a saved state (it was written "
+                "with `with ctx.checkpoint() as path:`): read them from ctx.checkpoint_path"
+            )
+        try:
+            with open(path / STATE_FILE, "rb") as f:
+                return cloudpickle.load(f)
+        except OSError as exc:
+            raise CheckpointError(f"the checkpoint at step {self.checkpoint_step} could not be read: {exc}") from exc
+
+    def save_checkpoint(self, state: Any, step: int | None = None) -> None:
+        """Save `state` (any picklable object: a dict of state_dicts, arrays, counters) as this trial's
+        checkpoint at `step` (default: the step last reported). Raises CheckpointError when the store
+        fails (a full disk): catch it to train on without this checkpoint."""
+        import cloudpickle
+
+        from hyperion_core.checkpoints import STATE_FILE
+
+        with self.checkpoint(step) as path, open(path / STATE_FILE, "wb") as f:
+            cloudpickle.dump(state, f, protocol=5)
+
+    @contextlib.contextmanager
+    def checkpoint(self, step: int | None = None) -> Iterator[Path]:
+        """`with ctx.checkpoint() as path:` gives an empty directory for a framework to write its files
+        into (trainer.save_checkpoint(path / "last.ckpt"), model.save(path / "model.keras")); at the
+        end of the block they become this trial's checkpoint at `step` (default: the step last
+        reported), at once and whole."""
+        from hyperion_core.checkpoints import size_of, step_key
+
+        store = self._store()
+        if step is None:
+            step = max(self._step, 0)
+        elif type(step) is not int or step < 0:
+            raise ValueError(f"a checkpoint's step is a whole number from 0, got {step!r}")
+        key = step_key(self._spec.prefix, step)
+        try:
+            staged = store.stage(key)
+        except OSError as exc:
+            raise CheckpointError(f"the checkpoint at step {step} could not be saved to {store.url}: {exc}") from exc
+        try:
+            yield staged
+            size = size_of(staged)
+            location = store.commit(key, staged)
+        except OSError as exc:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise CheckpointError(f"the checkpoint at step {step} could not be saved to {store.url}: {exc}") from exc
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        self._emit(Checkpointed(self.number, step, location, size))
+
+    def _store(self) -> CheckpointStore:
+        if self._spec.store is None:
+            raise CheckpointError("this trial has no checkpoint store (its executor gave none)")
+        from hyperion_core.checkpoints import open_store
+
+        return open_store(self._spec.store)
 
 
 def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[str, Any]]:

@@ -34,3 +34,8 @@ class HyperionWarning(UserWarning):
 
 class ObjectiveError(HyperionError):
     """The objective cannot be run by the chosen executor (for example, it cannot be pickled)."""
+
+
+class CheckpointError(HyperionError, OSError):
+    """A checkpoint could not be saved or loaded (a full disk, an unreachable store): the trial's own
+    error (catch it to train on without that checkpoint), never the study's."""

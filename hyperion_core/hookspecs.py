@@ -1,4 +1,4 @@
-"""The hooks a Hyperion plugin can implement. The five `register_*` hooks of plugin kinds each receive
+"""The hooks a Hyperion plugin can implement. The six `register_*` hooks of plugin kinds each receive
 `register(name, factory)`: a factory is called with the user's keyword arguments (`strategy_kwargs`,
 `early_stopping_kwargs`, ...) and returns the plugin object; one plugin may register many names of many
 kinds. `register_commands` adds subcommands to the `hyperion` command line.
@@ -55,6 +55,16 @@ def register_reporters(register: Register) -> None:
     """Register reporters: `register("progress", ProgressReporter)`.
 
     The factory takes keyword options only and returns a `hyperion_core.protocols.Reporter`.
+    """
+
+
+@hookspec
+def register_checkpoint_stores(register: Register) -> None:
+    """Register checkpoint stores by URL scheme: `register("s3", S3Store)`; "*" takes any scheme no
+    other store claims (the bundled fsspec store).
+
+    The factory gets the store's URL (a plain path for the local directory store) and returns a
+    `hyperion_core.protocols.CheckpointStore`.
     """
 
 

@@ -41,6 +41,7 @@ class TrialState(str, enum.Enum):
     FAILED = "failed"
     KILLED = "killed"
     INTERRUPTED = "interrupted"  # left running by a process that died; run again on resume
+    PAUSED = "paused"  # stopped at a checkpoint by a policy or a strategy; resumed from it, or ended at the end
 
     @property
     def finished(self) -> bool:
@@ -72,6 +73,8 @@ class Trial:
     violation: float | None = None  # with constraints: 0 when feasible, else how far outside (None: none)
     source: str | None = None  # what proposed it (Proposal.source); kept in the trial's decision event
     waiting: bool = False  # handed out by `hyperion ask` and left running: it waits for a `hyperion tell`
+    pausing: bool = False  # a pause was asked (a policy's Pause, a strategy's Kill(pause=True))
+    checkpoint_from: int | None = None  # starts from that trial's last checkpoint (PBT's exploit)
 
     @property
     def trial_id(self) -> str:
@@ -116,6 +119,19 @@ class Report:
 
 
 @dataclass(slots=True)
+class Checkpoint:
+    """A trial's saved state at a step: where its files are (a CheckpointStore location) and how big.
+    `deleted`: retention removed it (a Changes entry telling the storage to forget it)."""
+
+    trial_number: int
+    step: int
+    location: str
+    size: int | None = None
+    time: float = field(default_factory=time.time)
+    deleted: bool = False
+
+
+@dataclass(slots=True)
 class Event:
     """Something the study loop decided or saw; reporters render these, storages keep them."""
 
@@ -140,6 +156,8 @@ class StudyRecord:
     foreign: list[Trial] = field(default_factory=list)
     # the configuration kept with the study beyond space and goal ({"constraints": ...}); None: not known
     config: dict[str, Any] | None = None
+    # the checkpoints kept (not deleted), oldest first: what a resumed trial continues from
+    checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
 @dataclass
@@ -149,6 +167,9 @@ class Changes:
     trials: list[Trial] = field(default_factory=list)  # new or changed (upserted by number)
     reports: list[Report] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)  # saved, or (deleted=True) removed
+    # (trial number, step): the trial continues from its checkpoint at `step`; its reports after it go
+    rewound: list[tuple[int, int]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.trials or self.reports or self.events)
+        return bool(self.trials or self.reports or self.events or self.checkpoints or self.rewound)

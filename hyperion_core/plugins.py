@@ -25,7 +25,7 @@ from hyperion_core.errors import (
     UnknownPluginError,
 )
 from hyperion_core.log import get_logger, warn_user
-from hyperion_core.protocols import Executor, Policy, Reporter, Storage, Strategy
+from hyperion_core.protocols import CheckpointStore, Executor, Policy, Reporter, Storage, Strategy
 
 logger = get_logger(__name__)
 
@@ -37,6 +37,7 @@ KINDS = {
     "storage": "register_storages",
     "executor": "register_executors",
     "reporter": "register_reporters",
+    "checkpoint store": "register_checkpoint_stores",
 }
 _ARGUMENT_NAMES = {
     "strategy": "strategy_kwargs",
@@ -44,6 +45,7 @@ _ARGUMENT_NAMES = {
     "storage": "storage",
     "executor": "executor_kwargs",
     "reporter": "reporters",
+    "checkpoint store": "checkpoints",
 }
 
 
@@ -77,6 +79,7 @@ _BASES: dict[str, type] = {
     "executor": Executor,
     "storage": Storage,
     "reporter": Reporter,
+    "checkpoint store": CheckpointStore,
 }
 
 
@@ -188,6 +191,15 @@ class Registry:
             return made
         _check_kind(spec, "storage", f"storage object {type(spec).__name__}")
         return spec
+
+    def checkpoint_store(self, url: str) -> CheckpointStore:
+        """The store for a URL by its scheme ("s3://bucket/x": the one registered for "s3"); a plain path
+        is a local directory ("file")."""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
+        names = self.names("checkpoint store")
+        name = scheme if scheme in names else "*" if "*" in names else scheme  # "*": any other scheme
+        made: CheckpointStore = self.create("checkpoint store", name, url)
+        return made
 
     def _resolve(self, kind: str, spec: Any, kwargs: Mapping[str, Any] | None) -> Any:
         where = _ARGUMENT_NAMES[kind]

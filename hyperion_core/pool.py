@@ -18,13 +18,11 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from hyperion_core.log import get_logger
-from hyperion_core.protocols import Emit, Failed
+from hyperion_core.protocols import Emit, Failed, TrialSpec
 
 logger = get_logger(__name__)
 
 W = TypeVar("W")
-
-Job = tuple[int, str, dict[str, Any]]
 
 
 class PooledExecutor(Generic[W]):
@@ -39,7 +37,7 @@ class PooledExecutor(Generic[W]):
         self._lock = threading.Lock()
         self._workers: list[W | None] = []
         self._free: list[int] = []  # slots without a trial
-        self._queue: deque[Job] = deque()  # submitted, waiting for a free slot
+        self._queue: deque[TrialSpec] = deque()  # submitted, waiting for a free slot
         self._running: dict[int, int] = {}  # trial number -> slot
         self._current: dict[int, int] = {}  # slot -> trial number
         self._stop_early: set[int] = set()  # stops asked before their trial reached a worker
@@ -57,7 +55,7 @@ class PooledExecutor(Generic[W]):
         it cannot be started: the trial that needed it then fails with that reason."""
         raise NotImplementedError
 
-    def send(self, worker: W, number: int, trial_id: str, params: dict[str, Any]) -> None:
+    def send(self, worker: W, spec: TrialSpec) -> None:
         """Hand the worker a trial; return at once. Its messages go to `self.emit`."""
         raise NotImplementedError
 
@@ -110,7 +108,7 @@ class PooledExecutor(Generic[W]):
                 self._free.append(slot)
             self._dispatch()
         if number is not None and not self._closing:
-            self._emit(Failed(number, cause))
+            self._emit(Failed(number, cause, lost=True))
 
     # -- the Executor protocol ------------------------------------------------------------------------
     def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit) -> None:
@@ -128,9 +126,9 @@ class PooledExecutor(Generic[W]):
             with self._lock:
                 self._workers[slot] = worker
 
-    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
+    def submit(self, spec: TrialSpec) -> None:
         with self._lock:
-            self._queue.append((trial_number, trial_id, params))
+            self._queue.append(spec)
             self._dispatch()
 
     def stop(self, trial_number: int) -> None:
@@ -166,7 +164,8 @@ class PooledExecutor(Generic[W]):
         """Give queued trials to free workers (the lock held)."""
         while self._queue and self._free and not self._closing:
             slot = self._free.pop()
-            number, trial_id, params = self._queue.popleft()
+            spec = self._queue.popleft()
+            number = spec.number
             worker = self._workers[slot]
             if worker is None:
                 try:
@@ -182,7 +181,7 @@ class PooledExecutor(Generic[W]):
                 self._stop_early.discard(number)
                 self._ask_stop(worker, number)
             try:
-                self.send(worker, number, trial_id, params)
+                self.send(worker, spec)
             except (OSError, RuntimeError) as exc:  # the worker just died: its watcher reports that
                 logger.debug("sending trial %d: %s", number, exc)
 

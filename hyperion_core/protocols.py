@@ -7,11 +7,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from hyperion_core.goal import Goal
-    from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial
+    from hyperion_core.models import Changes, Checkpoint, Event, Report, StudyRecord, Trial
     from hyperion_core.state import StudyState
 
 
@@ -43,11 +44,24 @@ class Finished:
 
 
 @dataclass(slots=True)
+class Checkpointed:
+    """The trial saved a checkpoint at `step`; its files are at `location` in the study's store."""
+
+    trial_number: int
+    step: int
+    location: str
+    size: int | None = None
+
+
+@dataclass(slots=True)
 class Failed:
-    """The objective raised, returned something unusable, or its worker died (error: what happened)."""
+    """The objective raised, returned something unusable, or its worker died (error: what happened).
+    `lost`: the worker died under it (a SIGKILL, a lost Ray node), not the objective: a trial with a
+    checkpoint then continues from it."""
 
     trial_number: int
     error: str
+    lost: bool = False
 
 
 @dataclass(slots=True)
@@ -55,8 +69,24 @@ class Wake:
     """No content: something off the loop's thread (an LLM call, a storage heartbeat) has news."""
 
 
-Message = Started | Reported | Finished | Failed | Wake
+Message = Started | Reported | Checkpointed | Finished | Failed | Wake
 Emit = Callable[[Message], None]
+
+
+@dataclass(slots=True, frozen=True)
+class TrialSpec:
+    """What an executor needs to run a trial anywhere (plain data: it is pickled to workers).
+
+    `store`: the URL of the study's checkpoint store; `prefix`: where this trial's checkpoints go in it;
+    `resume`: (location, step) of the checkpoint the trial continues from (None: it starts afresh).
+    """
+
+    number: int
+    trial_id: str
+    params: dict[str, Any]
+    store: str | None = None
+    prefix: str = ""
+    resume: tuple[str, int] | None = None
 
 
 @dataclass(slots=True)
@@ -69,13 +99,25 @@ class Proposal:
     depth: int | None = None  # None: the parent's depth + 1 (or 0 without a parent)
     source: str | None = None  # what produced it, "<event kind> <id>": e.g. "llm_call 3", the study event
     # of kind "llm_call" whose data has "id": 3 (the trial view shows it)
+    # continue from that trial's last checkpoint (PBT's exploit): the new trial loads its state and steps on
+    checkpoint_from: int | None = None
 
 
 @dataclass(slots=True)
 class Kill:
-    """A strategy's request to stop a running trial (e.g. a pruned beam-search branch)."""
+    """A strategy's request to stop a running trial (e.g. a pruned beam-search branch); with `pause`,
+    to pause it at its next checkpoint (it frees its slot and may be resumed with Proposal(resume=N))."""
 
     trial_number: int
+    reason: str
+    pause: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Pause:
+    """A policy's answer that pauses a trial (see Policy.should_stop): it stops, keeps its checkpoint,
+    frees its slot, and continues when the policy's `promote` names it."""
+
     reason: str
 
 
@@ -111,7 +153,13 @@ class Strategy:
         return None
 
     def kills(self, study: StudyState) -> list[Kill]:
-        """Running trials the strategy wants stopped (a pruned branch); asked after every tick."""
+        """Trials the strategy wants stopped (a pruned branch) or paused (Kill(pause=True)); asked after
+        every tick. A Kill of a paused trial ends it (PBT: a member replaced by a better one's copy)."""
+        return []
+
+    def promote(self, study: StudyState, slots: int) -> list[int]:
+        """Paused trials to resume now from their last checkpoint (at most `slots`); asked before
+        `propose` whenever slots are free, also once the budget of new trials is spent."""
         return []
 
     def close(self, study: StudyState) -> None:
@@ -120,13 +168,19 @@ class Strategy:
 
 
 class Policy:
-    """Early stopping: asked after a trial reports whether to stop it; returns a reason or None."""
+    """Early stopping: asked after a trial reports whether to stop it. It answers None (continue), a
+    reason (stop: the trial is killed) or `Pause(reason)` (the trial stops at its checkpoint and waits;
+    `promote` later names the paused trials to continue, each from its last checkpoint)."""
 
     def setup(self, study: StudyState) -> None:
         self.study = study
 
-    def should_stop(self, study: StudyState, trial: Trial) -> str | None:
+    def should_stop(self, study: StudyState, trial: Trial) -> str | Pause | None:
         raise NotImplementedError
+
+    def promote(self, study: StudyState, slots: int) -> list[int]:
+        """Paused trials to resume now (at most `slots`), asked when slots are free, before new trials."""
+        return []
 
     def close(self, study: StudyState) -> None:
         """At the end of the study (e.g. to leave a note with `study.note()`)."""
@@ -152,7 +206,8 @@ class Executor(Protocol):
 
     def start(self, objective: Callable[..., Any], max_workers: int, emit: Emit) -> None: ...
 
-    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None: ...
+    def submit(self, spec: TrialSpec) -> None:
+        """Run a trial: `hyperion_core.context.TrialContext(spec, emit, stopped)` is its ctx."""
 
     def stop(self, trial_number: int) -> None:
         """Ask a trial to stop: its ctx.should_stop() turns true."""
@@ -204,6 +259,10 @@ class Storage(Protocol):
 
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
         """The study's event log, oldest first: {"trial_number", "kind", "time", **data} each."""
+
+    def load_checkpoints(self, study_name: str, trial_number: int | None = None) -> list[Checkpoint]:
+        """The checkpoints kept (retention has not deleted them), oldest first; one trial's or all.
+        `write` gets them in `Changes.checkpoints` (deleted=True: forget it)."""
 
     def list_studies(self) -> list[dict[str, Any]]:
         """One dict per study: name, metrics, modes, created, updated, trials, best (None with several
@@ -292,6 +351,29 @@ class SharedStorage(Storage, Protocol):
     def hand_out(self, study_name: str) -> None:
         """This run's running trials are left waiting for a result told by another process (`hyperion
         ask` then `hyperion tell`): running, owned by no run, never reaped nor re-run."""
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """Where trials' checkpoints live: a directory per checkpoint, addressed by key ("<study>/<trial>/
+    <step>"). Workers open the store from its `url` (hyperion_core.checkpoints.open_store), so it must be
+    reachable from wherever trials run. Every method raises OSError when the store fails (a full disk, a
+    lost connection): the save fails, never the study."""
+
+    url: str
+
+    def stage(self, key: str) -> Path:
+        """A new empty local directory to write the checkpoint `key` into."""
+
+    def commit(self, key: str, staged: Path) -> str:
+        """Make the staged directory the checkpoint `key` (atomically: a reader never sees half of it);
+        returns its location."""
+
+    def fetch(self, location: str) -> Path:
+        """A local directory holding the checkpoint at `location` (read it; do not change it)."""
+
+    def delete(self, location: str) -> None:
+        """Remove the checkpoint (already gone: nothing to do)."""
 
 
 class Reporter:

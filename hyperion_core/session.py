@@ -8,7 +8,7 @@ from typing import Any
 
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.goal import Goal
-from hyperion_core.models import Changes, StudyRecord, Trial
+from hyperion_core.models import Changes, Checkpoint, StudyRecord, Trial
 from hyperion_core.protocols import Claim, SharedStorage, Storage
 
 
@@ -23,6 +23,10 @@ class Session:
     def write(self, changes: Changes) -> None:
         """One loop tick's changes, in one transaction (an empty one keeps a storage's heartbeat)."""
         self.storage.write(self.name, changes)
+
+    def checkpoints(self, trial_number: int) -> list[Checkpoint]:
+        """The checkpoints the storage keeps for a trial (one another process left behind, join=True)."""
+        return self.storage.load_checkpoints(self.name, trial_number)
 
     def close(self) -> None:
         """Release the study (and the storage: the session is its one user)."""

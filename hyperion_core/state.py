@@ -39,6 +39,7 @@ class StudyState:
         self.trials: list[Trial] = []  # index == trial number
         self.running: dict[int, Trial] = {}
         self.elsewhere: dict[int, Trial] = {}  # join=True: trials other processes are running now
+        self.paused: dict[int, Trial] = {}  # paused at a checkpoint, waiting for a promotion (or the end)
         self.best: Trial | None = None
         self.counts: Counter[str] = Counter()
         # trial number -> [(step, metrics)] in arrival order (steps ascend per trial)
@@ -166,9 +167,8 @@ class StudyState:
                 trial.state = TrialState.INTERRUPTED
                 self.add(trial)
                 reruns.append(trial)
-        self.history.update(
-            {n: h for n, h in history.items() if n < len(self.trials) and self.trials[n].state.finished}
-        )
+        # a storage keeps an interrupted trial's reports up to its last checkpoint (it continues there)
+        self.history.update({n: h for n, h in history.items() if n < len(self.trials) and n not in others})
         return reruns
 
     def finish(self, trial: Trial) -> None:

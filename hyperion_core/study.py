@@ -17,16 +17,19 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperion_core import outcome
+from hyperion_core.checkpoints import Keeper, default_store
 from hyperion_core.coordinator import Coordinator, Joined, Solo
 from hyperion_core.errors import HyperionError, StorageError
 from hyperion_core.log import get_logger
-from hyperion_core.models import Changes, Report, Trial, TrialState
+from hyperion_core.models import Report, Trial, TrialState
 from hyperion_core.protocols import (
+    Checkpointed,
     Executor,
     Failed,
     Finished,
     InlineExecutor,
     Message,
+    Pause,
     Policy,
     Proposal,
     Reported,
@@ -38,15 +41,15 @@ from hyperion_core.protocols import (
 from hyperion_core.session import JoinedSession, Session
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
+from hyperion_core.study_drive import drive
 from hyperion_core.study_order import InOrder
 from hyperion_core.study_output import Outbox
+from hyperion_core.study_pause import Continuation
 from hyperion_core.study_stop import Stopper
 from hyperion_core.text import cap, cap_values
 from hyperion_core.warm import new_trials, not_run_yet
 
 logger = get_logger(__name__)
-
-IDLE_WAKE_S = 5.0  # the longest the loop sleeps at once (a liveness re-check and heartbeat, not a poll)
 
 
 class StudyLoop:
@@ -73,6 +76,7 @@ class StudyLoop:
         warm: tuple[list[Trial], list[str]] | None = None,
         constraints: dict[str, tuple[str, float]] | None = None,
         ordered: bool = False,
+        keeper: Keeper | None = None,
     ) -> None:
         self.objective = objective
         self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -102,6 +106,11 @@ class StudyLoop:
             if isinstance(session, JoinedSession)
             else Solo(state, strategy)
         )
+        # checkpoints: where trials save them (a temporary store unless tune() says otherwise), and pauses
+        self.keeper = keeper or Keeper(*default_store("memory"), record.name, last=2, best=1)
+        self.continuation = Continuation(
+            state, self.keeper, session, executor, self.outbox, self.stopper, strategy, policies
+        )
         self.constraints = dict(constraints or {})  # metric -> ("<=" or ">=", bound)
         self.initial = list(initial or [])  # initial_points, proposed before the strategy is asked
         self.warm = warm or ([], [])  # warm_start_from: trials of another study, and what to say of them
@@ -129,10 +138,11 @@ class StudyLoop:
             raise
 
     def fill(self, limit: int | None = None) -> int:
-        """Start trials in the free slots (up to `limit` running at once; default max_concurrent);
-        returns how many started."""
+        """Start trials in the free slots (up to `limit` running at once; default max_concurrent): the
+        paused trials promoted first, then new ones; returns how many started."""
         slots = (self.max_concurrent if limit is None else limit) - len(self.state.running)
-        return self.coordinator.fill(self, slots, self.max_trials)
+        promoted = self.continuation.promote(slots)
+        return promoted + self.coordinator.fill(self, slots - promoted, self.max_trials)
 
     def wait(self, timeout: float) -> Message | None:
         """The next executor message, or None when `timeout` seconds pass first."""
@@ -148,7 +158,10 @@ class StudyLoop:
             for kill in self.strategy.kills(self.state):
                 trial = self.state.running.get(kill.trial_number)
                 if trial is not None and not trial.stop_requested:
-                    self.stopper.request(trial, kill.reason, by="strategy")
+                    self.stopper.request(trial, kill.reason, by="strategy", pause=kill.pause)
+                elif kill.trial_number in self.state.paused and not kill.pause:
+                    for ended in self.continuation.end_paused(kill.reason, [kill.trial_number]):
+                        self._end(ended, TrialState.KILLED)
 
     def flush(self) -> None:
         """Write the tick's changes in one call, then show them to the reporters."""
@@ -215,6 +228,7 @@ class StudyLoop:
             state.note(note)
         outcome.judge_loaded(self.record.trials, self.constraints)  # `foreign` (join=True): what the others run now
         reruns = state.load(self.record.trials, self.record.history, self.record.foreign)
+        self.keeper.load(self.record.checkpoints)
         self.coordinator.load(reruns)
         self.initial = not_run_yet(self.initial, state.trials)
         for trial in state.trials:
@@ -254,6 +268,9 @@ class StudyLoop:
         Ctrl-C, an ask-and-tell study closed with trials not told) are recorded as interrupted."""
         if interrupt:
             self.stopper.interrupt_running()
+        else:  # the study is done: paused trials nobody promoted end where they are
+            for trial in self.continuation.end_paused("paused, and not resumed before the study ended"):
+                self._end(trial, TrialState.KILLED)
         try:
             self.executor.shutdown()
         finally:
@@ -278,57 +295,23 @@ class StudyLoop:
                 for reporter in self.reporters:
                     reporter.close(state)
         finally:
-            self.session.close()
+            try:
+                self.keeper.close()
+            finally:
+                self.session.close()
 
     # -- tune()'s driver -------------------------------------------------------------------------------
     def _drive(self) -> None:
-        state, stopper = self.state, self.stopper
-        deadline = time.monotonic() + self.max_time_s if self.max_time_s is not None else None
-        while True:
-            now = time.monotonic()
-            if deadline is not None and not stopper.stopping and now >= deadline:
-                stopper.stop_everything(f"max_time_s={self.max_time_s:g} reached")
-            if not stopper.stopping:
-                started = self.fill()
-                if not state.running and not started and not self.done:
-                    if self.strategy.pending:
-                        pass  # it is thinking off-thread and will wake us
-                    elif not self.fill():  # asked once more: still nothing
-                        state.note(
-                            f"the strategy proposed nothing while no trial was running (after "
-                            f"{len(state.trials)} trials); ended the study instead of waiting forever",
-                            warn=True,
-                        )
-                        break
-            if not state.running and (stopper.stopping or self.done):
-                break
-            self.outbox.flush()
-            self.coordinator.sync()  # joined: the others' trials (alone: nothing)
-            inline = self._inline_executor
-            if self.inline and inline is not None and inline.run_queued(self._apply_inline):
-                if self._inline_error is not None:
-                    raise self._inline_error
-                self.tick()
-                continue
-            due = stopper.next_deadline()
-            timeouts = [due - now] if due is not None else []
-            if deadline is not None and not stopper.stopping:
-                timeouts.append(deadline - now)
-            # Every wait is bounded (design.md, principle 3), whatever the deadlines say.
-            timeout = min(max(0.0, min(timeouts)), IDLE_WAKE_S) if timeouts else IDLE_WAKE_S
-            try:
-                message: Message | None = self.queue.get(timeout=timeout)
-            except queue.Empty:
-                message = None
-                self.session.write(Changes())  # idle: lets a storage keep its heartbeat
-            if message is not None:
-                self.apply(message)
-                while True:  # drain what is already there: a burst costs one tick
-                    try:
-                        self.apply(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
-            self.tick()
+        drive(self)
+
+    def run_inline(self) -> bool:
+        """Inline mode: run what was submitted, right here; True when anything ran."""
+        inline = self._inline_executor
+        if not (self.inline and inline is not None and inline.run_queued(self._apply_inline)):
+            return False
+        if self._inline_error is not None:
+            raise self._inline_error
+        return True
 
     # -- what the coordinator calls (coordinator.Host) -------------------------------------------------
     def proposed(self, slots: int) -> list[Trial]:
@@ -349,7 +332,7 @@ class StudyLoop:
         outbox.changes.trials.append(trial)
         if self.reporters:
             outbox.event("trial_started", trial.number)
-        self.executor.submit(trial.number, trial.trial_id, self.state.space.unflatten(trial.params))
+        self.continuation.submit(trial)
 
     # -- messages ------------------------------------------------------------------------------------
     def _apply_inline(self, message: Message) -> None:
@@ -371,6 +354,8 @@ class StudyLoop:
                 return
             case Started(number):
                 self.stopper.started(number)
+            case Checkpointed():
+                self.continuation.saved(message)
             case Reported(number, step, metrics):
                 trial = self.state.running.get(number)
                 if trial is None:
@@ -391,8 +376,12 @@ class StudyLoop:
         trial = self.state.running.get(message.trial_number)
         if trial is None:
             return
+        if trial.pausing and self.continuation.pause(trial):
+            return  # paused at its checkpoint: it waits for a promotion
         if isinstance(message, Finished):
             self._finished(trial, message.score, cap_values(message.metrics), cap_values(message.artifacts))
+        elif self.continuation.restart(trial, message):
+            return  # its worker died: it continues from its last checkpoint
         else:
             ended = TrialState.KILLED if trial.stop_requested else TrialState.FAILED
             self._end(trial, ended, error=cap(message.error))
@@ -407,9 +396,12 @@ class StudyLoop:
         if trial.stop_requested or self.stopper.stopping:
             return
         for policy in self.policies:
-            reason = policy.should_stop(state, trial)
-            if reason:
-                self.stopper.request(trial, cap(reason) or reason, by="policy", step=step)
+            verdict = policy.should_stop(state, trial)
+            if isinstance(verdict, Pause):
+                self.stopper.request(trial, cap(verdict.reason) or "paused", by="policy", step=step, pause=True)
+                break
+            if verdict:
+                self.stopper.request(trial, cap(verdict) or verdict, by="policy", step=step)
                 break
 
     def _finished(self, trial: Trial, score: float | None, metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
@@ -442,6 +434,7 @@ class StudyLoop:
         self.stopper.ended(trial.number)
         self.state.finish(trial)
         self.outbox.changes.trials.append(trial)
+        self.continuation.ended(trial)
         self.strategy.observe(trial)
         if self.reporters:
             self.outbox.event(f"trial_{new_state.value}", trial.number)

@@ -77,21 +77,28 @@ class Stopper:
             self._abandon_overdue()
 
     # -- stopping ------------------------------------------------------------------------------------
-    def request(self, trial: Trial, reason: str, by: str, step: int | None = None, give_up: bool = False) -> None:
+    def request(
+        self, trial: Trial, reason: str, by: str, step: int | None = None, give_up: bool = False, pause: bool = False
+    ) -> None:
+        """Ask a trial to stop; with `pause`, to stop at its checkpoint and wait (it is given the time it
+        needs to save: never abandoned for a pause)."""
         trial.stop_requested = True
+        trial.pausing = pause
         trial.kill_reason = reason
         self.executor.stop(trial.number)
         # A thread cannot be killed: under threads a policy's kill waits for the trial to end, while the
         # time limits (and executors that can terminate) give up after the grace period.
-        if self.terminates or self.stopping or give_up:
+        if (self.terminates and not pause) or self.stopping or give_up:
             self.abandon_at[trial.number] = time.monotonic() + self.grace_period_s
-        self.outbox.event("kill_requested", trial.number, {"reason": reason, "by": by, "step": step}, store=True)
+        kind = "pause_requested" if pause else "kill_requested"
+        self.outbox.event(kind, trial.number, {"reason": reason, "by": by, "step": step}, store=True)
 
     def stop_everything(self, reason: str) -> None:
         self.stopping = True
         self.state.note(f"{reason}: stopped {len(self.state.running)} running trial(s)")
         for trial in list(self.state.running.values()):
-            if not trial.stop_requested:
+            if not trial.stop_requested or trial.pausing:
+                trial.pausing = False  # the study ends: a trial asked to pause is stopped instead
                 self.request(trial, reason, by="time limit")
             else:
                 self.abandon_at.setdefault(trial.number, time.monotonic() + self.grace_period_s)

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hyperion_core.checkpoints import Keeper, default_store
 from hyperion_core.config import StudyConfig
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.goal import Goal
@@ -58,6 +59,8 @@ def tune(
     warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
     constraints: Mapping[str, tuple[str, float]] | None = None,
     reproducible: bool = False,
+    checkpoints: str | None = None,
+    keep_checkpoints: int | Mapping[str, int] | None = None,
 ) -> StudyResult:
     """Search `space` for the parameters that give `objective` its best `metric`.
 
@@ -130,10 +133,21 @@ def open_loop(config: StudyConfig, objective: Callable[..., Any], executor: Exec
             warm=warm,
             constraints=dict(config.constraints),
             ordered=config.reproducible,
+            keeper=keeper_for(config, getattr(storage, "url", "")),
         )
     except BaseException:
         storage.close()
         raise
+
+
+def keeper_for(config: StudyConfig, storage_url: str) -> Keeper:
+    """Where the study's trials keep their checkpoints, and how many (tune's checkpoints= and
+    keep_checkpoints=)."""
+    if config.checkpoints is not None:
+        url, temporary = config.checkpoints, False
+    else:
+        url, temporary = default_store(storage_url)
+    return Keeper(url, temporary, config.study_name, *config.keep_checkpoints)
 
 
 # -- argument checks --------------------------------------------------------------------------------

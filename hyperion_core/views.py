@@ -16,7 +16,7 @@ from typing import Any
 
 from hyperion_core.errors import StorageError
 from hyperion_core.goal import Goal
-from hyperion_core.models import Report, Trial, TrialState
+from hyperion_core.models import Checkpoint, Report, Trial, TrialState
 
 #: The columns the trial table sorts by.
 SORTS = ("number", "value", "duration", "state", "last_step")
@@ -94,6 +94,9 @@ class ComputedViews:
         raise NotImplementedError
 
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def load_checkpoints(self, study_name: str, trial_number: int | None = None) -> list[Checkpoint]:
         raise NotImplementedError
 
     # -- views -------------------------------------------------------------------------------------------
@@ -310,7 +313,12 @@ class ComputedViews:
             "reports": [{"step": r.step, "time": r.time, "metrics": r.metrics} for r in reports[:max_reports]],
             "events": own,
             "source_events": sources,
+            "checkpoints": [checkpoint_row(c) for c in self.load_checkpoints(study_name, number)],
         }
+
+
+def checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {"step": checkpoint.step, "location": checkpoint.location, "size": checkpoint.size, "time": checkpoint.time}
 
 
 def check_ranges(space: Any, ranges: dict[str, tuple[float | None, float | None]] | None) -> None:

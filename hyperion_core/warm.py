@@ -125,6 +125,14 @@ def new_trials(state: StudyState, proposals: list[Proposal], strategy_name: str)
                 depth = parent.depth + 1 if parent is not None else 1
         rationale = cap(proposal.rationale) if proposal.rationale else None
         out.append(
-            Trial(-1, params, parent_id=proposal.parent_id, depth=depth, rationale=rationale, source=proposal.source)
+            Trial(
+                -1,
+                params,
+                parent_id=proposal.parent_id,
+                depth=depth,
+                rationale=rationale,
+                source=proposal.source,
+                checkpoint_from=proposal.checkpoint_from,
+            )
         )
     return out

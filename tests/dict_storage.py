@@ -12,7 +12,7 @@ from typing import Any
 from hyperion_core.errors import StorageError
 from hyperion_core.goal import Goal
 from hyperion_core.hookspecs import hookimpl
-from hyperion_core.models import Changes, Report, StudyRecord, Trial, TrialState
+from hyperion_core.models import Changes, Checkpoint, Report, StudyRecord, Trial, TrialState
 from hyperion_core.views import ComputedViews
 
 DATABASES: dict[str, dict[str, dict[str, Any]]] = {}
@@ -41,12 +41,16 @@ class DictStorage(ComputedViews):
                 "trials": {},
                 "reports": [],
                 "events": [],
+                "checkpoints": {},
             },
         )
         left = {n for n, t in study["trials"].items() if not t.state.finished}
         for number in left:
             study["trials"][number].state = TrialState.INTERRUPTED
-        study["reports"] = [r for r in study["reports"] if r.trial_number not in left]
+        last: dict[int, int] = {}  # an interrupted trial continues from its last checkpoint: keep reports to it
+        for number, step in study["checkpoints"]:
+            last[number] = max(last.get(number, -1), step)
+        study["reports"] = [r for r in study["reports"] if r.trial_number not in left or r.step <= last.get(r.trial_number, -1)]
         history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         for report in study["reports"]:
             history.setdefault(report.trial_number, []).append((report.step, report.metrics))
@@ -58,14 +62,27 @@ class DictStorage(ComputedViews):
             study["created"],
             history,
             config=study["config"],
+            checkpoints=self.load_checkpoints(name),
         )
 
     def write(self, study_name: str, changes: Changes) -> None:
         study = self._study(study_name)
         for trial in changes.trials:
             study["trials"][trial.number] = copy.copy(trial)
+        for number, step in changes.rewound:
+            study["reports"] = [r for r in study["reports"] if r.trial_number != number or r.step <= step]
         study["reports"].extend(changes.reports)
         study["events"].extend(changes.events)
+        for checkpoint in changes.checkpoints:
+            key = (checkpoint.trial_number, checkpoint.step)
+            if checkpoint.deleted:
+                study["checkpoints"].pop(key, None)
+            else:
+                study["checkpoints"][key] = copy.copy(checkpoint)
+
+    def load_checkpoints(self, study_name: str, trial_number: int | None = None) -> list[Checkpoint]:
+        kept = self._study(study_name)["checkpoints"]
+        return [copy.copy(c) for k, c in sorted(kept.items()) if trial_number in (None, c.trial_number)]
 
     def describe_study(self, study_name: str) -> dict[str, Any]:
         study = self._study(study_name)

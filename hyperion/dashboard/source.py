@@ -11,7 +11,7 @@ from hyperion.dashboard import figures, pairs
 from hyperion.dashboard.timeline import timeline
 from hyperion_core.errors import ConfigurationError, StorageError
 from hyperion_core.goal import Goal
-from hyperion_core.models import Report, Trial, TrialState
+from hyperion_core.models import Checkpoint, Report, Trial, TrialState
 from hyperion_core.protocols import StudyViews
 from hyperion_core.text import redact_url
 from hyperion_core.views import ComputedViews, best_so_far
@@ -116,6 +116,10 @@ class ResultSource(ComputedViews):
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
         self._check(study_name)
         return []
+
+    def load_checkpoints(self, study_name: str, trial_number: int | None = None) -> list[Checkpoint]:
+        self._check(study_name)
+        return []  # a result holds its trials, not where their checkpoints were
 
 
 def _trial(row: dict[str, Any], params: dict[str, Any], goal: Goal) -> Trial:

@@ -65,10 +65,10 @@ def main(fd: int) -> None:
         job = jobs.get()
         if job is None:
             return
-        _, number, trial_id, params = job
-        ctx = TrialContext(number, trial_id, params, send, functools.partial(stopped.__contains__, number))
+        spec = job[1]
+        ctx = TrialContext(spec, send, functools.partial(stopped.__contains__, spec.number))
         run_trial(objective, ctx, send)
-        stopped.discard(number)
+        stopped.discard(spec.number)
 
 
 if __name__ == "__main__":

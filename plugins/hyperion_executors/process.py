@@ -22,7 +22,7 @@ from typing import Any
 from hyperion_core.errors import ObjectiveError
 from hyperion_core.log import get_logger
 from hyperion_core.pool import PooledExecutor
-from hyperion_core.protocols import Failed, Finished
+from hyperion_core.protocols import Failed, Finished, TrialSpec
 from hyperion_executors._resources import Allocation
 
 logger = get_logger(__name__)
@@ -88,8 +88,8 @@ class ProcessExecutor(PooledExecutor[_Worker]):
         watcher.start()
         return worker
 
-    def send(self, worker: _Worker, number: int, trial_id: str, params: dict[str, Any]) -> None:
-        worker.send(("run", number, trial_id, params))
+    def send(self, worker: _Worker, spec: TrialSpec) -> None:
+        worker.send(("run", spec))
 
     def ask_stop(self, worker: _Worker, number: int) -> None:
         worker.send(("stop", number))

@@ -22,6 +22,7 @@ from typing import Any
 from hyperion_core.errors import ConfigurationError, ObjectiveError
 from hyperion_core.log import get_logger
 from hyperion_core.pool import PooledExecutor
+from hyperion_core.protocols import TrialSpec
 
 logger = get_logger(__name__)
 
@@ -122,9 +123,10 @@ class RayExecutor(PooledExecutor[Any]):
             options["resources"] = resources
         return self._worker_class.options(**options).remote(self._payload, self._channel)
 
-    def send(self, worker: Any, number: int, trial_id: str, params: dict[str, Any]) -> None:
+    def send(self, worker: Any, spec: TrialSpec) -> None:
+        number = spec.number
         with self._calls_lock:
-            self._calls[worker.run.remote(number, trial_id, params)] = (worker, number)
+            self._calls[worker.run.remote(spec)] = (worker, number)
 
     def ask_stop(self, worker: Any, number: int) -> None:
         worker.stop.remote(number)  # a second thread of the actor: should_stop() is a local flag there
@@ -274,7 +276,7 @@ def _worker_class(ray: Any) -> Any:
                     if self.outbox:
                         self._flush()
 
-            def run(self, number: int, trial_id: str, params: dict[str, Any]) -> None:
+            def run(self, spec: Any) -> None:
                 from hyperion_core.context import TrialContext, run_trial
                 from hyperion_core.protocols import Reported
 
@@ -284,7 +286,8 @@ def _worker_class(ray: Any) -> Any:
                     if not isinstance(message, Reported):
                         self._flush()
 
-                ctx = TrialContext(number, trial_id, params, emit, lambda: number in self.stopped)
+                number = spec.number
+                ctx = TrialContext(spec, emit, lambda: number in self.stopped)
                 run_trial(self.objective, ctx, emit)
                 self.stopped.discard(number)
 

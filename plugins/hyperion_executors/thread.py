@@ -17,7 +17,7 @@ from typing import Any
 
 from hyperion_core.context import TrialContext, run_trial
 from hyperion_core.errors import ConfigurationError
-from hyperion_core.protocols import Emit, Failed
+from hyperion_core.protocols import Emit, Failed, TrialSpec
 from hyperion_executors._resources import Allocation
 
 
@@ -33,12 +33,12 @@ class ThreadExecutor:
             )
         #: the most trials that fit at once given resources_per_trial (None: as many as asked)
         self.capacity = Allocation(resources_per_trial, "thread").capacity
-        self._jobs: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[TrialSpec | None] = queue.SimpleQueue()
         self._stopped: set[int] = set()
         self._abandoned: set[int] = set()
         self._threads: list[threading.Thread] = []
         self._inline = False
-        self._pending: deque[tuple[int, str, dict[str, Any]]] = deque()
+        self._pending: deque[TrialSpec] = deque()
         self._lock = threading.Lock()
         self._busy = 0  # trials submitted to the pool and not yet ended
         self._live = 0  # pool threads that take jobs
@@ -70,8 +70,9 @@ class ThreadExecutor:
         """Inline mode: run the submitted trials on the calling (loop) thread; False if there were none."""
         ran = False
         while self._pending:
-            number, trial_id, params = self._pending.popleft()
-            ctx = TrialContext(number, trial_id, params, emit, functools.partial(self._stopped.__contains__, number))
+            spec = self._pending.popleft()
+            number = spec.number
+            ctx = TrialContext(spec, emit, functools.partial(self._stopped.__contains__, number))
             run_trial(self._objective, ctx, emit, interruptible=True)
             self._stopped.discard(number)
             ran = True
@@ -88,8 +89,8 @@ class ThreadExecutor:
             job = jobs.get()
             if job is None:
                 return
-            number, trial_id, params = job
-            ctx = TrialContext(number, trial_id, params, emit, functools.partial(stopped.__contains__, number))
+            number = job.number
+            ctx = TrialContext(job, emit, functools.partial(stopped.__contains__, number))
             run_trial(objective, ctx, emit)
             stopped.discard(number)
             with self._lock:
@@ -98,11 +99,11 @@ class ThreadExecutor:
                     self._live -= 1
                     return  # a replacement thread took this one's place when it was abandoned
 
-    def submit(self, trial_number: int, trial_id: str, params: dict[str, Any]) -> None:
+    def submit(self, spec: TrialSpec) -> None:
         if self._inline:
-            self._pending.append((trial_number, trial_id, params))
-        elif self._ensure_thread(trial_number):
-            self._jobs.put((trial_number, trial_id, params))
+            self._pending.append(spec)
+        elif self._ensure_thread(spec.number):
+            self._jobs.put(spec)
 
     def stop(self, trial_number: int) -> None:
         self._stopped.add(trial_number)

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from hyperion_core.errors import StorageError
-from hyperion_core.models import Report, Trial, TrialState
+from hyperion_core.models import Checkpoint, Report, Trial, TrialState
 from hyperion_storage._bounded import BoundedMixin
 from hyperion_storage._codec import goal_of
 from hyperion_storage._join import JOINED
@@ -27,6 +27,7 @@ class AdminMixin(BoundedMixin):
     _ids: dict[str, int]
     _study_id: Any
     _trials: Any
+    _checkpoints: Any
     _live_runs: Any
 
     def describe_study(self, study_name: str) -> dict[str, Any]:
@@ -71,6 +72,14 @@ class AdminMixin(BoundedMixin):
                 return [Report(n, step, json.loads(m), tm) for n, step, m, tm in rows]
 
         return self._run(f"read the reports of study '{study_name}'", load)
+
+    def load_checkpoints(self, study_name: str, trial_number: int | None = None) -> list[Checkpoint]:
+        def load() -> list[Checkpoint]:
+            with self.engine.connect() as conn:
+                kept: list[Checkpoint] = self._checkpoints(conn, self._study_id(conn, study_name), trial_number)
+                return kept
+
+        return self._run(f"read the checkpoints of study '{study_name}'", load)
 
     def load_events(self, study_name: str) -> list[dict[str, Any]]:
         sa, s = self._sa, self._schema

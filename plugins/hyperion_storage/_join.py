@@ -243,12 +243,26 @@ def not_asked(s: Any) -> Any:
 
 
 def interrupt_trials(conn: Any, s: Any, study_id: int, condition: Any, **values: Any) -> None:
-    """Trials a dead run left running (or interrupted): their partial reports go, and they are marked
-    interrupted (with `values` set too), to run again with their numbers and parameters."""
+    """Trials a dead run left running, paused or interrupted: their reports after their last checkpoint
+    go (all of them without one), and they are marked interrupted (with `values` set too), to run again
+    with their numbers and parameters, from that checkpoint."""
     import sqlalchemy as sa
 
-    where = (s.trials.c.study_id == study_id, condition, s.trials.c.state.in_(("running", "interrupted")))
+    states = ("running", "interrupted", "paused")
+    where = (s.trials.c.study_id == study_id, condition, s.trials.c.state.in_(states))
     left = conn.execute(sa.select(s.trials.c.number).where(*where)).scalars().all()
     if left:
-        conn.execute(s.reports.delete().where(s.reports.c.study_id == study_id, s.reports.c.trial_number.in_(left)))
+        c = s.checkpoints
+        kept = dict(
+            conn.execute(
+                sa.select(c.c.trial_number, sa.func.max(c.c.step))
+                .where(c.c.study_id == study_id, c.c.trial_number.in_(left))
+                .group_by(c.c.trial_number)
+            ).all()
+        )
+        r = s.reports
+        for number in left:
+            conn.execute(
+                r.delete().where(r.c.study_id == study_id, r.c.trial_number == number, r.c.step > kept.get(number, -1))
+            )
     conn.execute(s.trials.update().where(*where).values(state="interrupted", **values))

@@ -7,8 +7,8 @@ import json
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 5  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives;
-# 4: the study's configuration (constraints), compared on resume; 5: the goal as JSON lists
+SCHEMA_VERSION = 6  # 2: numbers and a change counter in the database, runs (join=True); 3: several objectives;
+# 4: the study's configuration (constraints), compared on resume; 5: the goal as JSON lists; 6: checkpoints
 
 metadata = sa.MetaData()
 
@@ -89,6 +89,19 @@ reports = sa.Table(
     sa.Index("ix_hyperion_reports_seq", "study_id", "seq"),
 )
 
+# The checkpoints kept (retention deletes the rows of those it removes): a resumed trial continues from
+# its last one, the dashboard lists them.
+checkpoints = sa.Table(
+    "hyperion_checkpoints",
+    metadata,
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("hyperion_studies.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("trial_number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("step", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("time", sa.Float, nullable=False),
+)
+
 events = sa.Table(
     "hyperion_events",
     metadata,
@@ -125,6 +138,8 @@ def migrate(conn: sa.Connection, version: int) -> None:
             conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN mode TYPE VARCHAR(255)")
     if version < 4:
         conn.exec_driver_sql("ALTER TABLE hyperion_studies ADD COLUMN config TEXT")
+    if version < 6:
+        checkpoints.create(conn, checkfirst=True)
     if version < 5:  # "accuracy,latency_ms" / "max,min" become ["accuracy", "latency_ms"] / ["max", "min"]
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("ALTER TABLE hyperion_studies ALTER COLUMN metric TYPE TEXT")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from hyperion_core.errors import StorageError
-from hyperion_core.views import MAX_PAGE, MAX_TRIAL_EVENTS, SORTS, check_ranges, source_of
+from hyperion_core.views import MAX_PAGE, MAX_TRIAL_EVENTS, SORTS, check_ranges, checkpoint_row, source_of
 from hyperion_storage._codec import number_column
 from hyperion_storage._views import ViewsMixin
 
@@ -151,6 +151,7 @@ class TableMixin(ViewsMixin):
                 reports=[{"step": st, "time": tm, "metrics": json.loads(m)} for st, m, tm in reports],
                 events=events,
                 source_events=sources,
+                checkpoints=[checkpoint_row(c) for c in self._checkpoints(conn, study_id, number)],
             )
             return out
 

@@ -30,6 +30,7 @@ class ViewsMixin(ComputedViews, BoundedMixin):
     engine: Any
     url: str
     _open_by: Any
+    _checkpoints: Any
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _json(self, column: Any, key: str) -> Any:

@@ -8,7 +8,8 @@ from typing import Any
 
 from hyperion_core.errors import StorageError
 from hyperion_core.goal import Goal
-from hyperion_core.models import Changes, Event, Report, StudyRecord, Trial, TrialState
+from hyperion_core.models import Changes, Checkpoint, Event, Report, StudyRecord, Trial, TrialState
+from hyperion_core.checkpoints import rewind_points
 from hyperion_core.views import ComputedViews
 
 
@@ -21,6 +22,7 @@ class MemoryStorage(ComputedViews):
         self._trials: dict[str, dict[int, Trial]] = {}
         self._reports: dict[str, list[Report]] = {}
         self._events: dict[str, list[Event]] = {}
+        self._checkpoints: dict[str, dict[tuple[int, int], Checkpoint]] = {}
 
     def open_study(
         self, name: str, space: dict[str, Any], goal: Goal, config: dict[str, Any] | None = None
@@ -30,12 +32,17 @@ class MemoryStorage(ComputedViews):
             self._trials[name] = {}
             self._reports[name] = []
             self._events[name] = []
+            self._checkpoints[name] = {}
         record = self._studies[name]
-        # As in every storage: trials left running are interrupted, and their partial reports dropped.
+        # As in every storage: trials left running (or paused) are interrupted, and their reports after
+        # their last checkpoint dropped (they continue from it).
         left = {n for n, t in self._trials[name].items() if not t.state.finished}
         for number in left:
             self._trials[name][number].state = TrialState.INTERRUPTED
-        self._reports[name] = [r for r in self._reports[name] if r.trial_number not in left]
+        kept = rewind_points(self._checkpoints[name].values())
+        self._reports[name] = [
+            r for r in self._reports[name] if r.trial_number not in left or r.step <= kept.get(r.trial_number, -1)
+        ]
         history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         for report in self._reports[name]:
             history.setdefault(report.trial_number, []).append((report.step, report.metrics))
@@ -47,6 +54,7 @@ class MemoryStorage(ComputedViews):
             record.created,
             history,
             config=record.config,
+            checkpoints=self.load_checkpoints(name),
         )
 
     def describe_study(self, study_name: str) -> dict[str, Any]:
@@ -65,8 +73,20 @@ class MemoryStorage(ComputedViews):
         trials = self._trials[study_name]
         for trial in changes.trials:
             trials[trial.number] = trial
+        if changes.rewound:
+            cut = dict(changes.rewound)
+            self._reports[study_name] = [
+                r for r in self._reports[study_name] if r.step <= cut.get(r.trial_number, r.step)
+            ]
         self._reports[study_name].extend(changes.reports)
         self._events[study_name].extend(changes.events)
+        checkpoints = self._checkpoints[study_name]
+        for checkpoint in changes.checkpoints:
+            key = (checkpoint.trial_number, checkpoint.step)
+            if checkpoint.deleted:
+                checkpoints.pop(key, None)
+            else:
+                checkpoints[key] = copy.copy(checkpoint)
 
     def load_trials(self, study_name: str) -> list[Trial]:
         self._check(study_name)
@@ -80,6 +100,15 @@ class MemoryStorage(ComputedViews):
         self._check(study_name)
         return [
             {"trial_number": e.trial_number, "kind": e.kind, "time": e.time, **e.data} for e in self._events[study_name]
+        ]
+
+    def load_checkpoints(self, study_name: str, trial_number: int | None = None) -> list[Checkpoint]:
+        self._check(study_name)
+        kept = self._checkpoints[study_name]
+        return [
+            copy.copy(c)
+            for key, c in sorted(kept.items())
+            if trial_number is None or c.trial_number == trial_number
         ]
 
     def list_studies(self) -> list[dict[str, Any]]:
@@ -103,7 +132,7 @@ class MemoryStorage(ComputedViews):
 
     def delete_study(self, study_name: str, force: bool = False) -> None:
         self._check(study_name)
-        for table in (self._studies, self._trials, self._reports, self._events):
+        for table in (self._studies, self._trials, self._reports, self._events, self._checkpoints):
             del table[study_name]
 
     def close(self) -> None:

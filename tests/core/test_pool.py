@@ -8,6 +8,7 @@ import threading
 from hyperion import Float, ObjectiveResult, tune
 from hyperion_core.context import TrialContext, run_trial
 from hyperion_core.pool import PooledExecutor
+from hyperion_core.protocols import TrialSpec
 
 
 class _Worker:
@@ -37,13 +38,15 @@ class ThreadWorkers(PooledExecutor[_Worker]):
         self.launched += 1
         return _Worker(self, slot)
 
-    def send(self, worker, number, trial_id, params):
+    def send(self, worker, spec):
+        number, params = spec.number, spec.params
+
         def run():
             if params["x"] > self.die_above:
                 worker.dead = True
                 self.died(worker, f"node lost while running x={params['x']}")
                 return
-            ctx = TrialContext(number, trial_id, params, self.emit, lambda: number in worker.stopped)
+            ctx = TrialContext(spec, self.emit, lambda: number in worker.stopped)
             run_trial(self.objective, ctx, self.emit)
             self.ended(number)
 
@@ -93,8 +96,8 @@ def test_a_stop_that_comes_before_the_trial_reached_a_worker_is_kept_for_it():
         return x
 
     pool.start(objective, 1, lambda m: finished.put(m.trial_number) if type(m).__name__ == "Finished" else None)
-    pool.submit(0, "trial_0000", {"x": 0.2})
-    pool.submit(1, "trial_0001", {"x": 0.3})  # waits for the one worker
+    pool.submit(TrialSpec(0, "trial_0000", {"x": 0.2}))
+    pool.submit(TrialSpec(1, "trial_0001", {"x": 0.3}))  # waits for the one worker
     pool.stop(1)
     first_may_end.set()
     assert [finished.get(timeout=30), finished.get(timeout=30)] == [0, 1]

@@ -241,13 +241,13 @@ class _SlowStartExecutor:
     def start(self, objective, max_workers, emit):
         self.inner.start(objective, max_workers, emit)
 
-    def submit(self, trial_number, trial_id, params):
+    def submit(self, spec):
         def later():
             if self.never:
                 self.released.wait(60)
                 return
             time.sleep(self.start_up_s)
-            self.inner.submit(trial_number, trial_id, params)
+            self.inner.submit(spec)
 
         threading.Thread(target=later, daemon=True).start()
 

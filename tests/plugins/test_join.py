@@ -14,6 +14,7 @@ import pytest
 from hyperion import ConfigurationError, Float, StorageError, tune
 from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Report, Trial, TrialState
+from hyperion_storage._schema import SCHEMA_VERSION
 from hyperion_storage.sql import SQLStorage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +162,8 @@ def test_a_file_of_the_first_schema_is_migrated(tmp_path):
     result = tune(lambda ctx, x: x, {"x": Float(0, 1)}, storage=f"sqlite:///{path}", study_name="old", max_trials=3)
     assert result["study"]["resumed"] == 1 and result["study"]["trials"] == 3
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM hyperion_meta").fetchone()[0] == "5"
+    assert con.execute("SELECT value FROM hyperion_meta").fetchone()[0] == str(SCHEMA_VERSION)
+    assert con.execute("SELECT COUNT(*) FROM hyperion_checkpoints").fetchone()[0] == 0  # the table is there
     assert con.execute("SELECT next_number FROM hyperion_studies").fetchone()[0] == 3
     assert con.execute("SELECT metric, mode FROM hyperion_studies").fetchone() == ('["score"]', '["max"]')
 

@@ -1,0 +1,189 @@
+"""Trial checkpoints (design.md, section 9): what a trial's ctx uses to save and load through the study's
+checkpoint store, and the loop's Keeper, which records every checkpoint, applies retention, and says
+which checkpoint a resumed, promoted or exploiting trial continues from.
+
+A checkpoint is a directory in the store under "<study>/<trial_0007>/<step_000012>": `state.pkl` for
+what `ctx.save_checkpoint(state)` pickled, and whatever files a `with ctx.checkpoint() as path:` block
+wrote. Saves are atomic (the store commits a staged directory), so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.log import get_logger
+from hyperion_core.models import Checkpoint, Trial
+from hyperion_core.protocols import CheckpointStore, TrialSpec
+
+logger = get_logger(__name__)
+
+STATE_FILE = "state.pkl"
+_stores: dict[str, CheckpointStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str) -> CheckpointStore:
+    """The checkpoint store at `url`, one object per process (workers open it from the TrialSpec)."""
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is None:
+            from hyperion_core.plugins import registry
+
+            store = _stores[url] = registry().checkpoint_store(url)
+        return store
+
+
+def default_store(storage_url: str) -> tuple[str, bool]:
+    """Where checkpoints go when tune(checkpoints=None); returns (url, temporary). Next to a SQLite file
+    ("exp.db" -> "exp.checkpoints"); for the memory storage a temporary directory removed at the end
+    (nothing can resume from it later); for any other storage a directory under the system's temporary
+    one, named after the storage, kept (a resume on this machine finds it; pass checkpoints= a shared
+    path or URL for other machines)."""
+    if storage_url.startswith("sqlite:///") and ":memory:" not in storage_url:
+        path = Path(storage_url.removeprefix("sqlite:///").split("?", 1)[0])
+        return str(path.with_suffix(".checkpoints").absolute()), False
+    if storage_url in ("", "memory") or storage_url.startswith("sqlite://"):
+        name = f"hyperion-checkpoints-{os.getpid()}-{os.urandom(4).hex()}"
+        return os.path.join(tempfile.gettempdir(), name), True
+    digest = hashlib.sha256(storage_url.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(), f"hyperion-checkpoints-{digest}"), False
+
+
+def trial_prefix(study_name: str, trial_id: str) -> str:
+    """The store key of a trial's checkpoints: the study name made safe for any file system (user text
+    never becomes a path as it is), with a short hash so that two names never share a directory."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)[:80].strip("._") or "study"
+    digest = hashlib.sha256(study_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe}-{digest}/{trial_id}"
+
+
+def step_key(prefix: str, step: int) -> str:
+    return f"{prefix}/step_{step:06d}"
+
+
+def size_of(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+# -- the loop's side ----------------------------------------------------------------------------------------
+class Keeper:
+    """The loop's record of checkpoints: per trial, the ones kept (oldest first). Retention: a running,
+    paused or interrupted trial keeps its last `last`; a finished trial keeps its last one only while it
+    is among the study's best `best` (by StudyState.top); the rest are deleted in the background. A
+    checkpoint another trial is loading (a resume, PBT's exploit) is never deleted under it."""
+
+    def __init__(self, url: str, temporary: bool, study_name: str, last: int, best: int) -> None:
+        self.url, self.temporary, self.study_name = url, temporary, study_name
+        self.last, self.best = last, best
+        self.kept: dict[int, list[Checkpoint]] = {}
+        self.pinned: dict[str, set[int]] = {}  # location -> trials loading it
+        self._doomed: deque[str] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def load(self, checkpoints: list[Checkpoint]) -> None:
+        for checkpoint in sorted(checkpoints, key=lambda c: (c.trial_number, c.step)):
+            self.kept.setdefault(checkpoint.trial_number, []).append(checkpoint)
+
+    def latest(self, number: int) -> Checkpoint | None:
+        kept = self.kept.get(number)
+        return kept[-1] if kept else None
+
+    def spec(self, trial: Trial, params: dict[str, Any], source: int | None = None) -> TrialSpec:
+        """The trial's TrialSpec: it continues from its own last checkpoint, or `source`'s (PBT)."""
+        origin = self.latest(trial.number if source is None else source)
+        resume = (origin.location, origin.step) if origin is not None else None
+        if resume is not None:
+            self.pinned.setdefault(resume[0], set()).add(trial.number)
+        return TrialSpec(
+            trial.number, trial.trial_id, params, self.url, trial_prefix(self.study_name, trial.trial_id), resume
+        )
+
+    def saved(self, number: int, step: int, location: str, size: int | None) -> list[Checkpoint]:
+        """A trial saved a checkpoint: returns the changes to store (it, and what retention dropped)."""
+        self._unpin(number)
+        kept = self.kept.setdefault(number, [])
+        new = Checkpoint(number, step, location, size)
+        kept[:] = [c for c in kept if c.location != location]  # a step saved again after a resume
+        kept.append(new)
+        kept.sort(key=lambda c: c.step)
+        return [new, *self._drop(number, keep=self.last)]
+
+    def ended(self, number: int, best: set[int], finished: Callable[[int], bool]) -> list[Checkpoint]:
+        """Trial `number` finished: every finished trial keeps its last checkpoint while it is among the
+        study's best (`best`: their numbers) and none otherwise; the others keep theirs."""
+        self._unpin(number)
+        dropped: list[Checkpoint] = []
+        for kept in [n for n in self.kept if finished(n)]:
+            dropped += self._drop(kept, keep=1 if kept in best else 0)
+        return dropped
+
+    def _drop(self, number: int, keep: int) -> list[Checkpoint]:
+        kept = self.kept.get(number, [])
+        if len(kept) <= keep:
+            return []
+        cut = kept[: len(kept) - keep]
+        dropped = [c for c in cut if c.location not in self.pinned]
+        survivors = [c for c in cut if c.location in self.pinned] + kept[len(kept) - keep :]
+        self.kept[number] = sorted(survivors, key=lambda c: c.step)
+        if not self.kept[number]:
+            del self.kept[number]
+        for checkpoint in dropped:
+            checkpoint.deleted = True
+            self._delete_later(checkpoint.location)
+        return dropped
+
+    def _unpin(self, number: int) -> None:
+        for location in [loc for loc, users in self.pinned.items() if number in users]:
+            self.pinned[location].discard(number)
+            if not self.pinned[location]:
+                del self.pinned[location]
+
+    def _delete_later(self, location: str) -> None:
+        self._doomed.append(location)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._delete_loop, name="hyperion-checkpoints", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _delete_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._doomed:
+                location = self._doomed.popleft()
+                try:
+                    open_store(self.url).delete(location)
+                except (OSError, ConfigurationError) as exc:  # a leak at worst, never a failed study
+                    logger.warning("could not delete checkpoint %s: %s", location, exc)
+            if self._closed:
+                return
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the deletions (bounded), and remove a temporary store."""
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.temporary:
+            shutil.rmtree(self.url, ignore_errors=True)
+
+
+def rewind_points(checkpoints: Iterable[Checkpoint]) -> dict[int, int]:
+    """Trial number -> the step of its last kept checkpoint: an interrupted trial continues there, and a
+    storage keeps its reports up to that step only."""
+    points: dict[int, int] = {}
+    for checkpoint in checkpoints:
+        points[checkpoint.trial_number] = max(points.get(checkpoint.trial_number, -1), checkpoint.step)
+    return points
