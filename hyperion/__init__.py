@@ -6,6 +6,7 @@ from hyperion.command import Command
 from hyperion_core.ask import AskedTrial, Study, StudyFinished
 from hyperion_core.context import TrialContext
 from hyperion_core.errors import (
+    CheckpointError,
     ConfigurationError,
     DuplicatePluginError,
     HyperionError,
@@ -17,7 +18,7 @@ from hyperion_core.errors import (
 )
 from hyperion_core.hookspecs import hookimpl
 from hyperion_core.models import ObjectiveResult, TrialState
-from hyperion_core.protocols import Kill, Policy, Proposal, Reporter, Strategy
+from hyperion_core.protocols import Kill, Pause, Policy, Proposal, Reporter, Strategy
 from hyperion_core.result import StudyResult, load_study
 from hyperion_core.space import Bool, Choice, Float, Int
 from hyperion_core.tune import tune
@@ -31,6 +32,7 @@ __all__ = [
     "Command",
     "AskedTrial",
     "Bool",
+    "CheckpointError",
     "Choice",
     "ConfigurationError",
     "DuplicatePluginError",
@@ -41,6 +43,7 @@ __all__ = [
     "Kill",
     "ObjectiveError",
     "ObjectiveResult",
+    "Pause",
     "Policy",
     "Proposal",
     "Reporter",

@@ -356,6 +356,7 @@ class StudyLoop:
                 self.stopper.started(number)
             case Checkpointed():
                 self.continuation.saved(message)
+                self.outbox.flush()  # stored at once (with the reports before it): a crash resumes from it
             case Reported(number, step, metrics):
                 trial = self.state.running.get(number)
                 if trial is None:

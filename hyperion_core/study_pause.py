@@ -92,7 +92,8 @@ class Continuation:
         self.stopper.ended(trial.number)
         self.outbox.changes.trials.append(trial)
         self.strategy.observe(trial)
-        self.outbox.event("trial_paused", trial.number, {"reason": trial.kill_reason, "step": trial.last_step})
+        data = {"reason": trial.kill_reason, "step": trial.last_step}
+        self.outbox.event("trial_paused", trial.number, data, store=True)
         return True
 
     def promote(self, slots: int) -> int:
