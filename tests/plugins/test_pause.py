@@ -167,3 +167,45 @@ def test_pbt_options_are_checked():
         tune(make_objective([]), {"lr": Float(0.01, 0.5)}, strategy="pbt", strategy_kwargs={"quantile_fraction": 0.9})
     with pytest.raises(ConfigurationError, match="population_size"):
         tune(make_objective([]), {"lr": Float(0.01, 0.5)}, strategy="pbt", strategy_kwargs={"population_size": 1})
+
+
+# -- several slots, worker processes: decisions arrive while trials run on (no timing is assumed) ------
+def tracked(ctx, lr):
+    """The epochs a trial ran travel in its checkpoint, so a completed trial tells its whole history."""
+    state = ctx.load_checkpoint() or {"epoch": -1, "ran": []}
+    for epoch in range(state["epoch"] + 1, EPOCHS):
+        state["epoch"] = epoch
+        state["ran"].append(epoch)
+        ctx.report(epoch, acc=curve(lr, epoch))
+        ctx.save_checkpoint(state)
+        if ctx.should_stop():
+            break
+    return ObjectiveResult(metrics={"acc": curve(lr, state["epoch"]), "ran": state["ran"]})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"early_stopping": "asha", "early_stopping_kwargs": {"reduction_factor": 2, "max_resource": EPOCHS, "resume": True}},
+        {"strategy": "pbt", "strategy_kwargs": {"population_size": 4, "perturbation_interval": 2}},
+    ],
+    ids=["asha", "pbt"],
+)
+def test_pauses_with_several_worker_processes_never_repeat_an_epoch(tmp_path, options):
+    result = tune(
+        tracked,
+        {"lr": Float(0.01, 0.5)},
+        metric="acc",
+        max_trials=10,
+        max_concurrent=3,
+        executor="process",
+        seed=0,
+        checkpoints=str(tmp_path / "ck"),
+        **options,
+    )
+    assert {t["state"] for t in result["trials"]} <= {"completed", "killed"}
+    completed = [t for t in result["trials"] if t["state"] == "completed"]
+    assert completed
+    for trial in completed:
+        ran = trial["metrics"]["ran"]
+        assert ran == list(range(ran[0], EPOCHS))  # from its start (a PBT copy starts later) to the end, once each

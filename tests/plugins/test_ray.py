@@ -206,3 +206,51 @@ def test_a_study_runs_across_a_head_and_a_second_node(tmp_path):
             except (ProcessLookupError, ValueError):
                 pass
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_worker_killed_mid_trial_continues_from_its_checkpoint_on_ray(tmp_path):
+    marker = tmp_path / "killed"
+
+    def train(ctx, x):
+        state = ctx.load_checkpoint() or {"epoch": -1, "starts": []}
+        state["starts"].append(ctx.checkpoint_step)
+        for epoch in range(state["epoch"] + 1, 8):
+            state["epoch"] = epoch
+            ctx.report(epoch, loss=x + epoch)
+            ctx.save_checkpoint(state)
+            if epoch == 4 and not marker.exists():
+                marker.write_text("once")
+                os.kill(os.getpid(), signal.SIGKILL)  # the actor dies: its node is lost
+        return ObjectiveResult(score=x, metrics={"starts": state["starts"]})
+
+    result = tune(train, SPACE, max_trials=1, checkpoints=str(tmp_path / "ck"), **RAY)
+    trial = result["trials"][0]
+    assert trial["state"] == "completed" and trial["metrics"]["starts"] == [None, 4]
+
+
+def test_pbt_runs_on_ray(tmp_path):
+    def train(ctx, lr):
+        state = ctx.load_checkpoint() or {"w": 0.0, "epoch": -1}
+        for epoch in range(state["epoch"] + 1, 12):
+            state["w"] += lr * (1 - state["w"])
+            state["epoch"] = epoch
+            ctx.report(epoch, acc=state["w"])
+            ctx.save_checkpoint(state)
+            if ctx.should_stop():
+                break
+        return ObjectiveResult(metrics={"acc": state["w"]})
+
+    result = tune(
+        train,
+        {"lr": Float(0.01, 0.5, log=True)},
+        strategy="pbt",
+        strategy_kwargs={"population_size": 4, "perturbation_interval": 3},
+        metric="acc",
+        max_concurrent=2,
+        seed=0,
+        checkpoints=str(tmp_path / "ck"),
+        **RAY,
+    )
+    states = [t["state"] for t in result["trials"]]
+    assert states.count("completed") == 4 and set(states) <= {"completed", "killed"}
+    assert result["best"]["value"] > 0.5
