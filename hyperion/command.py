@@ -4,6 +4,7 @@ per trial and reads what it prints.
 The program reports as it goes with lines on its standard output (any language can print them):
 
     hyperion.report {"step": 3, "val_loss": 0.41}
+    hyperion.checkpoint {"step": 3}
     hyperion.result {"val_loss": 0.38, "accuracy": 0.91}
 
 A report is `ctx.report(...)` (early stopping reads it); the result is the trial's metrics (its
@@ -12,6 +13,9 @@ line that is a bare number is the score. Each trial runs in its own directory
 (`<workdir>/<study>/<trial_id>`, its working directory) with `HYPERION_STUDY`, `HYPERION_TRIAL_NUMBER`,
 `HYPERION_TRIAL_ID`, `HYPERION_TRIAL_DIR`, `HYPERION_CHECKPOINT_DIR` and `HYPERION_PARAMS` (JSON) in
 its environment; its standard output and error are kept there (`stdout.log`, `stderr.log`, capped).
+`hyperion.checkpoint {"step": 3}` makes the files now in `HYPERION_CHECKPOINT_DIR` the trial's
+checkpoint at that step (copied to the study's store); a trial that continues from one (a resume, a
+promotion, PBT) finds it in `HYPERION_RESUME_DIR`, its step in `HYPERION_RESUME_STEP`.
 When early stopping stops the trial, the program's process group gets SIGTERM, then SIGKILL after
 `grace_period_s`. A program that exits non-zero fails its trial with the tail of its standard error.
 """
@@ -24,6 +28,7 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -32,13 +37,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from hyperion_core.errors import ConfigurationError, ObjectiveError
+from hyperion_core.errors import CheckpointError, ConfigurationError, ObjectiveError
 from hyperion_core.models import ObjectiveResult
 from hyperion_core.space import Space, flatten
 
 #: A placeholder in a command: {lr}, {model.depth}, {optimizer[adam].beta1}; {{ and }} are braces.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.\[\]-]*)\}")
-REPORT, RESULT = "hyperion.report", "hyperion.result"
+REPORT, RESULT, CHECKPOINT = "hyperion.report", "hyperion.result", "hyperion.checkpoint"
 #: The longest the trial waits between two looks at its stop flag while the program is silent.
 POLL_S = 0.2
 STDERR_TAIL_LINES = 20
@@ -151,6 +156,8 @@ class Command:
             "HYPERION_PARAMS": json.dumps(params, default=str),
             "PYTHONUNBUFFERED": "1",  # a Python program's reports arrive as it prints them
         }
+        if ctx.checkpoint_path is not None:  # it continues from a checkpoint: the program reads it there
+            env["HYPERION_RESUME_DIR"], env["HYPERION_RESUME_STEP"] = str(ctx.checkpoint_path), str(ctx.checkpoint_step)
         try:
             proc = subprocess.Popen(
                 argv,
@@ -193,6 +200,8 @@ class Command:
                         ctx.report(**reported)
                     elif kind == RESULT:
                         result = payload
+                    elif kind == CHECKPOINT:
+                        _checkpoint(ctx, payload, checkpoints, tail)
                     elif line.strip():
                         last = line.strip()
                 if not stopped and ctx.should_stop():
@@ -260,8 +269,21 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def _checkpoint(ctx: Any, payload: Any, folder: Path, tail: list[str]) -> None:
+    """The program's checkpoint directory, copied into the study's store at the step it names; a save
+    that fails is said on the trial's standard error tail (the program goes on)."""
+    step = payload.get("step") if isinstance(payload, dict) else None
+    if step is not None and (type(step) is not int or step < 0):
+        raise ObjectiveError(f'{CHECKPOINT} takes {{"step": N}} with N a whole number, got {payload!r:.100}')
+    try:
+        with ctx.checkpoint(step) as path:
+            shutil.copytree(folder, path, dirs_exist_ok=True)
+    except CheckpointError as exc:
+        tail.append(f"[hyperion: {exc}]")
+
+
 def _parse(line: str) -> tuple[str | None, Any]:
-    for kind in (REPORT, RESULT):
+    for kind in (REPORT, RESULT, CHECKPOINT):
         if line.startswith(kind + " ") or line.strip() == kind:
             try:
                 return kind, json.loads(line[len(kind) :] or "{}")

@@ -130,7 +130,7 @@ class ComputedViews:
             "seq": _seq(trials),
             "open_by": "a run" if running else None,
             "state": "running" if running else "finished" if trials else "empty",
-            "counts": {k: counts[k] for k in ("completed", "failed", "killed", "running", "interrupted")},
+            "counts": {k: counts[k] for k in ("completed", "failed", "killed", "running", "interrupted", "paused")},
             "trials": len(trials),
             "best": best,
             "duration_s": (max(finished) - min(started)) if started and finished else None,

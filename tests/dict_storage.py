@@ -50,7 +50,9 @@ class DictStorage(ComputedViews):
         last: dict[int, int] = {}  # an interrupted trial continues from its last checkpoint: keep reports to it
         for number, step in study["checkpoints"]:
             last[number] = max(last.get(number, -1), step)
-        study["reports"] = [r for r in study["reports"] if r.trial_number not in left or r.step <= last.get(r.trial_number, -1)]
+        study["reports"] = [
+            r for r in study["reports"] if r.trial_number not in left or r.step <= last.get(r.trial_number, -1)
+        ]
         history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         for report in study["reports"]:
             history.setdefault(report.trial_number, []).append((report.step, report.metrics))

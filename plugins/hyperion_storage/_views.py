@@ -117,7 +117,9 @@ class ViewsMixin(ComputedViews, BoundedMixin):
                 "seq": row["seq"],
                 "open_by": open_by,
                 "state": "running" if open_by else "finished" if counts else "empty",
-                "counts": {k: counts.get(k, 0) for k in ("completed", "failed", "killed", "running", "interrupted")},
+                "counts": {
+                    k: counts.get(k, 0) for k in ("completed", "failed", "killed", "running", "interrupted", "paused")
+                },
                 "trials": sum(counts.values()),
                 "best": best,
                 "duration_s": (last - first) if first is not None and last is not None else None,

@@ -6,10 +6,10 @@ import copy
 import time
 from typing import Any
 
+from hyperion_core.checkpoints import rewind_points
 from hyperion_core.errors import StorageError
 from hyperion_core.goal import Goal
 from hyperion_core.models import Changes, Checkpoint, Event, Report, StudyRecord, Trial, TrialState
-from hyperion_core.checkpoints import rewind_points
 from hyperion_core.views import ComputedViews
 
 
@@ -106,9 +106,7 @@ class MemoryStorage(ComputedViews):
         self._check(study_name)
         kept = self._checkpoints[study_name]
         return [
-            copy.copy(c)
-            for key, c in sorted(kept.items())
-            if trial_number is None or c.trial_number == trial_number
+            copy.copy(c) for key, c in sorted(kept.items()) if trial_number is None or c.trial_number == trial_number
         ]
 
     def list_studies(self) -> list[dict[str, Any]]:

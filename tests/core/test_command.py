@@ -360,3 +360,68 @@ def test_a_command_study_runs_on_the_process_executor_from_its_file(tmp_path):
     study = load_study("proc", storage=url)
     assert study["study"]["completed"] == 4
     assert all(t["value"] == t["params"]["lr"] for t in study["trials"])
+
+
+RESUMABLE = """\
+import json, os, sys, time
+from pathlib import Path
+here = Path(sys.argv[1])
+ckpt, resume = Path(os.environ["HYPERION_CHECKPOINT_DIR"]), os.environ.get("HYPERION_RESUME_DIR")
+start = int(Path(resume, "epoch.txt").read_text()) + 1 if resume else 0
+with open(here / "starts.txt", "a") as f:
+    f.write(f"{start} {os.environ.get('HYPERION_RESUME_STEP', '-')}\\n")
+for epoch in range(start, 6):
+    print("hyperion.report", json.dumps({"step": epoch, "loss": 1 / (epoch + 1)}), flush=True)
+    (ckpt / "epoch.txt").write_text(str(epoch))
+    print("hyperion.checkpoint", json.dumps({"step": epoch}), flush=True)
+    if epoch == 3 and not resume:
+        (here / "pid").write_text(str(os.getpid()))
+        time.sleep(120)  # the test kills tune() (and this program) here
+"""
+
+
+def test_a_program_checkpoints_through_the_protocol_and_continues_after_a_crash(tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+    from pathlib import Path
+
+    (tmp_path / "train.py").write_text(RESUMABLE)
+    db = tmp_path / "c.db"
+    script = tmp_path / "study.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""\
+            from hyperion import Command, Float, tune
+            tune(Command([{PY!r}, "train.py", {str(tmp_path)!r}], base_dir={str(tmp_path)!r},
+                         workdir={str(tmp_path / "runs")!r}),
+                 {{"lr": Float(0, 1)}}, metric="loss", mode="min", max_trials=1,
+                 storage="sqlite:///{db}", study_name="c")
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "plugins")])}
+    first = subprocess.Popen([PY, str(script)], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    recorded = 0
+    while recorded == 0 and first.poll() is None and time.monotonic() < deadline:  # bounded
+        time.sleep(0.05)
+        if db.exists():
+            with sqlite3.connect(db) as con:
+                try:
+                    recorded = con.execute("SELECT COUNT(*) FROM hyperion_checkpoints WHERE step = 3").fetchone()[0]
+                except sqlite3.OperationalError:  # the tables are not made yet
+                    pass
+    assert recorded == 1, "the checkpoint of epoch 3 was never recorded"
+    first.kill()  # tune() dies mid-trial; its program is ended too (it would sleep on)
+    first.wait(timeout=60)
+    os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)
+    second = subprocess.run([PY, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    # afresh, then from the checkpoint of epoch 3 that the first run recorded
+    assert (tmp_path / "starts.txt").read_text().splitlines() == ["0 -", "4 3"]
+    study = load_study("c", storage=f"sqlite:///{db}")
+    assert study["trials"][0]["state"] == "completed" and study["trials"][0]["last_step"] == 5

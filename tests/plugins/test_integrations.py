@@ -389,3 +389,92 @@ def test_lightning_and_transformers_stop_training_the_frameworks_way():
         **STOPPING,
     )
     assert result["trials"][3]["state"] == "killed" and result["trials"][3]["metrics"]["rounds"] < ROUNDS
+
+
+def test_keras_checkpoint_true_continues_a_trial_where_it_stopped(tmp_path):
+    keras = pytest.importorskip("keras")
+    from hyperion.integrations.keras import HyperionCallback
+
+    x, y = _data()
+    epochs = 6
+
+    def fit(ctx, lr, until):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="mse")
+        callback = HyperionCallback(ctx, checkpoint=True)
+        return model.fit(x[:300], y[:300], epochs=until, batch_size=100, shuffle=False, verbose=0, callbacks=[callback])
+
+    def objective(ctx, lr):
+        history = fit(ctx, lr, epochs)
+        return ObjectiveResult(metrics={"loss": history.history["loss"][-1], "epochs": len(history.history["loss"])})
+
+    def dies_after_three(ctx, lr):
+        if ctx.checkpoint_step is None:  # the first run trains 3 epochs, then its process "dies"
+            fit(ctx, lr, 3)
+            raise KeyboardInterrupt
+        return objective(ctx, lr)
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    options = dict(metric="loss", mode="min", max_trials=1, storage=url)
+    whole = tune(objective, {"lr": 0.05}, study_name="whole", **options)["trials"][0]
+    assert whole["metrics"]["epochs"] == epochs
+    with pytest.raises(KeyboardInterrupt):
+        tune(dies_after_three, {"lr": 0.05}, study_name="cut", **options)
+    trial = tune(dies_after_three, {"lr": 0.05}, study_name="cut", **options)["trials"][0]
+    assert trial["metrics"]["epochs"] == epochs - 3 and trial["last_step"] == epochs - 1  # only the epochs left
+    # the weights and Adam's moments came back: the same loss as the uninterrupted run
+    assert trial["metrics"]["loss"] == pytest.approx(whole["metrics"]["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_boosting_checkpoints_continue_a_trial_with_the_rounds_left(tmp_path, library):
+    lib = pytest.importorskip(library)
+    x, y = _data()
+
+    def boost(ctx, lr, stop_after=None):
+        """ROUNDS rounds in all, a checkpoint every 5; `stop_after`: the process "dies" after that round."""
+        if library == "lightgbm":
+            from hyperion.integrations.lightgbm import HyperionCallback
+
+            callback = HyperionCallback(ctx, checkpoint_every=5)
+            booster = lib.train(
+                {"learning_rate": lr, "verbose": -1, "num_leaves": 7, "deterministic": True, "num_threads": 1},
+                lib.Dataset(x[:300], y[:300]),
+                num_boost_round=stop_after or callback.rounds_left(ROUNDS),
+                init_model=callback.init_model,
+                valid_sets=[lib.Dataset(x[300:], y[300:])],
+                callbacks=[callback],
+            )
+            return booster.current_iteration(), booster.predict(x[300:])
+        from hyperion.integrations.xgboost import HyperionCallback
+
+        booster = lib.train(
+            {"eta": lr, "max_depth": 3, "nthread": 1},
+            lib.DMatrix(x[:300], y[:300]),
+            num_boost_round=stop_after or ROUNDS,
+            evals=[(lib.DMatrix(x[300:], y[300:]), "valid")],
+            callbacks=[HyperionCallback(ctx, checkpoint_every=5, rounds=ROUNDS)],
+            verbose_eval=False,
+        )
+        return booster.num_boosted_rounds(), booster.predict(lib.DMatrix(x[300:]))
+
+    def objective(ctx, lr):
+        rounds, predictions = boost(ctx, lr)
+        return ObjectiveResult(metrics={"rounds": rounds, "first": float(predictions[0]), "from": ctx.checkpoint_step})
+
+    def dies_after_twelve(ctx, lr):
+        if ctx.checkpoint_step is None:
+            boost(ctx, lr, stop_after=12)  # checkpoints at rounds 5 and 10 (steps 4 and 9)
+            raise KeyboardInterrupt
+        return objective(ctx, lr)
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    options = dict(metric="rounds", max_trials=1, storage=url)
+    whole = tune(objective, {"lr": 0.2}, study_name="whole", **options)["trials"][0]["metrics"]
+    with pytest.raises(KeyboardInterrupt):
+        tune(dies_after_twelve, {"lr": 0.2}, study_name="cut", **options)
+    cut = tune(dies_after_twelve, {"lr": 0.2}, study_name="cut", **options)["trials"][0]
+    assert cut["metrics"]["from"] == 9 and cut["metrics"]["rounds"] == whole["rounds"] == ROUNDS
+    assert cut["last_step"] == ROUNDS - 1
+    assert cut["metrics"]["first"] == pytest.approx(whole["first"], rel=1e-6)  # the same model in the end

@@ -148,7 +148,9 @@ def test_pbt_replaces_the_worst_members_by_copies_of_the_best_and_records_the_li
     for copy in copies:
         parent = next(t for t in trials.values() if t["trial_id"] == copy["parent_id"])
         started_from = starts(log, copy["number"])[0]
-        assert started_from is not None and started_from <= parent["last_step"]  # continued from the parent's checkpoint
+        assert (
+            started_from is not None and started_from <= parent["last_step"]
+        )  # continued from the parent's checkpoint
         ran = epochs_run(log, copy["number"])
         assert ran == list(range(started_from + 1, started_from + 1 + len(ran)))  # its epochs go on from there
     replaced = [t for t in trials.values() if t["state"] == "killed"]
@@ -186,7 +188,10 @@ def tracked(ctx, lr):
 @pytest.mark.parametrize(
     "options",
     [
-        {"early_stopping": "asha", "early_stopping_kwargs": {"reduction_factor": 2, "max_resource": EPOCHS, "resume": True}},
+        {
+            "early_stopping": "asha",
+            "early_stopping_kwargs": {"reduction_factor": 2, "max_resource": EPOCHS, "resume": True},
+        },
         {"strategy": "pbt", "strategy_kwargs": {"population_size": 4, "perturbation_interval": 2}},
     ],
     ids=["asha", "pbt"],
@@ -209,3 +214,26 @@ def test_pauses_with_several_worker_processes_never_repeat_an_epoch(tmp_path, op
     for trial in completed:
         ran = trial["metrics"]["ran"]
         assert ran == list(range(ran[0], EPOCHS))  # from its start (a PBT copy starts later) to the end, once each
+
+
+def test_pb2_chooses_a_copys_parameters_by_its_gp_bandit_and_keeps_them_in_the_space():
+    log: list = []
+    result = tune(
+        make_objective(log),
+        {"lr": Float(0.01, 0.5, log=True)},
+        strategy="pb2",
+        strategy_kwargs={"population_size": 6, "perturbation_interval": 2, "min_segments": 3},
+        metric="acc",
+        seed=0,
+    )
+    copies = [t for t in result["trials"] if t["parent_id"] is not None]
+    assert copies and all(0.01 <= t["params"]["lr"] <= 0.5 for t in copies)
+    assert sum(t["state"] == "completed" for t in result["trials"]) == 6
+    # the bandit learned that a larger lr improves members more: the late copies sit high in the range
+    late = copies[len(copies) // 2 :]
+    assert sum(t["params"]["lr"] for t in late) / len(late) > 0.1
+
+
+def test_pb2_options_are_checked():
+    with pytest.raises(ConfigurationError, match="min_segments"):
+        tune(make_objective([]), {"lr": Float(0.01, 0.5)}, strategy="pb2", strategy_kwargs={"min_segments": 1})

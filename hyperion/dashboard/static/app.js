@@ -327,6 +327,20 @@
       }
       holder.append(tab);
     }
+    if (t.checkpoints && t.checkpoints.length) {
+      holder.append(el("h3", "Checkpoints (" + t.checkpoints.length + " kept)"));
+      const tab = el("table", null, { class: "grid", id: "checkpoints" });
+      const head = el("tr");
+      head.append(el("th", "step"), el("th", "saved"), el("th", "size"), el("th", "location"));
+      tab.append(head);
+      for (const c of t.checkpoints) {
+        const tr = el("tr");
+        const size = c.size === null || c.size === undefined ? "-" : c.size >= 1048576 ? num(c.size / 1048576) + " MB" : num(c.size / 1024) + " kB";
+        tr.append(el("td", c.step, { class: "n" }), el("td", when(c.time)), el("td", size, { class: "n" }), el("td", c.location, { class: "location" }));
+        tab.append(tr);
+      }
+      holder.append(tab);
+    }
     for (const call of (t.source_events || []).filter((e) => e.kind === "llm_call")) {
       holder.append(el("h3", "LLM call " + call.call + " that proposed it"));
       holder.append(pairs("Call", { model: call.model, latency_s: call.latency_s, "tokens in": call.tokens_in,
