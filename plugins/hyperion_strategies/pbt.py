@@ -119,7 +119,9 @@ class PBT(Strategy):
         numbers = [t.number for t in ranked]
         cut = max(1, int(len(ranked) * self.quantile)) if len(ranked) >= 2 else 0
         if cut and trial.number in numbers[len(numbers) - cut :]:
-            source = self.rng.choice(numbers[:cut])
+            # a top member at least as far as this one, where there is one: its copy repeats no epochs
+            ahead = [n for n in numbers[:cut] if (study.trials[n].last_step or 0) >= (trial.last_step or 0)]
+            source = self.rng.choice(ahead or numbers[:cut])
             if source != trial.number:
                 self.exploits.append((trial.number, source))
                 self.replaced.append(
