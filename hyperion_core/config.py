@@ -279,11 +279,6 @@ class StudyConfig(BaseModel):
             raise ConfigurationError(
                 "early_stopping_kwargs given without early_stopping; name a policy, e.g. early_stopping='median'"
             )
-        if self.goal.several and self.early_stopping not in (None, "none") and not (kwargs or {}).get("metric"):
-            raise ConfigurationError(
-                "early stopping with several objectives needs the metric to watch: early_stopping_kwargs="
-                "{'metric': 'val_loss', 'mode': 'min'} (one of the objectives or any reported metric)"
-            )
         return self
 
     # -- what a study keeps ---------------------------------------------------------------------------

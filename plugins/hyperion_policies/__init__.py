@@ -1,6 +1,8 @@
-"""Bundled early-stopping policies: median (and its presets aggressive, patient), asha, hyperband, none."""
+"""Bundled early-stopping policies: median (and its presets aggressive, patient), asha, hyperband, moasha
+(several objectives), none."""
 
 from hyperion_core.hookspecs import Register, hookimpl
+from hyperion_core.plugins import lazy
 
 
 @hookimpl
@@ -14,3 +16,4 @@ def register_policies(register: Register) -> None:
     register("patient", patient)
     register("asha", ASHA)
     register("hyperband", Hyperband)
+    register("moasha", lazy("hyperion_policies.moasha:MOASHA"))

@@ -70,6 +70,12 @@ def latest(trial: Trial, metric: str) -> tuple[float | None, bool]:
 def watched(study: StudyState, metric: str | None, mode: str | None, policy: str) -> Goal:
     """What the policy watches: tune()'s primary metric and direction unless early_stopping_kwargs
     name others."""
+    if study.goal.several and metric is None:  # which one is not ours to guess (moasha watches them all)
+        raise ConfigurationError(
+            "early stopping with several objectives needs the metric to watch: early_stopping_kwargs="
+            "{'metric': 'val_loss', 'mode': 'min'} (one of the objectives or any reported metric), "
+            "or early_stopping='moasha' to halve on all of them"
+        )
     mode = mode or study.goal.direction
     if mode not in DIRECTIONS:
         raise ConfigurationError(f"{policy}: mode must be 'min' or 'max', got {mode!r}")

@@ -237,3 +237,47 @@ def test_pb2_chooses_a_copys_parameters_by_its_gp_bandit_and_keeps_them_in_the_s
 def test_pb2_options_are_checked():
     with pytest.raises(ConfigurationError, match="min_segments"):
         tune(make_objective([]), {"lr": Float(0.01, 0.5)}, strategy="pb2", strategy_kwargs={"min_segments": 1})
+
+
+# -- several objectives ---------------------------------------------------------------------------------
+def two_objectives(ctx, lr, width):
+    """Accuracy grows with lr and width; latency grows with width: a real trade-off (the Pareto front)."""
+    state = ctx.load_checkpoint() or {"epoch": -1}
+    for epoch in range(state["epoch"] + 1, EPOCHS):
+        state["epoch"] = epoch
+        ctx.report(epoch, acc=curve(lr, epoch) * width, latency=width**2)
+        ctx.save_checkpoint(state)
+        if ctx.should_stop():
+            break
+    return ObjectiveResult(metrics={"acc": curve(lr, state["epoch"]) * width, "latency": width**2})
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_moasha_halves_on_the_pareto_rank_of_several_metrics(resume):
+    points = [{"lr": lr, "width": w} for lr, w in [(0.3, 1.0), (0.01, 1.0), (0.3, 0.2), (0.02, 0.5), (0.01, 0.3),
+                                                   (0.25, 0.6), (0.015, 0.9), (0.2, 0.4), (0.011, 0.8)]]
+    result = tune(
+        two_objectives,
+        {"lr": Float(0.01, 0.5), "width": Float(0.1, 1.0)},
+        metric=["acc", "latency"],
+        mode=["max", "min"],
+        max_trials=len(points),
+        initial_points=points,
+        early_stopping="moasha",
+        early_stopping_kwargs={"reduction_factor": 3, "max_resource": EPOCHS, "resume": resume},
+    )
+    trials = result["trials"]
+    stopped = [t for t in trials if t["state"] == "killed"]
+    assert stopped and all(t["kill_reason"].startswith("moasha: acc=") for t in stopped[:1])
+    # a trial dominated at its rung (small lr, and no smaller latency than a faster learner) never finished
+    dominated = [t for t in trials if t["params"]["lr"] < 0.05 and t["params"]["width"] >= 0.8]
+    assert all(t["state"] == "killed" for t in dominated)
+    assert all(t["feasible"] is not False for t in result["pareto_front"])
+    assert {tuple(sorted(t["params"].items())) for t in result["pareto_front"]} <= {
+        tuple(sorted(t["params"].items())) for t in trials if t["state"] == "completed"
+    }
+
+
+def test_moasha_needs_several_metrics():
+    with pytest.raises(ConfigurationError, match="moasha halves on several metrics"):
+        tune(make_objective([]), {"lr": Float(0.01, 0.5)}, metric="acc", early_stopping="moasha", max_trials=1)
