@@ -25,7 +25,7 @@ class TrialContext:
     """Passed to the objective as its first argument: report metrics, ask whether to stop, and save and
     load checkpoints (docs/checkpoints.md)."""
 
-    __slots__ = ("trial_id", "number", "params", "_emit", "_stopped", "_step", "_spec", "_restored")
+    __slots__ = ("trial_id", "number", "params", "_emit", "_stopped", "_step", "_spec", "_restored", "saw_stop")
 
     def __init__(self, spec: TrialSpec, emit: Emit, stopped: Callable[[], bool]) -> None:
         self.number = spec.number
@@ -37,6 +37,7 @@ class TrialContext:
         # a trial that continues from a checkpoint continues its step counter too
         self._step = spec.resume[1] if spec.resume is not None else -1
         self._restored: Path | None = None
+        self.saw_stop = False  # should_stop() has answered True
 
     def report(self, step: int | None = None, **metrics: Any) -> None:
         """Record metrics at a step (default: one more than the last). Early stopping reads these."""
@@ -56,7 +57,10 @@ class TrialContext:
     def should_stop(self) -> bool:
         """True once the study asks this trial to end (early stopping, time limit, pruning, a pause:
         save a checkpoint, if you have not at this step, and return)."""
-        return self._stopped()
+        if self._stopped():
+            self.saw_stop = True
+            return True
+        return False
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     @property
@@ -190,7 +194,7 @@ def run_trial(objective: Callable[..., Any], ctx: TrialContext, emit: Emit, inte
         emit(Failed(ctx.number, _describe(exc)))
         return
     try:
-        emit(Finished(ctx.number, *outcome))
+        emit(Finished(ctx.number, *outcome, saw_stop=ctx.saw_stop))
     except Exception as exc:  # e.g. an artifact the process executor cannot pickle
         emit(Failed(ctx.number, f"the trial's result could not be sent back: {_describe(exc)}"))
 

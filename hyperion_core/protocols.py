@@ -35,12 +35,14 @@ class Reported:
 
 @dataclass(slots=True)
 class Finished:
-    """The objective returned: its score, metrics and artifacts."""
+    """The objective returned: its score, metrics and artifacts. `saw_stop`: ctx.should_stop() had
+    answered True before it returned (False: it ran to its own end before hearing of a stop or a pause)."""
 
     trial_number: int
     score: float | None
     metrics: dict[str, Any]
     artifacts: dict[str, Any]
+    saw_stop: bool = True
 
 
 @dataclass(slots=True)

@@ -377,7 +377,10 @@ class StudyLoop:
         trial = self.state.running.get(message.trial_number)
         if trial is None:
             return
-        if trial.pausing and self.continuation.pause(trial):
+        if trial.pausing and isinstance(message, Finished) and not message.saw_stop:
+            trial.pausing = trial.stop_requested = False  # it trained to its own end first: completed
+            trial.kill_reason = None
+        elif trial.pausing and self.continuation.pause(trial):
             return  # paused at its checkpoint: it waits for a promotion
         if isinstance(message, Finished):
             self._finished(trial, message.score, cap_values(message.metrics), cap_values(message.artifacts))

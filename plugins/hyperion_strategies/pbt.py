@@ -73,6 +73,10 @@ class PBT(Strategy):
             victim, source = self.exploits.popleft()
             parent = study.trials[source]
             params = self._explore(parent.params)
+            # the member it replaces ends now that its copy starts (a Kill at the next tick)
+            self.replaced.append(
+                (victim, f"pbt: in the bottom {self.quantile:g}; replaced by a copy of {parent.trial_id}")
+            )
             out.append(
                 Proposal(
                     params,
@@ -101,7 +105,13 @@ class PBT(Strategy):
     def promote(self, study: StudyState, slots: int) -> list[int]:
         """Paused members continue, the least advanced first, once every new member and every exploit
         has started: with fewer slots than members, each gets its fair share of steps."""
-        if self.started < self.population_size or self.exploits:
+        if study.max_trials is not None and len(study.trials) >= study.max_trials:
+            # no new trial may start (max_trials): a member waiting for its copy continues as it is
+            self.resumes += [victim for victim, _ in self.exploits]
+            self.exploits.clear()
+            self.started = self.population_size
+            self._update_exhausted()
+        elif self.started < self.population_size or self.exploits:
             return []
         waiting = sorted((study.paused[n].last_step or 0, n) for n in self.resumes if n in study.paused)
         chosen = [n for _, n in waiting[:slots]]
@@ -124,12 +134,6 @@ class PBT(Strategy):
             source = self.rng.choice(ahead or numbers[:cut])
             if source != trial.number:
                 self.exploits.append((trial.number, source))
-                self.replaced.append(
-                    (
-                        trial.number,
-                        f"pbt: in the bottom {self.quantile:g}; replaced by a copy of {study.trials[source].trial_id}",
-                    )
-                )
                 self._update_exhausted()
                 return
         self.resumes.append(trial.number)

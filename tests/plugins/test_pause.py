@@ -281,3 +281,34 @@ def test_moasha_halves_on_the_pareto_rank_of_several_metrics(resume):
 def test_moasha_needs_several_metrics():
     with pytest.raises(ConfigurationError, match="moasha halves on several metrics"):
         tune(make_objective([]), {"lr": Float(0.01, 0.5)}, metric="acc", early_stopping="moasha", max_trials=1)
+
+
+def test_pbt_with_a_trial_budget_lets_every_member_finish():
+    """max_trials caps the copies: once spent, a member waiting to be replaced trains on instead."""
+    result = tune(
+        make_objective([]),
+        {"lr": Float(0.01, 0.5, log=True)},
+        strategy="pbt",
+        strategy_kwargs={"population_size": 4, "perturbation_interval": 2},
+        metric="acc",
+        max_trials=5,
+        seed=0,
+    )
+    states = [t["state"] for t in result["trials"]]
+    assert len(states) == 5 and states.count("completed") == 4 and states.count("killed") == 1
+
+
+def test_a_trial_that_ends_before_hearing_of_its_pause_is_completed_not_paused():
+    class PauseAtTheEnd(Policy):
+        def should_stop(self, study, trial):
+            return Pause("the last rung") if trial.last_step == EPOCHS - 1 else None
+
+    def never_asks(ctx, lr):  # reports, saves, and returns at its end without calling should_stop()
+        for epoch in range(EPOCHS):
+            ctx.report(epoch, acc=curve(lr, epoch))
+            ctx.save_checkpoint({"epoch": epoch})
+        return ObjectiveResult(metrics={"acc": curve(lr, EPOCHS - 1)})
+
+    result = tune(never_asks, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=PauseAtTheEnd())
+    assert [t["state"] for t in result["trials"]] == ["completed", "completed"]
+    assert all(t["kill_reason"] is None for t in result["trials"])
