@@ -18,11 +18,12 @@ from urllib.parse import quote
 from hyperion_core.errors import StorageError
 from hyperion_core.goal import Goal
 from hyperion_core.log import get_logger
-from hyperion_core.models import Changes, Checkpoint, StudyRecord, Trial, TrialState
+from hyperion_core.models import Changes, StudyRecord, Trial, TrialState
 from hyperion_core.text import dumps, redact_url, secrets_of
 from hyperion_storage import _bounded
 from hyperion_storage._admin import AdminMixin
 from hyperion_storage._bounded import _Lost
+from hyperion_storage._checkpoints import CheckpointsMixin
 from hyperion_storage._codec import goal_columns, goal_of, trial_of, trial_row
 from hyperion_storage._engine import configure_sqlite, insert_for
 from hyperion_storage._join import JOINED, JoinMixin, interrupt_trials, not_asked
@@ -34,7 +35,7 @@ logger = get_logger(__name__)
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction (SQLite)
 
 
-class SQLStorage(JoinMixin, AdminMixin, TableMixin):
+class SQLStorage(JoinMixin, AdminMixin, TableMixin, CheckpointsMixin):
     """sqlite:/// and postgresql:// storages. `read_only` (the viewers) changes nothing in the database:
     a SQLite file is opened read-only (no tables made, no journal mode switched), and a database without
     Hyperion's tables is refused with a clear message instead of being given them."""
@@ -420,37 +421,6 @@ class SQLStorage(JoinMixin, AdminMixin, TableMixin):
             self._sa.select(s.trials).where(s.trials.c.study_id == study_id).order_by(s.trials.c.number)
         ).mappings()
         return [trial_of(r) for r in rows]
-
-    def _write_checkpoints(self, conn: Any, study_id: int, changes: Changes) -> None:
-        """Reports after a rewound trial's checkpoint go; checkpoints saved are kept, deleted ones forgotten."""
-        s = self._schema
-        r, c = s.reports, s.checkpoints
-        for number, step in changes.rewound:
-            conn.execute(r.delete().where(r.c.study_id == study_id, r.c.trial_number == number, r.c.step > step))
-        for checkpoint in changes.checkpoints:
-            key = (c.c.study_id == study_id, c.c.trial_number == checkpoint.trial_number, c.c.step == checkpoint.step)
-            conn.execute(c.delete().where(*key))
-            if not checkpoint.deleted:
-                conn.execute(
-                    c.insert().values(
-                        study_id=study_id,
-                        trial_number=checkpoint.trial_number,
-                        step=checkpoint.step,
-                        location=checkpoint.location,
-                        size=checkpoint.size,
-                        time=checkpoint.time,
-                    )
-                )
-
-    def _checkpoints(self, conn: Any, study_id: int, trial_number: int | None = None) -> list[Checkpoint]:
-        c = self._schema.checkpoints
-        query = self._sa.select(c.c.trial_number, c.c.step, c.c.location, c.c.size, c.c.time).where(
-            c.c.study_id == study_id
-        )
-        if trial_number is not None:
-            query = query.where(c.c.trial_number == trial_number)
-        rows = conn.execute(query.order_by(c.c.trial_number, c.c.step)).all()
-        return [Checkpoint(n, step, loc, size, tm) for n, step, loc, size, tm in rows]
 
     def _history(self, conn: Any, study_id: int) -> dict[int, list[tuple[int, dict[str, Any]]]]:
         s = self._schema

@@ -223,3 +223,17 @@ def test_a_joined_worker_killed_mid_trial_is_continued_by_another(tmp_path):
     second = _run_killed(tmp_path, "thread", {"join": True})
     assert second.returncode == 0, second.stderr
     _check_continued(tmp_path)
+
+
+def test_a_study_file_sets_the_store_and_the_retention(tmp_path):
+    from hyperion.cli import config_file
+
+    (tmp_path / "study.yaml").write_text(
+        "space:\n  lr: {float: [0.01, 0.1]}\n"
+        f"checkpoints: {tmp_path / 'ck'}\nkeep_checkpoints: {{last: 3, best: 2}}\n"
+    )
+    config = config_file.load(tmp_path / "study.yaml")
+    assert config.checkpoints == str(tmp_path / "ck") and config.keep_checkpoints == (3, 2)
+    (tmp_path / "bad.yaml").write_text("space:\n  lr: {float: [0.01, 0.1]}\nkeep_checkpoints: {newest: 3}\n")
+    with pytest.raises(ConfigurationError, match="keep_checkpoints"):
+        config_file.load(tmp_path / "bad.yaml")
