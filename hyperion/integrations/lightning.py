@@ -1,6 +1,11 @@
 """PyTorch Lightning: `Trainer(callbacks=[HyperionCallback(ctx)])`. Reports the logged metrics
 (`trainer.callback_metrics`, e.g. `val_loss`) after each validation as `ctx.report(step=epoch, ...)`;
-when the trial is asked to stop, `trainer.should_stop` ends training."""
+when the trial is asked to stop, `trainer.should_stop` ends training.
+
+`HyperionCallback(ctx, checkpoint=True)` also saves Lightning's full checkpoint (model, optimizers,
+loops) after each validation as the trial's checkpoint. Lightning restores one only through
+`fit(ckpt_path=...)`: pass `trainer.fit(model, ..., ckpt_path=callback.ckpt_path)` (None when the trial
+starts afresh), and a continued trial trains the epochs left of `max_epochs`."""
 
 from __future__ import annotations
 
@@ -13,17 +18,27 @@ except ImportError:  # the older package name
 
 from hyperion.integrations._report import numbers
 
+CHECKPOINT = "last.ckpt"
+
 
 class HyperionCallback(Callback):
-    """ctx: the trial context."""
+    """ctx: the trial context. checkpoint: save Lightning's checkpoint after each validation."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, checkpoint: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
+        self.checkpoint = checkpoint
+        path = ctx.checkpoint_path if checkpoint else None
+        #: give it to trainer.fit(ckpt_path=...): the checkpoint the trial continues from, or None
+        self.ckpt_path = str(path / CHECKPOINT) if path is not None else None
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if getattr(trainer, "sanity_checking", False):
             return  # Lightning's sanity check is not an epoch
-        self.ctx.report(step=trainer.current_epoch, **numbers(dict(trainer.callback_metrics)))
+        step = trainer.current_epoch
+        self.ctx.report(step=step, **numbers(dict(trainer.callback_metrics)))
+        if self.checkpoint:
+            with self.ctx.checkpoint(step) as path:
+                trainer.save_checkpoint(path / CHECKPOINT)
         if self.ctx.should_stop():
             trainer.should_stop = True

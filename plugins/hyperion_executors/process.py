@@ -122,6 +122,12 @@ class ProcessExecutor(PooledExecutor[_Worker]):
                 code = _reap(worker)
                 self.died(worker, f"the worker process died with {_describe_exit(code)} while running this trial")
                 return
+            except Exception as exc:  # a message this process cannot read (another Hyperion version in the
+                # worker, a result that unpickles only there): the worker is ended and its trial fails, no hang
+                worker.proc.kill()
+                _reap(worker)
+                self.died(worker, f"a message from the worker process could not be read: {type(exc).__name__}: {exc}")
+                return
             if isinstance(message, tuple):
                 if message[0] == "init_failed":
                     worker.proc.kill()

@@ -210,3 +210,30 @@ def test_gpu_requests_that_cannot_be_met_are_clear_errors(monkeypatch):
         tune(sees_its_gpus, {"x": Float(0, 1)}, resources_per_trial={"gpu": 1}, max_trials=1)
     with pytest.raises(ConfigurationError, match="resources_per_trial: 'cpu' must be a number >= 0"):
         tune(sees_its_gpus, {"x": Float(0, 1)}, resources_per_trial={"cpu": -1}, max_trials=1)
+
+
+def test_process_executor_fails_a_trial_whose_result_this_process_cannot_read(tmp_path):
+    """A result whose class only the worker can import (here: a module on the worker's path alone; the
+    same happens with another Hyperion version in the worker) fails its trial; the study goes on."""
+    folder = str(tmp_path)
+
+    def returns_a_stranger(ctx, x):
+        import sys
+        from pathlib import Path
+
+        if x > 0.5:
+            Path(folder, "only_in_the_worker.py").write_text("class Stranger:\n    pass\n")
+            sys.path.insert(0, folder)
+            from only_in_the_worker import Stranger
+
+            return ObjectiveResult(score=x, artifacts={"model": Stranger()})
+        return x
+
+    result = tune(
+        returns_a_stranger, {"x": Float(0, 1)}, executor="process", max_trials=6, max_concurrent=2, seed=3
+    )
+    states = {t["number"]: t for t in result["trials"]}
+    strangers = [t for t in states.values() if t["params"]["x"] > 0.5]
+    assert strangers and all(t["state"] == "failed" for t in strangers)
+    assert all("could not be read" in t["error"] and "only_in_the_worker" in t["error"] for t in strangers)
+    assert all(t["state"] == "completed" for t in states.values() if t["params"]["x"] <= 0.5)
