@@ -478,3 +478,92 @@ def test_boosting_checkpoints_continue_a_trial_with_the_rounds_left(tmp_path, li
     assert cut["metrics"]["from"] == 9 and cut["metrics"]["rounds"] == whole["rounds"] == ROUNDS
     assert cut["last_step"] == ROUNDS - 1
     assert cut["metrics"]["first"] == pytest.approx(whole["first"], rel=1e-6)  # the same model in the end
+
+
+@pytest.mark.torch
+def test_lightning_and_transformers_checkpoints_continue_a_trial(tmp_path):
+    """Opt-in (-m torch): with checkpoint=True a trial cut short continues from the framework's own
+    checkpoint (ckpt_path= / resume_from_checkpoint=) and trains only what is left."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("lightning")
+    pytest.importorskip("transformers")
+    import lightning.pytorch as pl
+    from transformers import Trainer, TrainingArguments
+
+    from hyperion.integrations.lightning import HyperionCallback as LightningCallback
+    from hyperion.integrations.transformers import HyperionCallback as HFCallback
+
+    x, y = (torch.tensor(a, dtype=torch.float32) for a in _data())
+    epochs = 6
+
+    class Model(pl.LightningModule):
+        def __init__(self, lr):
+            super().__init__()
+            self.layer, self.lr = torch.nn.Linear(5, 1), lr
+
+        def training_step(self, batch, _):
+            return torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1])
+
+        def validation_step(self, batch, _):
+            self.log("val_loss", torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1]))
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+    def loader(a, b):
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(a, b), batch_size=100)
+
+    def lightning(ctx, lr, cut=False):
+        torch.manual_seed(0)
+        callback = LightningCallback(ctx, checkpoint=True)
+        trainer = pl.Trainer(
+            max_epochs=3 if cut else epochs, callbacks=[callback], logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+        )
+        model = Model(lr)
+        trainer.fit(model, loader(x[:300], y[:300]), loader(x[300:], y[300:]), ckpt_path=callback.ckpt_path)
+        return float(model.layer.weight.sum())
+
+    class Regression(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(5, 1)
+
+        def forward(self, inputs, labels=None):
+            out = self.layer(inputs).squeeze(-1)
+            return {"loss": torch.nn.functional.mse_loss(out, labels), "logits": out}
+
+    rows = [{"inputs": a, "labels": b} for a, b in zip(x, y)]
+
+    def transformers(ctx, lr, cut=False):
+        torch.manual_seed(0)
+        callback = HFCallback(ctx, checkpoint=True)
+        args = TrainingArguments(
+            output_dir=str(tmp_path / f"hf{ctx.number}{cut}"), learning_rate=lr, num_train_epochs=epochs,
+            max_steps=9 if cut else -1, eval_strategy="epoch", save_strategy="no", report_to=[],
+            lr_scheduler_type="constant",  # the same learning rates whether cut at 9 steps or not
+            per_device_train_batch_size=100, disable_tqdm=True, use_cpu=True,
+        )
+        model = Regression()
+        trainer = Trainer(model=model, args=args, train_dataset=rows[:300], eval_dataset=rows[300:], callbacks=[callback])
+        trainer.train(resume_from_checkpoint=callback.resume_from_checkpoint)
+        return float(model.layer.weight.sum())
+
+    for name, train in [("lightning", lightning), ("transformers", transformers)]:
+        def objective(ctx, lr):
+            return ObjectiveResult(metrics={"w": train(ctx, lr), "from": ctx.checkpoint_step})
+
+        def dies_midway(ctx, lr):
+            if ctx.checkpoint_step is None:
+                train(ctx, lr, cut=True)  # half the training, then the process "dies"
+                raise KeyboardInterrupt
+            return objective(ctx, lr)
+
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
+        options = dict(metric="w", max_trials=1, storage=url)
+        whole = tune(objective, {"lr": 0.05}, study_name="whole", **options)["trials"][0]
+        with pytest.raises(KeyboardInterrupt):
+            tune(dies_midway, {"lr": 0.05}, study_name="cut", **options)
+        cut = tune(dies_midway, {"lr": 0.05}, study_name="cut", **options)["trials"][0]
+        assert cut["metrics"]["from"] is not None, name
+        assert cut["metrics"]["w"] == pytest.approx(whole["metrics"]["w"], rel=1e-4), name  # the same model
