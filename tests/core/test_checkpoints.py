@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperion import CheckpointError, ConfigurationError, Float, ObjectiveResult, load_study, tune
+from hyperion import CheckpointError, ConfigurationError, Float, HyperionWarning, ObjectiveResult, load_study, tune
 from hyperion_core.plugins import registry
 from hyperion_storage.memory import MemoryStorage
 
@@ -119,7 +119,6 @@ def test_a_failing_store_fails_the_save_never_the_study(tmp_path):
 
 
 def test_an_fsspec_url_is_a_store(tmp_path):
-    pytest.importorskip("fsspec")
     result = tune(
         trains, SPACE, metric="loss", mode="min", max_trials=2, seed=0, checkpoints="memory://hyperion-test/ck"
     )
@@ -237,3 +236,30 @@ def test_a_study_file_sets_the_store_and_the_retention(tmp_path):
     (tmp_path / "bad.yaml").write_text("space:\n  lr: {float: [0.01, 0.1]}\nkeep_checkpoints: {newest: 3}\n")
     with pytest.raises(ConfigurationError, match="keep_checkpoints"):
         config_file.load(tmp_path / "bad.yaml")
+
+
+def test_a_full_disk_fails_the_save_clearly_and_the_study_goes_on(tmp_path, monkeypatch):
+    import errno
+
+    from hyperion_checkpoints.stores import DirectoryStore
+
+    def full(self, key, staged):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(DirectoryStore, "commit", full)
+    with pytest.warns(HyperionWarning, match="failed"):
+        result = tune(trains, SPACE, metric="loss", mode="min", max_trials=2, checkpoints=str(tmp_path / "ck"))
+    assert [t["state"] for t in result["trials"]] == ["failed", "failed"]
+    assert "No space left on device" in result["trials"][0]["error"]
+    assert not list((tmp_path / "ck").rglob("*.partial"))  # the staged files went with the failed save
+
+
+def test_a_url_without_fsspec_says_what_to_install(monkeypatch):
+    import sys
+
+    import hyperion_core.checkpoints as checkpoints
+
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    monkeypatch.setattr(checkpoints, "_stores", {})
+    with pytest.raises(ConfigurationError, match="pip install fsspec"):
+        registry().checkpoint_store("s3://bucket/prefix")
