@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections import deque
@@ -27,7 +28,7 @@ from hyperion_core.protocols import CheckpointStore, TrialSpec
 
 logger = get_logger(__name__)
 
-STATE_FILE = "state.pkl"
+STATE_FILE, TORCH_STATE_FILE = "state.pkl", "state.pt"
 _stores: dict[str, CheckpointStore] = {}
 _stores_lock = threading.Lock()
 
@@ -69,6 +70,33 @@ def trial_prefix(study_name: str, trial_id: str) -> str:
 
 def step_key(prefix: str, step: int) -> str:
     return f"{prefix}/step_{step:06d}"
+
+
+def write_state(folder: Path, state: Any) -> None:
+    """What ctx.save_checkpoint(state) writes: with torch loaded in the process, torch.save (tensors are
+    written as a bare torch.save writes them, not copied through pickle); else cloudpickle. Both take
+    lambdas and classes of the user's own."""
+    import cloudpickle
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.save(state, folder / TORCH_STATE_FILE, pickle_module=cloudpickle)
+    else:
+        with open(folder / STATE_FILE, "wb") as f:
+            cloudpickle.dump(state, f, protocol=5)
+
+
+def read_state(folder: Path) -> Any:
+    """What write_state wrote; FileNotFoundError when the checkpoint holds no saved state."""
+    if (folder / TORCH_STATE_FILE).is_file():
+        import torch
+
+        # on the CPU: a worker without the GPU it was saved from can read it; load_state_dict moves it
+        return torch.load(folder / TORCH_STATE_FILE, weights_only=False, map_location="cpu")
+    import cloudpickle
+
+    with open(folder / STATE_FILE, "rb") as f:
+        return cloudpickle.load(f)
 
 
 def size_of(path: Path) -> int:

@@ -90,18 +90,15 @@ class TrialContext:
         path = self.checkpoint_path
         if path is None:
             return None
-        import cloudpickle
+        from hyperion_core.checkpoints import read_state
 
-        from hyperion_core.checkpoints import STATE_FILE
-
-        if not (path / STATE_FILE).is_file():
+        try:
+            return read_state(path)
+        except FileNotFoundError:
             raise CheckpointError(
                 f"the checkpoint at step {self.checkpoint_step} holds files, not a saved state (it was written "
                 "with `with ctx.checkpoint() as path:`): read them from ctx.checkpoint_path"
-            )
-        try:
-            with open(path / STATE_FILE, "rb") as f:
-                return cloudpickle.load(f)
+            ) from None
         except OSError as exc:
             raise CheckpointError(f"the checkpoint at step {self.checkpoint_step} could not be read: {exc}") from exc
 
@@ -109,12 +106,10 @@ class TrialContext:
         """Save `state` (any picklable object: a dict of state_dicts, arrays, counters) as this trial's
         checkpoint at `step` (default: the step last reported). Raises CheckpointError when the store
         fails (a full disk): catch it to train on without this checkpoint."""
-        import cloudpickle
+        from hyperion_core.checkpoints import write_state
 
-        from hyperion_core.checkpoints import STATE_FILE
-
-        with self.checkpoint(step) as path, open(path / STATE_FILE, "wb") as f:
-            cloudpickle.dump(state, f, protocol=5)
+        with self.checkpoint(step) as path:
+            write_state(path, state)
 
     @contextlib.contextmanager
     def checkpoint(self, step: int | None = None) -> Iterator[Path]:
