@@ -138,9 +138,14 @@ class Keeper:
             trial.number, trial.trial_id, params, self.url, trial_prefix(self.study_name, trial.trial_id), resume
         )
 
-    def saved(self, number: int, step: int, location: str, size: int | None) -> list[Checkpoint]:
-        """A trial saved a checkpoint: returns the changes to store (it, and what retention dropped)."""
-        self._unpin(number)
+    def saved(
+        self, number: int, step: int, location: str, size: int | None, resumed_from: str | None = None
+    ) -> list[Checkpoint]:
+        """A trial saved a checkpoint: returns the changes to store (it, and what retention dropped). A save
+        of the run that started from a pinned checkpoint shows that it has loaded it: the pin goes (a late
+        save of an earlier run, which died, does not)."""
+        if resumed_from is not None:
+            self._unpin(number, resumed_from)
         kept = self.kept.setdefault(number, [])
         new = Checkpoint(number, step, location, size)
         kept[:] = [c for c in kept if c.location != location]  # a step saved again after a resume
@@ -172,8 +177,8 @@ class Keeper:
             self._delete_later(checkpoint.location)
         return dropped
 
-    def _unpin(self, number: int) -> None:
-        for location in [loc for loc, users in self.pinned.items() if number in users]:
+    def _unpin(self, number: int, only: str | None = None) -> None:
+        for location in [loc for loc, users in self.pinned.items() if number in users and only in (None, loc)]:
             self.pinned[location].discard(number)
             if not self.pinned[location]:
                 del self.pinned[location]

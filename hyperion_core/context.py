@@ -139,7 +139,8 @@ class TrialContext:
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
-        self._emit(Checkpointed(self.number, step, location, size))
+        origin = self._spec.resume[0] if self._spec.resume is not None else None
+        self._emit(Checkpointed(self.number, step, location, size, origin))
 
     def _store(self) -> CheckpointStore:
         if self._spec.store is None:

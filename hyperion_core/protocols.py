@@ -47,12 +47,15 @@ class Finished:
 
 @dataclass(slots=True)
 class Checkpointed:
-    """The trial saved a checkpoint at `step`; its files are at `location` in the study's store."""
+    """The trial saved a checkpoint at `step`; its files are at `location` in the study's store.
+    `resumed_from`: the checkpoint this run of the trial started from (TrialSpec.resume), which tells a
+    continued trial's saves from late ones of a run that died before it."""
 
     trial_number: int
     step: int
     location: str
     size: int | None = None
+    resumed_from: str | None = None
 
 
 @dataclass(slots=True)

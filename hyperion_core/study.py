@@ -393,6 +393,8 @@ class StudyLoop:
     def _reported(self, trial: Trial, step: int, metrics: dict[str, Any]) -> None:
         state = self.state
         metrics = cap_values(metrics)
+        if trial.last_step is not None and step < trial.last_step:  # it went back (a restart, a late report
+            self.continuation.rewind(trial, step - 1)  # of a run that died): its curve is the latest run
         state.history.setdefault(trial.number, []).append((step, metrics))
         trial.last_step = step
         trial.last_report = metrics

@@ -47,7 +47,9 @@ class Continuation:
         trial = self.state.running.get(message.trial_number)
         if trial is None:
             return  # an abandoned trial's late save: not this study's to keep
-        changes = self.keeper.saved(message.trial_number, message.step, message.location, message.size)
+        changes = self.keeper.saved(
+            message.trial_number, message.step, message.location, message.size, message.resumed_from
+        )
         self.outbox.changes.checkpoints.extend(changes)
 
     # -- a worker lost under its trial ---------------------------------------------------------------------
@@ -61,7 +63,7 @@ class Continuation:
         if count >= MAX_RESTARTS:
             return False
         self.restarts[trial.number] = count + 1
-        self._rewind(trial, latest.step)
+        self.rewind(trial, latest.step)
         self.outbox.event(
             "trial_restarted", trial.number, {"from_step": latest.step, "cause": message.error[:500]}, store=True
         )
@@ -70,14 +72,17 @@ class Continuation:
         self.submit(trial)
         return True
 
-    def _rewind(self, trial: Trial, step: int) -> None:
-        """The trial goes back to its checkpoint at `step`: the reports after it will come again."""
+    def rewind(self, trial: Trial, step: int) -> None:
+        """The trial goes back to `step` (its checkpoint, or a report at an earlier step than its last:
+        it trains again from there): its reports after `step` go, here and in the storage."""
         history = self.state.history.get(trial.number)
         if history:
             history[:] = [(s, m) for s, m in history if s <= step]
             trial.last_step = history[-1][0] if history else None
             trial.last_report = history[-1][1] if history else None
-        self.outbox.changes.rewound.append((trial.number, step))
+        changes = self.outbox.changes  # this tick's reports after it go too; the storage drops the stored ones
+        changes.reports = [r for r in changes.reports if r.trial_number != trial.number or r.step <= step]
+        changes.rewound.append((trial.number, step))
 
     # -- pause and promotion -------------------------------------------------------------------------------
     def pause(self, trial: Trial) -> bool:

@@ -168,27 +168,30 @@ class RayExecutor(PooledExecutor[Any]):
                 pending_take = self._channel.take.remote(_POLL_S)
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
             for ref in done:
-                self._returned(ref)
+                pending_take = self._returned(ref, pending_take)
 
-    def _returned(self, ref: Any) -> None:
+    def _returned(self, ref: Any, pending_take: Any) -> Any:
         """A worker's run call returned: normally (its outcome came through the channel) or with an error
-        (the actor or its node died)."""
+        (the actor or its node died). Returns the channel's take call to wait on next."""
         ray = self._ray
         with self._calls_lock:
             worker, number = self._calls.pop(ref)
         try:
             ray.get(ref)
         except Exception as exc:
-            # After a death the channel may still hold the trial's last messages: flush them first so
-            # a trial that finished just before is not failed (the loop ignores trials already ended).
-            try:
-                for message in ray.get(self._channel.take.remote(0.0), timeout=5):
-                    self.emit(message)
-            except Exception:
-                pass
+            # After a death the channel may still hold the trial's last messages (its last reports and
+            # checkpoints, which the trial continues from): the take in flight first, then what is left,
+            # all before the death, so a trial that finished just before is not failed either.
+            for take in (pending_take, self._channel.take.remote(0.0)):
+                try:
+                    for message in ray.get(take, timeout=5):
+                        self.emit(message)
+                except Exception:
+                    pass
             self.died(worker, f"the Ray worker running this trial died: {_describe_death(exc)}")
-            return
+            return self._channel.take.remote(_POLL_S)
         self.ended(number)
+        return pending_take
 
 
 def _check_ray_amount(name: str, amount: float) -> None:
@@ -264,11 +267,13 @@ def _worker_class(ray: Any) -> Any:
             def stop(self, number: int) -> None:
                 self.stopped.add(number)
 
-            def _flush(self) -> None:
+            def _flush(self, wait: bool = False) -> None:
                 with self.lock:
                     batch, self.outbox = self.outbox, []
                     if batch:  # under the lock: batches leave in order (one caller's calls run in order)
-                        self.channel.put.remote(batch)
+                        sent = self.channel.put.remote(batch)
+                        if wait:  # a checkpoint: in the channel before the trial goes on, so that a death
+                            ray.get(sent, timeout=30)  # after it still finds it recorded
 
             def _flush_often(self) -> None:
                 while True:  # reports leave within _FLUSH_S; outcomes at once (below)
@@ -278,13 +283,13 @@ def _worker_class(ray: Any) -> Any:
 
             def run(self, spec: Any) -> None:
                 from hyperion_core.context import TrialContext, run_trial
-                from hyperion_core.protocols import Reported
+                from hyperion_core.protocols import Checkpointed, Reported
 
                 def emit(message: Any) -> None:
                     with self.lock:
                         self.outbox.append(message)
                     if not isinstance(message, Reported):
-                        self._flush()
+                        self._flush(wait=isinstance(message, Checkpointed))
 
                 number = spec.number
                 ctx = TrialContext(spec, emit, lambda: number in self.stopped)

@@ -263,3 +263,18 @@ def test_a_url_without_fsspec_says_what_to_install(monkeypatch):
     monkeypatch.setattr(checkpoints, "_stores", {})
     with pytest.raises(ConfigurationError, match="pip install fsspec"):
         registry().checkpoint_store("s3://bucket/prefix")
+
+
+def test_a_trial_that_reports_an_earlier_step_again_replaces_its_curve_from_there():
+    """A run that goes back (it restarted, or a late report of a run that died) keeps one curve: the
+    latest run's, in the study and in the storage."""
+
+    def goes_back(ctx, lr):
+        for step in (0, 1, 2, 3, 1, 2, 3, 4):
+            ctx.report(step, loss=lr + step)
+        ctx.report(4, accuracy=0.5)  # a second report at the same step adds to it
+        return ObjectiveResult(metrics={"loss": lr})
+
+    storage = MemoryStorage()
+    tune(goes_back, SPACE, metric="loss", mode="min", max_trials=1, storage=storage)
+    assert [r.step for r in storage.load_reports("goes_back")] == [0, 1, 2, 3, 4, 4]
