@@ -141,6 +141,10 @@ def test_pages_load_clean_and_draw_every_trial(browser, server, storage):
         p.wait_for_function(f"document.querySelectorAll('#trials tbody tr').length === {len(killed)}", timeout=10_000)
         p = page.open(server + f"/studies/demo/trials/{done[0].number}", "trial")
         assert p.locator("#reports tr").count() == studies.STEPS + 1
+        best = min(done, key=lambda t: t.value)
+        p = page.open(server + f"/studies/demo/trials/{best.number}", "trial-best")
+        rows = p.locator("#checkpoints tr").all_text_contents()
+        assert len(rows) == 2 and rows[1].startswith(str(studies.STEPS - 1))  # its last checkpoint, listed
         assert page.errors == []
     finally:
         page.close()

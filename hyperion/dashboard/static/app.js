@@ -335,8 +335,10 @@
       tab.append(head);
       for (const c of t.checkpoints) {
         const tr = el("tr");
-        const size = c.size === null || c.size === undefined ? "-" : c.size >= 1048576 ? num(c.size / 1048576) + " MB" : num(c.size / 1024) + " kB";
-        tr.append(el("td", c.step, { class: "n" }), el("td", when(c.time)), el("td", size, { class: "n" }), el("td", c.location, { class: "location" }));
+        const size = c.size === null || c.size === undefined ? "-" : c.size >= 1048576 ? (c.size / 1048576).toFixed(1) + " MB"
+          : c.size >= 1024 ? (c.size / 1024).toFixed(1) + " kB" : c.size + " B";
+        tr.append(el("td", c.step, { class: "n" }), el("td", when(c.time)), el("td", size, { class: "n" }),
+          el("td", c.location, { class: "location", title: c.location }));
         tab.append(tr);
       }
       holder.append(tab);
