@@ -49,7 +49,16 @@ def test_the_checkpoint_example_runs_and_resumes_its_study(tmp_path, policy):
     """examples/checkpoints: pbt and promotion-based ASHA on a numpy network; a second run of the same
     study file finds it finished."""
     script = ROOT / "examples" / "checkpoints" / "train_resume.py"
-    args = [sys.executable, str(script), "--policy", policy, "--members", "4", "--storage", f"sqlite:///{tmp_path / 'e.db'}"]
+    args = [
+        sys.executable,
+        str(script),
+        "--policy",
+        policy,
+        "--members",
+        "4",
+        "--storage",
+        f"sqlite:///{tmp_path / 'e.db'}",
+    ]
     for _ in range(2):
         run = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, stdin=subprocess.DEVNULL)
         assert run.returncode == 0, run.stderr[-3000:]

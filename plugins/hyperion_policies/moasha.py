@@ -120,7 +120,6 @@ class MOASHA(Policy):
         return chosen
 
 
-
 def _at(curves: Curves, number: int, rung_step: int, step: int) -> float | None:
     """The value at the rung's step, or (a first report after it) at the step reported."""
     value = curves.at(number, rung_step)

@@ -42,4 +42,3 @@ class CheckpointsMixin:
             query = query.where(c.c.trial_number == trial_number)
         rows = conn.execute(query.order_by(c.c.trial_number, c.c.step)).all()
         return [Checkpoint(n, step, loc, size, tm) for n, step, loc, size, tm in rows]
-

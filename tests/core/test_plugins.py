@@ -248,7 +248,17 @@ def test_registering_the_bundled_plugins_loads_no_numeric_library_until_one_is_u
 def test_cli_plugins_list_json_and_table():
     out = _run("from hyperion.cli import main; main(['plugins', 'list', '--json'])")
     rows = {row["name"]: row for row in json.loads(out.stdout)}
-    assert rows["strategies"]["strategy"] == ["auto", "bayesian", "beam_search", "gp", "grid", "nsga2", "pb2", "pbt", "random"]
+    assert rows["strategies"]["strategy"] == [
+        "auto",
+        "bayesian",
+        "beam_search",
+        "gp",
+        "grid",
+        "nsga2",
+        "pb2",
+        "pbt",
+        "random",
+    ]
     assert rows["checkpoints"]["checkpoint store"] == ["*", "file"]
     assert rows["executors"]["distribution"] == "hyperion-tune"
     table = subprocess.run(

@@ -229,9 +229,7 @@ def test_process_executor_fails_a_trial_whose_result_this_process_cannot_read(tm
             return ObjectiveResult(score=x, artifacts={"model": Stranger()})
         return x
 
-    result = tune(
-        returns_a_stranger, {"x": Float(0, 1)}, executor="process", max_trials=6, max_concurrent=2, seed=3
-    )
+    result = tune(returns_a_stranger, {"x": Float(0, 1)}, executor="process", max_trials=6, max_concurrent=2, seed=3)
     states = {t["number"]: t for t in result["trials"]}
     strangers = [t for t in states.values() if t["params"]["x"] > 0.5]
     assert strangers and all(t["state"] == "failed" for t in strangers)

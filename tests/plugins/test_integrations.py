@@ -517,8 +517,13 @@ def test_lightning_and_transformers_checkpoints_continue_a_trial(tmp_path):
         torch.manual_seed(0)
         callback = LightningCallback(ctx, checkpoint=True)
         trainer = pl.Trainer(
-            max_epochs=3 if cut else epochs, callbacks=[callback], logger=False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+            max_epochs=3 if cut else epochs,
+            callbacks=[callback],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            deterministic=True,
         )
         model = Model(lr)
         trainer.fit(model, loader(x[:300], y[:300]), loader(x[300:], y[300:]), ckpt_path=callback.ckpt_path)
@@ -539,21 +544,31 @@ def test_lightning_and_transformers_checkpoints_continue_a_trial(tmp_path):
         torch.manual_seed(0)
         callback = HFCallback(ctx, checkpoint=True)
         args = TrainingArguments(
-            output_dir=str(tmp_path / f"hf{ctx.number}{cut}"), learning_rate=lr, num_train_epochs=epochs,
-            max_steps=9 if cut else -1, eval_strategy="epoch", save_strategy="no", report_to=[],
+            output_dir=str(tmp_path / f"hf{ctx.number}{cut}"),
+            learning_rate=lr,
+            num_train_epochs=epochs,
+            max_steps=9 if cut else -1,
+            eval_strategy="epoch",
+            save_strategy="no",
+            report_to=[],
             lr_scheduler_type="constant",  # the same learning rates whether cut at 9 steps or not
-            per_device_train_batch_size=100, disable_tqdm=True, use_cpu=True,
+            per_device_train_batch_size=100,
+            disable_tqdm=True,
+            use_cpu=True,
         )
         model = Regression()
-        trainer = Trainer(model=model, args=args, train_dataset=rows[:300], eval_dataset=rows[300:], callbacks=[callback])
+        trainer = Trainer(
+            model=model, args=args, train_dataset=rows[:300], eval_dataset=rows[300:], callbacks=[callback]
+        )
         trainer.train(resume_from_checkpoint=callback.resume_from_checkpoint)
         return float(model.layer.weight.sum())
 
     for name, train in [("lightning", lightning), ("transformers", transformers)]:
-        def objective(ctx, lr):
+
+        def objective(ctx, lr, train=train):
             return ObjectiveResult(metrics={"w": train(ctx, lr), "from": ctx.checkpoint_step})
 
-        def dies_midway(ctx, lr):
+        def dies_midway(ctx, lr, train=train, objective=objective):
             if ctx.checkpoint_step is None:
                 train(ctx, lr, cut=True)  # half the training, then the process "dies"
                 raise KeyboardInterrupt

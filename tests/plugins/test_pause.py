@@ -254,8 +254,20 @@ def two_objectives(ctx, lr, width):
 
 @pytest.mark.parametrize("resume", [False, True])
 def test_moasha_halves_on_the_pareto_rank_of_several_metrics(resume):
-    points = [{"lr": lr, "width": w} for lr, w in [(0.3, 1.0), (0.01, 1.0), (0.3, 0.2), (0.02, 0.5), (0.01, 0.3),
-                                                   (0.25, 0.6), (0.015, 0.9), (0.2, 0.4), (0.011, 0.8)]]
+    points = [
+        {"lr": lr, "width": w}
+        for lr, w in [
+            (0.3, 1.0),
+            (0.01, 1.0),
+            (0.3, 0.2),
+            (0.02, 0.5),
+            (0.01, 0.3),
+            (0.25, 0.6),
+            (0.015, 0.9),
+            (0.2, 0.4),
+            (0.011, 0.8),
+        ]
+    ]
     result = tune(
         two_objectives,
         {"lr": Float(0.01, 0.5), "width": Float(0.1, 1.0)},
