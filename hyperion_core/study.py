@@ -377,8 +377,10 @@ class StudyLoop:
         trial = self.state.running.get(message.trial_number)
         if trial is None:
             return
-        if trial.pausing and isinstance(message, Finished) and not message.saw_stop:
-            trial.pausing = trial.stop_requested = False  # it trained to its own end first: completed
+        if trial.stop_requested and isinstance(message, Finished) and not message.saw_stop:
+            # it ran to its own end before it heard of the stop or the pause: stopping saved nothing, so
+            # its finished result counts (the decision stays in the event log)
+            trial.pausing = trial.stop_requested = False
             trial.kill_reason = None
         elif trial.pausing and self.continuation.pause(trial):
             return  # paused at its checkpoint: it waits for a promotion

@@ -31,8 +31,9 @@ def test_the_command_example_runs_from_its_file(tmp_path):
 
     example = tmp_path / "command"
     shutil.copytree(ROOT / "examples" / "command", example)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
     run = subprocess.run(
-        [sys.executable, "-m", "hyperion", "run", str(example / "study.yaml"), "--no-summary"],
+        [sys.executable, "-m", "hyperion", "run", str(example / "study.yaml"), "--no-summary", "--storage", url],
         capture_output=True,
         text=True,
         timeout=600,
@@ -40,8 +41,13 @@ def test_the_command_example_runs_from_its_file(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    from hyperion import load_study
+
+    study = load_study("command-example", storage=url)
+    assert study["study"]["trials"] == 20 and study["study"]["failed"] == 0
     runs = example / ".hyperion" / "runs" / "command-example"
-    assert len(list(runs.glob("trial_*/model.json"))) >= 10  # the completed trials left their model there
+    completed = [t["trial_id"] for t in study["trials"] if t["state"] == "completed"]
+    assert completed and all((runs / trial / "model.json").is_file() for trial in completed)  # each left its model
 
 
 @pytest.mark.parametrize("policy", ["pbt", "asha"])

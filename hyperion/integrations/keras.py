@@ -48,5 +48,7 @@ class HyperionCallback(keras.callbacks.Callback):
                 self.model.save_weights(path / WEIGHTS)
                 variables = self.model.optimizer.variables
                 np.savez(path / OPTIMIZER, **{f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(variables)})
-        if self.ctx.should_stop() or step >= self.params.get("epochs", step + 2) - 1:
-            self.model.stop_training = True  # asked to stop, or every epoch of fit(epochs=...) is trained
+        if step >= self.params.get("epochs", step + 2) - 1:
+            self.model.stop_training = True  # every epoch of fit(epochs=...) is trained: nothing to stop
+        elif self.ctx.should_stop():
+            self.model.stop_training = True

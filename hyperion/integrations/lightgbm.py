@@ -47,5 +47,6 @@ class HyperionCallback:
         if self.every and (step + 1) % self.every == 0:
             with self.ctx.checkpoint(step) as path:
                 env.model.save_model(str(path / MODEL))
-        if self.ctx.should_stop():
+        last = env.iteration >= env.end_iteration - 1
+        if not last and self.ctx.should_stop():  # at the last round a stop saves nothing: the trial keeps it
             raise lightgbm.callback.EarlyStopException(env.iteration, results)

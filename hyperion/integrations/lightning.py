@@ -40,5 +40,6 @@ class HyperionCallback(Callback):
         if self.checkpoint:
             with self.ctx.checkpoint(step) as path:
                 trainer.save_checkpoint(path / CHECKPOINT)
-        if self.ctx.should_stop():
+        last = trainer.max_epochs is not None and trainer.max_epochs > 0 and step >= trainer.max_epochs - 1
+        if not last and self.ctx.should_stop():  # at the last epoch a stop saves nothing: the trial keeps it
             trainer.should_stop = True

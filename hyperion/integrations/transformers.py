@@ -36,7 +36,8 @@ class HyperionCallback(TrainerCallback):
         self.ctx.report(step=state.global_step, **numbers(metrics or {}))
         if self.checkpoint:
             control.should_save = True  # the Trainer writes checkpoint-<step>; on_save copies it
-        if self.ctx.should_stop():
+        last = state.max_steps and state.global_step >= state.max_steps
+        if not last and self.ctx.should_stop():  # at the end a stop saves nothing: the trial keeps it
             control.should_training_stop = True
         return control
 

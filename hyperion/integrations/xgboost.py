@@ -45,5 +45,6 @@ class HyperionCallback(xgboost.callback.TrainingCallback):
         if self.every and (step + 1) % self.every == 0:
             with self.ctx.checkpoint(step) as path:
                 model.save_model(str(path / MODEL))
-        done = self.rounds is not None and model.num_boosted_rounds() >= self.rounds
-        return bool(self.ctx.should_stop() or done)  # True stops training
+        if self.rounds is not None and model.num_boosted_rounds() >= self.rounds:
+            return True  # every round is boosted: nothing to stop
+        return bool(self.ctx.should_stop())  # True stops training

@@ -50,6 +50,8 @@ def test_a_reported_numpy_metric_stands_for_the_objective_metric(make):
     def objective(ctx, x, n):
         for step in range(3):
             ctx.report(step=step, val_accuracy=make(0.5 + x / 4 + step / 100))
+            if ctx.should_stop():
+                break
         return ObjectiveResult(score=make(x), metrics={"final": make(x)})
 
     result = tune(objective, SPACE, metric="val_accuracy", max_trials=6, seed=0, early_stopping="median")

@@ -324,3 +324,35 @@ def test_a_trial_that_ends_before_hearing_of_its_pause_is_completed_not_paused()
     result = tune(never_asks, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=PauseAtTheEnd())
     assert [t["state"] for t in result["trials"]] == ["completed", "completed"]
     assert all(t["kill_reason"] is None for t in result["trials"])
+
+
+def test_a_trial_that_ends_before_hearing_of_its_stop_keeps_its_result():
+    """Stopping saved nothing (the trial had ended): its finished result counts; the decision stays in
+    the event log. A trial that hears the stop and returns early is killed as before."""
+
+    class StopAtTheEnd(Policy):
+        def should_stop(self, study, trial):
+            return "the last step is the worst" if trial.last_step == EPOCHS - 1 else None
+
+    def listens(ctx, lr):
+        for epoch in range(EPOCHS):
+            ctx.report(epoch, acc=curve(lr, epoch))
+            if epoch < EPOCHS - 1 and ctx.should_stop():  # nothing left to save after the last epoch
+                break
+        return ObjectiveResult(metrics={"acc": curve(lr, EPOCHS - 1)})
+
+    def stops_early(ctx, lr):
+        for epoch in range(EPOCHS):
+            ctx.report(epoch, acc=curve(lr, epoch))
+            if ctx.should_stop():
+                break
+        return ObjectiveResult(metrics={"acc": 0.0})
+
+    storage = MemoryStorage()
+    kept = tune(
+        listens, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=StopAtTheEnd(), storage=storage
+    )
+    assert [t["state"] for t in kept["trials"]] == ["completed", "completed"] and kept["best"] is not None
+    assert sum(e["kind"] == "kill_requested" for e in storage.load_events("listens")) == 2
+    stopped = tune(stops_early, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=StopAtTheEnd())
+    assert [t["state"] for t in stopped["trials"]] == ["killed", "killed"]

@@ -43,6 +43,8 @@ def _name() -> str:
 
 def objective(ctx, x, n, opt, model):
     ctx.report(step=0, loss=1 - x)
+    if ctx.should_stop():  # pruned: it ends here (a trial that ran to its end would keep its result)
+        return ObjectiveResult(score=x)
     ctx.report(step=1, loss=0.5 - x)
     if n == 4 and opt == "sgd":
         raise ValueError("unlucky")
