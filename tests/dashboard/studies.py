@@ -19,6 +19,8 @@ def curve(ctx, lr, layers, opt):
     for step in range(STEPS):
         ctx.report(step, loss=final + 1.0 / (step + 1))
         ctx.save_checkpoint({"step": step})  # retention keeps the best trial's last one (the trial page lists it)
+        if ctx.should_stop():  # stopped by the median rule: it ends here, killed
+            break
     return ObjectiveResult(score=final + 1.0 / STEPS, metrics={"loss": final + 1.0 / STEPS})
 
 

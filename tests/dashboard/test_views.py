@@ -56,7 +56,8 @@ def test_figures_count_every_trial_of_a_known_study(storage):
     assert len(curves) == len(done) + len(killed)  # failed trials reported nothing
     marks = next(t for t in figs["intermediate"]["data"] if t["mode"] == "markers")
     assert len(marks["x"]) == len(killed)
-    assert all(x == t.last_step for x, t in zip(marks["x"], sorted(killed, key=lambda t: t.number)))
+    at = {int(text.split(":")[0].split()[1]): x for text, x in zip(marks["text"], marks["x"])}
+    assert at == {t.number: t.last_step for t in killed}  # each killed trial marked at the step it stopped
     # contour and rank: the two numeric parameters (lr, layers), one point per completed trial; the best
     # trial has rank 0 and the contour's grid passes near it (inverse-distance weights: exact at a point)
     points = next(t for t in figs["contour"]["data"] if t["type"] == "scatter")
