@@ -236,6 +236,24 @@ def _wandb_records(path: Path):
             break
 
 
+def _finished_wandb_records(path: Path) -> list:
+    """The records of a run file once W&B's service has written the run's exit record: it writes the file
+    from its own process, which may still be flushing when run.finish() returns (bounded: 60 s)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            records = list(_wandb_records(path))
+        except Exception:  # a record still being written
+            if time.monotonic() > deadline:
+                raise
+            records = []
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.1)
+
+
 def test_wandb_offline_writes_a_run_per_trial_grouped_by_study(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -253,7 +271,7 @@ def test_wandb_offline_writes_a_run_per_trial_grouped_by_study(tmp_path, monkeyp
     seen = {}
     for path in files:
         run, summary, steps = None, {}, []
-        for record in _wandb_records(path):
+        for record in _finished_wandb_records(path):
             kind = record.WhichOneof("record_type")
             if kind == "run":
                 run = record.run
