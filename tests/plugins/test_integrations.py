@@ -306,18 +306,8 @@ def test_a_tracker_that_is_down_warns_once_and_the_study_goes_on(tmp_path):
     assert len(ours) == 1
 
 
-@pytest.mark.torch
-def test_lightning_and_transformers_stop_training_the_frameworks_way():
-    """Opt-in (-m torch): PyTorch Lightning's trainer.should_stop and the Hugging Face Trainer's
-    control.should_training_stop, on tiny models."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("lightning")
-    pytest.importorskip("transformers")
-    import lightning.pytorch as pl
-
-    from hyperion.integrations.lightning import HyperionCallback as LightningCallback
-
-    x, y = (torch.tensor(a, dtype=torch.float32) for a in _data())
+def _lightning_regression(torch, pl, optimizer):
+    """A one-layer LightningModule that logs val_loss, trained with `optimizer` (a torch.optim class)."""
 
     class Model(pl.LightningModule):
         def __init__(self, lr):
@@ -331,7 +321,25 @@ def test_lightning_and_transformers_stop_training_the_frameworks_way():
             self.log("val_loss", torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1]))
 
         def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=self.lr)
+            return optimizer(self.parameters(), lr=self.lr)
+
+    return Model
+
+
+@pytest.mark.torch
+def test_lightning_and_transformers_stop_training_the_frameworks_way():
+    """Opt-in (-m torch): PyTorch Lightning's trainer.should_stop and the Hugging Face Trainer's
+    control.should_training_stop, on tiny models."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("lightning")
+    pytest.importorskip("transformers")
+    import lightning.pytorch as pl
+
+    from hyperion.integrations.lightning import HyperionCallback as LightningCallback
+
+    x, y = (torch.tensor(a, dtype=torch.float32) for a in _data())
+
+    Model = _lightning_regression(torch, pl, torch.optim.SGD)
 
     def lightning_objective(ctx, lr):
         loader = lambda a, b: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(a, b), batch_size=100)  # noqa: E731
@@ -514,19 +522,7 @@ def test_lightning_and_transformers_checkpoints_continue_a_trial(tmp_path):
     x, y = (torch.tensor(a, dtype=torch.float32) for a in _data())
     epochs = 6
 
-    class Model(pl.LightningModule):
-        def __init__(self, lr):
-            super().__init__()
-            self.layer, self.lr = torch.nn.Linear(5, 1), lr
-
-        def training_step(self, batch, _):
-            return torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1])
-
-        def validation_step(self, batch, _):
-            self.log("val_loss", torch.nn.functional.mse_loss(self.layer(batch[0]).squeeze(-1), batch[1]))
-
-        def configure_optimizers(self):
-            return torch.optim.Adam(self.parameters(), lr=self.lr)
+    Model = _lightning_regression(torch, pl, torch.optim.Adam)
 
     def loader(a, b):
         return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(a, b), batch_size=100)
