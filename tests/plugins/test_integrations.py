@@ -326,6 +326,21 @@ def _lightning_regression(torch, pl, optimizer):
     return Model
 
 
+def _hf_regression(torch):
+    """A one-layer torch module as the Hugging Face Trainer takes it (a dict with the loss)."""
+
+    class Regression(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(5, 1)
+
+        def forward(self, inputs, labels=None):
+            out = self.layer(inputs).squeeze(-1)
+            return {"loss": torch.nn.functional.mse_loss(out, labels), "logits": out}
+
+    return Regression
+
+
 @pytest.mark.torch
 def test_lightning_and_transformers_stop_training_the_frameworks_way():
     """Opt-in (-m torch): PyTorch Lightning's trainer.should_stop and the Hugging Face Trainer's
@@ -370,15 +385,7 @@ def test_lightning_and_transformers_stop_training_the_frameworks_way():
 
     from hyperion.integrations.transformers import HyperionCallback as HFCallback
 
-    class Regression(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layer = torch.nn.Linear(5, 1)
-
-        def forward(self, inputs, labels=None):
-            out = self.layer(inputs).squeeze(-1)
-            return {"loss": torch.nn.functional.mse_loss(out, labels), "logits": out}
-
+    Regression = _hf_regression(torch)
     rows = [{"inputs": a, "labels": b} for a, b in zip(x, y)]
 
     def hf_objective(ctx, lr):
@@ -543,15 +550,7 @@ def test_lightning_and_transformers_checkpoints_continue_a_trial(tmp_path):
         trainer.fit(model, loader(x[:300], y[:300]), loader(x[300:], y[300:]), ckpt_path=callback.ckpt_path)
         return float(model.layer.weight.sum())
 
-    class Regression(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layer = torch.nn.Linear(5, 1)
-
-        def forward(self, inputs, labels=None):
-            out = self.layer(inputs).squeeze(-1)
-            return {"loss": torch.nn.functional.mse_loss(out, labels), "logits": out}
-
+    Regression = _hf_regression(torch)
     rows = [{"inputs": a, "labels": b} for a, b in zip(x, y)]
 
     def transformers(ctx, lr, cut=False):
