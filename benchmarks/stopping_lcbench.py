@@ -10,7 +10,9 @@ the same kind with no more epochs.
 
 Needs numpy<2 for yahpo-gym's ConfigSpace (see benchmarks/asha_lcbench.py) and optuna:
     /tmp/yahpovenv/bin/pip install 'optuna>=4,<5'
-    /tmp/yahpovenv/bin/python benchmarks/stopping_lcbench.py [--seeds 3] [--configs 60]
+    /tmp/yahpovenv/bin/python benchmarks/stopping_lcbench.py [--seeds 3] [--configs 60] [--median-sweep]
+
+--median-sweep: instead, `median` with warm-ups 0, 2, 4, 8 and min_trials 3, 5 against MedianPruner.
 """
 
 from __future__ import annotations
@@ -118,11 +120,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--configs", type=int, default=60)
+    parser.add_argument("--median-sweep", action="store_true")
     args = parser.parse_args()
     logging.getLogger("hyperion").setLevel(logging.ERROR)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.median_sweep:
+        sweep(args.seeds, args.configs)
+        return
     rows: dict[str, dict[str, list[tuple[float, int]]]] = {arm: {} for arm in ARMS}
     for task in TASKS:
         for seed in range(args.seeds):
@@ -143,14 +149,32 @@ def main() -> None:
         wins = "-"
         if arm in RIVAL:
             rival = RIVAL[arm]
-            count = 0
-            for task in TASKS:  # over the seeds of a task: the mean best, and the mean epochs
-                mine, theirs = rows[arm][task], rows[rival][task]
-                good = statistics.fmean(b for b, _ in mine) >= statistics.fmean(b for b, _ in theirs) - 1e-9
-                cheap = statistics.fmean(e for _, e in mine) <= statistics.fmean(e for _, e in theirs)
-                count += good and cheap
+            count = sum(as_good(rows[arm][task], rows[rival][task]) for task in TASKS)
             wins = f"{count} of {len(TASKS)}"
         print(f"| {arm} | {best:.2f} | {epochs:,.0f} | {epochs / statistics.median(everything):.0%} | {wins} |")
+
+
+def as_good(mine: list[tuple[float, int]], theirs: list[tuple[float, int]]) -> bool:
+    """Over a task's seeds: a mean best at least the rival's, with no more mean epochs."""
+    good = statistics.fmean(b for b, _ in mine) >= statistics.fmean(b for b, _ in theirs) - 1e-9
+    return good and statistics.fmean(e for _, e in mine) <= statistics.fmean(e for _, e in theirs)
+
+
+def sweep(seeds: int, configs: int) -> None:
+    tables = {(t, seed): curves(t, seed, configs) for t in TASKS for seed in range(seeds)}
+    rival = {key: optuna_arm("median", table) for key, table in tables.items()}
+    print("| `warmup_steps` | `min_trials` | best (median) | epochs (median) | tasks as good at no more epochs |")
+    print("|---:|---:|---:|---:|---:|")
+    for warm in (0, 2, 4, 8):
+        for least in (3, 5):
+            kwargs = {"warmup_steps": warm, "min_trials": least}
+            got = {key: hyperion_arm("median", kwargs, table) for key, table in tables.items()}
+            count = sum(
+                as_good([got[(t, i)] for i in range(seeds)], [rival[(t, i)] for i in range(seeds)]) for t in TASKS
+            )
+            best = statistics.median(b for b, _ in got.values())
+            epochs = statistics.median(e for _, e in got.values())
+            print(f"| {warm} | {least} | {best:.2f} | {epochs:,.0f} | {count} of {len(TASKS)} |", flush=True)
 
 
 if __name__ == "__main__":
