@@ -30,8 +30,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "yahpo"
 CONFIGS, EPOCHS = 81, 52
 
 
-def curves(task: str, seed: int) -> list[list[float]]:
-    """The validation accuracy (%) of each sampled configuration at epochs 1..52."""
+def curves(task: str, seed: int, configs: int = CONFIGS) -> list[list[float]]:
+    """The validation accuracy (%) of each of `configs` sampled configurations at epochs 1..52."""
     from yahpo_gym import benchmark_set, local_config
 
     local_config.init_config()
@@ -40,7 +40,7 @@ def curves(task: str, seed: int) -> list[list[float]]:
     bench.set_instance(task)
     space = bench.get_opt_space(drop_fidelity_params=True, seed=seed)
     out = []
-    for config in space.sample_configuration(CONFIGS):
+    for config in space.sample_configuration(configs):
         values = config.get_dictionary()
         rows = bench.objective_function([{**values, "epoch": e} for e in range(1, EPOCHS + 1)])
         out.append([float(r["val_accuracy"]) for r in rows])

@@ -20,32 +20,13 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 from pathlib import Path
 
-from hyperion import Int, ObjectiveResult, Proposal, Strategy, tune
+sys.path.insert(0, str(Path(__file__).parent))
+from asha_lcbench import EPOCHS, TASKS, curves  # noqa: E402  (the same tasks' curves, sampled the same way)
 
-TASKS = ["3945", "7593", "34539", "126025", "126026", "126029", "146212", "167104", "167149", "167152"]
-EPOCHS = 52
-
-
-def curves(task: str, seed: int, configs: int) -> list[list[float]]:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from asha_lcbench import DATA  # the same data folder
-    from yahpo_gym import benchmark_set, local_config
-
-    local_config.init_config()
-    local_config.set_data_path(str(DATA))
-    bench = benchmark_set.BenchmarkSet("lcbench")
-    bench.set_instance(task)
-    space = bench.get_opt_space(drop_fidelity_params=True, seed=seed)
-    out = []
-    for config in space.sample_configuration(configs):
-        values = config.get_dictionary()
-        rows = bench.objective_function([{**values, "epoch": e} for e in range(1, EPOCHS + 1)])
-        out.append([float(r["val_accuracy"]) for r in rows])
-    return out
+from hyperion import Int, ObjectiveResult, Proposal, Strategy, tune  # noqa: E402
 
 
 class InOrder(Strategy):

@@ -60,12 +60,12 @@ def default_store(storage_url: str) -> tuple[str, bool]:
     return os.path.join(tempfile.gettempdir(), f"hyperion-checkpoints-{digest}"), False
 
 
-def trial_prefix(study_name: str, trial_id: str) -> str:
-    """The store key of a trial's checkpoints: the study name made safe for any file system (user text
-    never becomes a path as it is), with a short hash so that two names never share a directory."""
+def study_key(study_name: str) -> str:
+    """The store key of a study's checkpoints: its name made safe for any file system (user text never
+    becomes a path as it is), with a short hash so that two names never share a directory."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)[:80].strip("._") or "study"
     digest = hashlib.sha256(study_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{safe}-{digest}/{trial_id}"
+    return f"{safe}-{digest}"
 
 
 def step_key(prefix: str, step: int) -> str:
@@ -112,6 +112,7 @@ class Keeper:
 
     def __init__(self, url: str, temporary: bool, study_name: str, last: int, best: int) -> None:
         self.url, self.temporary, self.study_name = url, temporary, study_name
+        self.study_key = study_key(study_name)  # once: every trial's checkpoints go below it
         self.last, self.best = last, best
         self.kept: dict[int, list[Checkpoint]] = {}
         self.pinned: dict[str, set[int]] = {}  # location -> trials loading it
@@ -134,9 +135,7 @@ class Keeper:
         resume = (origin.location, origin.step) if origin is not None else None
         if resume is not None:
             self.pinned.setdefault(resume[0], set()).add(trial.number)
-        return TrialSpec(
-            trial.number, trial.trial_id, params, self.url, trial_prefix(self.study_name, trial.trial_id), resume
-        )
+        return TrialSpec(trial.number, trial.trial_id, params, self.url, f"{self.study_key}/{trial.trial_id}", resume)
 
     def saved(
         self, number: int, step: int, location: str, size: int | None, resumed_from: str | None = None

@@ -4,6 +4,7 @@ report histories. The loop alone changes it; strategies, policies and reporters 
 from __future__ import annotations
 
 import bisect
+import heapq
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -105,9 +106,10 @@ class StudyState:
         if self.multi_objective:
             front = sorted(self.front, key=self.sort_key)
             return front if k is None else front[:k]
-        done = [t for t in self.trials if self.ranks(t)]
-        done.sort(key=self.sort_key)
-        return done if k is None else done[:k]
+        done = (t for t in self.trials if self.ranks(t))
+        if k is not None:  # the k best without sorting them all (retention asks after every trial)
+            return heapq.nsmallest(k, done, key=self.sort_key)
+        return sorted(done, key=self.sort_key)
 
     @property
     def pending(self) -> list[Trial]:

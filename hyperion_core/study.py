@@ -332,7 +332,7 @@ class StudyLoop:
         outbox.changes.trials.append(trial)
         if self.reporters:
             outbox.event("trial_started", trial.number)
-        self.continuation.submit(trial)
+        self.continuation.submit(trial, rerun=not new)
 
     # -- messages ------------------------------------------------------------------------------------
     def _apply_inline(self, message: Message) -> None:

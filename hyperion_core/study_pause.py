@@ -33,11 +33,11 @@ class Continuation:
         self.strategy, self.policies = strategy, policies
         self.restarts: dict[int, int] = {}
 
-    def submit(self, trial: Trial) -> None:
+    def submit(self, trial: Trial, rerun: bool = False) -> None:
         """Hand a trial to the executor with its spec: it continues from its own last checkpoint (a rerun,
         a promotion, a restart), or from the trial it was copied from (PBT's exploit)."""
         keeper = self.keeper
-        if trial.number not in keeper.kept and trial.checkpoint_from is None and self.state.joined:
+        if rerun and self.state.joined and trial.number not in keeper.kept:
             keeper.load(self.session.checkpoints(trial.number))  # a rerun another process left behind
         source = trial.checkpoint_from if keeper.latest(trial.number) is None else None
         spec: TrialSpec = keeper.spec(trial, self.state.space.unflatten(trial.params), source)

@@ -12,6 +12,7 @@ import pytest
 
 from hyperion import Choice, ConfigurationError, Float, HyperionWarning, Int, Policy, load_study, tune
 from hyperion.command import Command
+from tests.cli import ROOT
 from tests.cli import hyperion as _cli
 
 PY = sys.executable
@@ -294,8 +295,6 @@ def test_sigterm_to_hyperion_run_ends_the_programs_and_a_second_run_resumes(tmp_
         f"max_trials: 2\nseed: 0\ncommand: {PY} slow.py\nspace:\n  x: {{float: [0, 1]}}\n"
     )
     url = f"sqlite:///{tmp_path / 't.db'}"
-    from tests.cli import ROOT
-
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.Popen(
         [PY, "-m", "hyperion", "run", "study.yaml", "--storage", url],
@@ -386,7 +385,6 @@ def test_a_program_checkpoints_through_the_protocol_and_continues_after_a_crash(
     import sqlite3
     import subprocess
     import time
-    from pathlib import Path
 
     (tmp_path / "train.py").write_text(RESUMABLE)
     db = tmp_path / "c.db"
@@ -402,8 +400,7 @@ def test_a_program_checkpoints_through_the_protocol_and_continues_after_a_crash(
             """
         )
     )
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "plugins")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
     first = subprocess.Popen([PY, str(script)], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     recorded = 0
