@@ -21,7 +21,9 @@ def curve(ctx, lr, layers, opt):
         ctx.save_checkpoint({"step": step})  # retention keeps the best trial's last one (the trial page lists it)
         if ctx.should_stop():  # stopped by the median rule: it ends here, killed
             break
-    return ObjectiveResult(score=final + 1.0 / STEPS, metrics={"loss": final + 1.0 / STEPS})
+    # what a command objective keeps (hyperion.Command): the trial page shows its output
+    output = {"dir": f"runs/{lr:.5f}", "stdout_tail": f"epoch {STEPS - 1}: loss {final:.3f}\n{SCRIPT}", "stderr_tail": ""}
+    return ObjectiveResult(score=final + 1.0 / STEPS, metrics={"loss": final + 1.0 / STEPS}, artifacts=output)
 
 
 def demo(url: str, name: str = "demo", trials: int = 30) -> dict:

@@ -145,6 +145,8 @@ def test_pages_load_clean_and_draw_every_trial(browser, server, storage):
         p = page.open(server + f"/studies/demo/trials/{best.number}", "trial-best")
         rows = p.locator("#checkpoints tr").all_text_contents()
         assert len(rows) == 2 and rows[1].startswith(str(studies.STEPS - 1))  # its last checkpoint, listed
+        assert f"epoch {studies.STEPS - 1}" in p.locator("pre.stdout").text_content()  # the output it kept
+        assert p.locator("pre.stderr").count() == 0  # nothing on standard error: no empty block
         assert page.errors == []
     finally:
         page.close()
@@ -160,6 +162,8 @@ def test_user_text_shows_as_text_and_never_runs(browser, server, storage):
         failed = next(t for t in storage.load_trials("demo") if t.state.value == "failed")
         p = page.open(server + f"/studies/demo/trials/{failed.number}")
         assert studies.IMG in p.locator("pre.error").text_content()
+        p = page.open(server + "/studies/demo/trials/0")
+        assert studies.SCRIPT in p.locator("pre.stdout").text_content()  # a program's output is text
         child = next(t for t in storage.load_trials("tree") if (t.rationale or "").startswith("LLM, child"))
         p = page.open(server + f"/studies/tree/trials/{child.number}", "trial-llm")
         assert studies.SCRIPT in p.locator("pre.rationale").text_content()

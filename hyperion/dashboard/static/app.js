@@ -313,6 +313,14 @@
       if (!text) continue;
       holder.append(el("h3", label), el("pre", text, { class: cls }));
     }
+    const art = Object.assign({}, t.artifacts || {});
+    const output = [["stdout_tail", "Standard output (its last lines)", "stdout"], ["stderr_tail", "Standard error (its last lines)", "stderr"]];
+    if (art.dir) holder.append(pairs("Working directory", { dir: art.dir }));
+    for (const [key, label, cls] of output) {
+      if (art[key]) holder.append(el("h3", label), el("pre", art[key], { class: cls }));
+    }
+    for (const key of ["dir", ...output.map((o) => o[0])]) delete art[key];
+    if (Object.keys(art).length) holder.append(pairs("Artifacts", art));
     if (t.reports && t.reports.length) {
       holder.append(el("h3", "Reports (" + t.reports.length + ")"));
       const keys = [...new Set(t.reports.flatMap((r) => Object.keys(r.metrics)))];
