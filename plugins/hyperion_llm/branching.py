@@ -129,7 +129,7 @@ class LLMBranchingAgent(TreeSearch):
         ]
         for parent in parents:
             lines.append(
-                f"Parent {parent.trial_id} ({prompts.outcome(parent, prompts.goals(study))}): "
+                f"Parent {parent.trial_id} ({prompts.outcome(parent, study)}): "
                 f"{prompts.compact(prompts.searched(parent, self.space))}"
             )
             chain, node = [], parent
@@ -137,7 +137,7 @@ class LLMBranchingAgent(TreeSearch):
                 node = parent_of
                 chain.append(
                     f"{node.trial_id} {prompts.compact(prompts.searched(node, self.space))} -> "
-                    f"{prompts.outcome(node, prompts.goals(study))}"
+                    f"{prompts.outcome(node, study)}"
                 )
             if chain:
                 lines.append("  ancestry (nearest first): " + " | ".join(chain))

@@ -42,18 +42,15 @@ def goal(study: StudyState) -> str:
     return f"{'maximize' if study.mode == 'max' else 'minimize'} `{study.metric}` ({better} is better)"
 
 
-def goals(study: StudyState) -> str:
-    """The metric names an outcome shows: "loss", or "accuracy,latency_ms" for several objectives."""
-    return ",".join(study.goal.metrics)
-
-
 def searched(trial: Trial, space: Space) -> dict[str, Any]:
     return {name: trial.params[name] for name in space.names if name in trial.params}
 
 
-def outcome(trial: Trial, metric: str) -> str:
+def outcome(trial: Trial, study: StudyState) -> str:
+    """A trial's result in a prompt: "loss=0.31", "accuracy=0.9, latency_ms=12", or how it ended."""
+    metric = study.metric
     if trial.state is TrialState.COMPLETED and trial.values is not None and trial.metrics is not None:
-        shown = ", ".join(f"{name}={plain_number(v, 4)}" for name, v in zip(metric.split(","), trial.values))
+        shown = ", ".join(f"{name}={plain_number(v, 4)}" for name, v in zip(study.goal.metrics, trial.values))
         return shown + (" (infeasible)" if (trial.violation or 0) > 0 else "")
     if trial.state is TrialState.COMPLETED:
         infeasible = " (infeasible: outside the constraints)" if (trial.violation or 0) > 0 else ""
@@ -75,10 +72,10 @@ def history(study: StudyState, limit: int) -> str:
     lines = []
     if best:
         lines.append("The Pareto front so far:" if study.multi_objective else "Best trials so far (best first):")
-        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, goals(study))}" for t in best]
+        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, study)}" for t in best]
     if recent:
         lines.append("Most recent other trials:")
-        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, goals(study))}" for t in recent]
+        lines += [f"  {t.trial_id}: {compact(searched(t, space))} -> {outcome(t, study)}" for t in recent]
     if not lines:
         lines.append("No trial has finished yet.")
     running = list(study.running.values())

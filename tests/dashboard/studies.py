@@ -22,7 +22,11 @@ def curve(ctx, lr, layers, opt):
         if ctx.should_stop():  # stopped by the median rule: it ends here, killed
             break
     # what a command objective keeps (hyperion.Command): the trial page shows its output
-    output = {"dir": f"runs/{lr:.5f}", "stdout_tail": f"epoch {STEPS - 1}: loss {final:.3f}\n{SCRIPT}", "stderr_tail": ""}
+    output = {
+        "dir": f"runs/{lr:.5f}",
+        "stdout_tail": f"epoch {STEPS - 1}: loss {final:.3f}\n{SCRIPT}",
+        "stderr_tail": "",
+    }
     return ObjectiveResult(score=final + 1.0 / STEPS, metrics={"loss": final + 1.0 / STEPS}, artifacts=output)
 
 
