@@ -31,6 +31,7 @@ class GP:
 
     def __init__(self, x: np.ndarray, y: np.ndarray, theta: np.ndarray | None = None, fit: bool = True) -> None:
         self.x, self.y = x, y
+        self._pair_sq: np.ndarray | None = None  # filled by the first likelihood evaluation
         d = x.shape[1]
         if theta is None or len(theta) != d + 2:
             theta = np.concatenate([np.full(d, math.log(0.5)), [0.0, math.log(1e-3)]])
@@ -43,13 +44,16 @@ class GP:
 
     def _neg_lml(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         from scipy.linalg import cho_factor, cho_solve
+        from scipy.linalg.lapack import dpotri
 
-        x, y = self.x, self.y
+        y = self.y
         n = len(y)
+        if self._pair_sq is None:  # (x_i - x_j)^2 per dimension: the same for every theta
+            self._pair_sq = ((self.x[:, None, :] - self.x[None, :, :]) ** 2).reshape(n * n, -1)
         length, signal, noise = self._unpack(theta)
-        diff = (x[:, None, :] - x[None, :, :]) / length  # n x n x D
-        sq_each = diff**2
-        k, dk = _matern(sq_each.sum(axis=2))
+        inv_l2 = 1.0 / length**2
+        sq = (self._pair_sq @ inv_l2).reshape(n, n)
+        k, dk = _matern(sq)
         kmat = signal * k + (noise + 1e-8) * np.eye(n)
         try:
             factor = cho_factor(kmat, lower=True, check_finite=False)
@@ -58,10 +62,14 @@ class GP:
         alpha = cho_solve(factor, y, check_finite=False)
         log_det = 2.0 * np.log(np.diag(factor[0])).sum()
         lml = -0.5 * y @ alpha - 0.5 * log_det - 0.5 * n * _LOG_2PI
-        w = np.outer(alpha, alpha) - cho_solve(factor, np.eye(n), check_finite=False)
+        inverse, info = dpotri(factor[0], lower=True)  # K^-1 from its Cholesky factor (lower triangle)
+        if info != 0:
+            return 1e10, np.zeros_like(theta)
+        inverse = np.tril(inverse) + np.tril(inverse, -1).T
+        w = np.outer(alpha, alpha) - inverse
         grad = np.empty_like(theta)
-        # d K / d log l_d = signal * dk * (diff_d)^2 ; d K / d log signal = signal * k ; d K / d log noise = noise I
-        grad[:-2] = 0.5 * signal * np.einsum("ij,ijd->d", w * dk, sq_each)
+        # d K / d log l_d = signal * dk * (diff_d)^2 / l_d^2 ; d K / d log signal = signal * k ; d K / d log noise = noise I
+        grad[:-2] = 0.5 * signal * ((w * dk).reshape(-1) @ self._pair_sq) * inv_l2
         grad[-2] = 0.5 * signal * float((w * k).sum())
         grad[-1] = 0.5 * noise * float(np.trace(w))
         mu, sd = LENGTH_PRIOR
@@ -84,7 +92,7 @@ class GP:
 
     # -- posterior ------------------------------------------------------------------------------------
     def _factor(self) -> None:
-        from scipy.linalg import cho_factor, cho_solve
+        from scipy.linalg import cho_factor, cho_solve, solve_triangular
 
         self.length, self.signal, self.noise = self._unpack(self.theta)
         n = len(self.y)
@@ -100,36 +108,45 @@ class GP:
         else:
             raise np.linalg.LinAlgError("the kernel matrix is not positive definite")
         self.alpha = cho_solve(self.factor, self.y, check_finite=False)
+        lower = np.tril(self.factor[0])
+        self.linv = solve_triangular(lower, np.eye(n), lower=True, check_finite=False)  # L^-1: solves as products
+        self.scaled = self.x / self.length
+        self.scaled_sq = (self.scaled**2).sum(axis=1)
 
     def _kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         diff = (a[:, None, :] - b[None, :, :]) / self.length
         return _matern((diff**2).sum(axis=2))[0]
+
+    def _sq_to_data(self, x: np.ndarray) -> np.ndarray:
+        """Squared scaled distances from each row of x to the data (m x n), by products, not an m x n x D array."""
+        scaled = x / self.length
+        sq: np.ndarray = (scaled**2).sum(axis=1)[:, None] + self.scaled_sq[None, :] - 2.0 * scaled @ self.scaled.T
+        return sq
 
     def with_points(self, x: np.ndarray, y: np.ndarray) -> GP:
         """The same hyperparameters over more points (the kriging believer's fantasies)."""
         return GP(np.vstack([self.x, x]), np.concatenate([self.y, y]), self.theta, fit=False)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from scipy.linalg import solve_triangular
-
-        ks = self.signal * self._kernel(x, self.x)  # m x n
+        ks = self.signal * _matern(self._sq_to_data(x))[0]  # m x n
         mean = ks @ self.alpha
-        v = solve_triangular(self.factor[0], ks.T, lower=True, check_finite=False)
-        var = np.maximum(self.signal - (v**2).sum(axis=0), 1e-12)
+        v = ks @ self.linv.T  # rows: L^-1 k(x)
+        var = np.maximum(self.signal - (v**2).sum(axis=1), 1e-12)
         return mean, np.sqrt(var)
 
-    def log_ei(self, x: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
-        """log EI (minimising) at each row of x, and its gradient with respect to x (m x D)."""
-        from scipy.linalg import cho_solve
-
+    def log_ei(self, x: np.ndarray, best: float, grad: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """log EI (minimising) at each row of x, and its gradient with respect to x (m x D; None
+        without `grad`: scoring many candidates needs only the values)."""
+        if not grad:
+            mean, sd = self.predict(x)
+            return np.log(sd) + _log_h((best - mean) / sd)[0], None
         diff = x[:, None, :] - self.x[None, :, :]  # m x n x D
-        sq = ((diff / self.length) ** 2).sum(axis=2)
-        k, dk = _matern(sq)
+        k, dk = _matern(self._sq_to_data(x))
         ks = self.signal * k
         # d k(x, x_j) / d x = -signal * dk * diff / l^2
         dks = -self.signal * dk[:, :, None] * diff / self.length**2  # m x n x D
         mean = ks @ self.alpha
-        kinv_ks = cho_solve(self.factor, ks.T, check_finite=False).T  # m x n
+        kinv_ks = (ks @ self.linv.T) @ self.linv  # m x n: K^-1 k(x) per row
         var = np.maximum(self.signal - (ks * kinv_ks).sum(axis=1), 1e-12)
         sd = np.sqrt(var)
         dmean = np.einsum("mnd,n->md", dks, self.alpha)
@@ -139,8 +156,8 @@ class GP:
         log_h, ratio = _log_h(z)
         value = np.log(sd) + log_h
         dz = (-dmean - z[:, None] * dsd) / sd[:, None]
-        grad = dsd / sd[:, None] + ratio[:, None] * dz
-        return value, grad
+        gradient = dsd / sd[:, None] + ratio[:, None] * dz
+        return value, gradient
 
 
 def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

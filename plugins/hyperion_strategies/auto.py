@@ -3,16 +3,20 @@
 The rules (how they were chosen: docs/strategies.md, "auto"):
 
 - several objectives, a conditional space, mostly categorical parameters, more than 20 parameters,
-  or a budget above 1,000 trials: `bayesian` (TPE) from the start;
-- otherwise `gp`, until `gp_trials` trials have finished (the GP's cost grows with the cube of the
-  trials), then `bayesian`.
+  or a budget above 1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
+- numeric parameters only: `gp` to find the region, then `cmaes` (CMA-ES, started at the best trial
+  and scaled by the best trials' spread) once `cma_after` of the budget is spent, or after `gp_trials`
+  trials (the GP's cost grows with the cube of the trials): the local phase finishes the ill-conditioned
+  and valley-shaped problems a global model keeps exploring;
+- otherwise `gp`, then `bayesian` after `gp_trials` trials.
 
-Both strategies see every finished trial from the first, so a switch loses nothing. The choice and
+Every strategy sees every finished trial from the first, so a switch loses nothing. The choice and
 each switch are recorded with the reason: a note in the result and a `strategy_choice` event.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hyperion_core import checks
@@ -26,23 +30,30 @@ MAX_GP_BUDGET = 1_000
 
 
 class AutoSearch(Strategy):
-    """Chooses `gp` or `bayesian` per space, budget and objectives, and switches from `gp` to
-    `bayesian` after `gp_trials` finished trials (default 300).
+    """Chooses `gp`, `cmaes` or `bayesian` per space, budget and objectives (see the module's text).
 
-    gp_kwargs, bayesian_kwargs: arguments passed on to each (e.g. {"n_startup": 8})."""
+    gp_trials: finished trials after which `gp` hands over at the latest (default 300).
+    cma_after: the fraction of `max_trials` after which a study of numeric parameters goes on with
+      `cmaes` (default 0.5; 1.0: never before gp_trials).
+    gp_kwargs, cmaes_kwargs, bayesian_kwargs: arguments passed on to each (e.g. {"n_startup": 8})."""
 
     def __init__(
         self,
         gp_trials: int = 300,
+        cma_after: float = 0.5,
         gp_kwargs: dict[str, Any] | None = None,
+        cmaes_kwargs: dict[str, Any] | None = None,
         bayesian_kwargs: dict[str, Any] | None = None,
     ) -> None:
+        from hyperion_strategies.cmaes import CMAES
         from hyperion_strategies.gp import GPSearch
         from hyperion_strategies.tpe import TPESearch
 
         self.gp_trials = checks.whole_number("auto: gp_trials", gp_trials, 0)
+        self.cma_after = checks.fraction("auto: cma_after", cma_after)
         self.engines: dict[str, Strategy] = {
             "gp": GPSearch(**(gp_kwargs or {})),
+            "cmaes": CMAES(**(cmaes_kwargs or {})),
             "bayesian": TPESearch(**(bayesian_kwargs or {})),
         }
         self.current: str | None = None
@@ -50,6 +61,8 @@ class AutoSearch(Strategy):
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
+        if study.multi_objective:
+            del self.engines["cmaes"]  # one objective only; never chosen for several
         for engine in self.engines.values():
             engine.setup(study)
 
@@ -77,15 +90,22 @@ class AutoSearch(Strategy):
         widest = max((len(p.options) for p in params.values() if isinstance(p, Categorical)), default=0)
         if widest > MAX_ONE_HOT:
             return "bayesian", f"a Choice of {widest} options (gp models at most {MAX_ONE_HOT} per Choice)"
-        if budget is not None and budget > MAX_GP_BUDGET:
+        if categorical and budget is not None and budget > MAX_GP_BUDGET:
             return "bayesian", f"a budget of {budget} trials (more than {MAX_GP_BUDGET})"
-        if self.finished >= self.gp_trials:
+        if not categorical:
+            switch = min(self.gp_trials, math.ceil(self.cma_after * budget) if budget is not None else self.gp_trials)
+            if self.finished >= switch:
+                why = f"after {switch} trials" + (
+                    f" ({self.cma_after:g} of the budget)" if switch < self.gp_trials else ""
+                )
+                return "cmaes", f"numeric parameters only: a local search from gp's best {why}"
+        elif self.finished >= self.gp_trials:
             return "bayesian", f"{self.finished} trials finished (gp stops at gp_trials={self.gp_trials})"
         size = f"{len(params)} parameter(s), {categorical} categorical"
         return "gp", f"{size}, budget {budget if budget is not None else 'open'}"
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
-        if self.current != "bayesian":  # bayesian is where auto ends: decided once it is chosen
+        if self.current not in ("bayesian", "cmaes"):  # where auto ends: decided once chosen
             name, why = self.choose(study)
             if name != self.current:
                 before, self.current = self.current, name

@@ -254,7 +254,7 @@ class GPSearch(Strategy):
             model = model.with_points(xr, model.predict(xr)[0])
         best = float(model.y.min())  # the believed values count: a slot's fantasy is the next one's incumbent
         bases, xs, masks = self._candidates(model)
-        scores, _ = model.log_ei(xs, best)
+        scores, _ = model.log_ei(xs, best, grad=False)
         order = np.argsort(-scores, kind="stable")
         starts: list[int] = []
         for i in order:
@@ -263,7 +263,7 @@ class GPSearch(Strategy):
             if all(np.abs(xs[i] - xs[j]).max() > 1e-6 for j in starts):
                 starts.append(i)
         refined = self._refine(model, best, xs[starts], masks[starts])
-        final, _ = model.log_ei(refined, best)
+        final, _ = model.log_ei(refined, best, grad=False)
         ranked = [(final[k], refined[k], bases[starts[k]]) for k in range(len(starts))]
         ranked += [(scores[i], xs[i], bases[i]) for i in order[: 4 * self.n_restarts]]
         for _, x, base in sorted(ranked, key=lambda item: -item[0]):
@@ -302,10 +302,23 @@ class GPSearch(Strategy):
         bases: list[dict[str, Any]] = []
         rows = []
         n_random = self.n_candidates // 2
-        for _ in range(n_random):
-            params = self.space.sample(self.rng)
-            bases.append(params)
-            rows.append(self._encode(params))
+        if self.space.conditions:  # which parameters are active depends on the draw: the space decides
+            for _ in range(n_random):
+                params = self.space.sample(self.rng)
+                bases.append(params)
+                rows.append(self._encode(params))
+        else:  # every parameter active: draw the codes at once (the numbers' values come from the codes)
+            codes = np.zeros((n_random, self.encoding.width))
+            codes[:, :n_num] = self.np_rng.random((n_random, n_num))
+            drawn = {}
+            for name, category in self.space.categories.items():
+                drawn[name] = self.np_rng.integers(0, len(category.options), n_random)
+            for offset, name in zip(self.encoding.offsets, self.cat_names):
+                codes[np.arange(n_random), offset + drawn[name]] = 1.0
+            options = {name: self.space.categories[name].options for name in drawn}
+            numbers = dict.fromkeys(self.num_names, 0.0)  # placeholders: _decode writes the codes' values
+            bases = [{**numbers, **{n: options[n][int(drawn[n][k])] for n in drawn}} for k in range(n_random)]
+            rows = list(codes)
         per = max(1, (self.n_candidates - n_random) // max(1, len(self.best_params)))
         for params in self.best_params:
             x0 = self._encode(params)
@@ -336,6 +349,7 @@ class GPSearch(Strategy):
             x = fixed.copy()
             x[where] = v
             value, grad = model.log_ei(x, best)
+            assert grad is not None
             return -float(value.sum()), -grad[where]
 
         try:

@@ -55,10 +55,18 @@ def test_the_marginal_likelihood_gradient_and_the_log_ei_gradient_are_right():
     assert model.length[2] > model.length[0]  # the parameter that does nothing gets a long length scale
     points = rng.random((3, 3))
     best = float(model.y.min())
-    _, grad = model.log_ei(points, best)
+    value, grad = model.log_ei(points, best)
     for i in range(3):
         numeric = _central_difference(lambda p: model.log_ei(p[None], best)[0][0], points[i], 1e-5)
         assert np.allclose(numeric, grad[i], rtol=1e-4, atol=1e-4)
+    # scoring without the gradient (products instead of differences) gives the same values, and the
+    # posterior agrees with the textbook formulas solved directly
+    assert np.allclose(model.log_ei(points, best, grad=False)[0], value, rtol=1e-9, atol=1e-9)
+    kmat = model.signal * model._kernel(model.x, model.x) + (model.noise + 1e-8) * np.eye(len(x))
+    ks = model.signal * model._kernel(points, model.x)
+    mean, sd = model.predict(points)
+    assert np.allclose(mean, ks @ np.linalg.solve(kmat, model.y), atol=1e-8)
+    assert np.allclose(sd**2, model.signal - np.einsum("ij,ji->i", ks, np.linalg.solve(kmat, ks.T)), atol=1e-8)
 
 
 def test_log_ei_is_finite_far_below_the_incumbent():
@@ -188,11 +196,19 @@ def test_auto_says_what_it_chose_and_why(space, objective, kwargs, expect):
 
 
 def test_auto_switches_from_gp_to_bayesian_and_records_it(tmp_path):
+    """A space with a categorical parameter goes on with bayesian (numeric ones only: cmaes, test_cmaes)."""
     url = f"sqlite:///{tmp_path / 'auto.db'}"
-    result = _auto(BRANIN, branin, trials=30, storage=url, strategy_kwargs={"gp_trials": 15})
+    space = {**BRANIN, "shift": Choice([0.0, 1.0])}
+    result = _auto(
+        space,
+        lambda ctx, shift, **p: branin(ctx, **p) + shift,
+        trials=30,
+        storage=url,
+        strategy_kwargs={"gp_trials": 15},
+    )
     notes = [n for n in result["study"]["notes"] if n.startswith("auto:")]
     assert notes == [
-        "auto: gp (2 parameter(s), 0 categorical, budget 30)",
+        "auto: gp (3 parameter(s), 1 categorical, budget 30)",
         "auto: switched from gp to bayesian (15 trials finished (gp stops at gp_trials=15))",
     ]
     from hyperion_core.plugins import registry
