@@ -44,6 +44,7 @@ def run_hyperion(problem, strategy: str, budget: int, seed: int, concurrent: int
         strategy=strategy,
         strategy_kwargs=kwargs,
         max_concurrent=concurrent,
+        reproducible=concurrent > 1,  # each proposal sees the other slots' trials running, whatever the timing
         mode="min",
         max_trials=budget,
         seed=seed,

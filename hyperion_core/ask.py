@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hyperion_core.config import StudyConfig
@@ -87,6 +87,9 @@ class Study:
         initial_points: Sequence[Mapping[str, Any]] | None = None,
         warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
         constraints: Mapping[str, tuple[str, float]] | None = None,
+        parameter_constraints: Callable[[dict[str, Any]], Any]
+        | Sequence[Callable[[dict[str, Any]], Any]]
+        | None = None,
     ) -> None:
         options = dict(locals())
         del options["self"]

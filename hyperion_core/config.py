@@ -63,6 +63,9 @@ class StudyConfig(BaseModel):
     initial_points: list[dict[str, Any]] | None = None
     warm_start_from: Any = None  # (storage_url, study_name) or [{"params": ..., "value": ...}]: warm.py checks it
     constraints: dict[str, Bound] = Field(default_factory=dict)
+    # callables on a point as the objective receives it, truthy where it is allowed: no strategy proposes
+    # a point outside them (they end up on the space: space.constraints)
+    parameter_constraints: tuple[Any, ...] = ()
     # the same trials on every run of a seeded study at max_concurrent > 1 (outcomes applied in trial order)
     reproducible: bool = False
     # where trials' checkpoints go: a directory or a URL (None: next to a SQLite file, else a temporary
@@ -185,6 +188,31 @@ class StudyConfig(BaseModel):
                     f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
                 )
         return {key: checks.plain(amount) for key, amount in value.items()}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parameter_constraints(cls, data: Any) -> Any:
+        """parameter_constraints: a callable or a list of them; the space gets them (a copy of a Space
+        object), and one point is drawn at once so that constraints that allow nothing, or raise, are
+        said before any trial."""
+        if not isinstance(data, Mapping) or data.get("parameter_constraints") in (None, (), []):
+            return data
+        given = data["parameter_constraints"]
+        listed = list(given) if isinstance(given, (list, tuple)) else [given]
+        for i, constraint in enumerate(listed):
+            if not callable(constraint):
+                raise ConfigurationError(
+                    f"parameter_constraints[{i}] must be a function of the parameters returning True where a point "
+                    f"is allowed (e.g. lambda p: p['layers'] * p['units'] <= 2048), got {constraint!r:.100}"
+                )
+        given_space = data.get("space")
+        if not isinstance(given_space, (Space, Mapping)):
+            return data  # the space's own check says what is wrong with it
+        space = (given_space if isinstance(given_space, Space) else Space(given_space)).constrained(listed)
+        import random
+
+        space.sample(random.Random(0))  # SpaceError/ConfigurationError now, not at the first proposal
+        return {**data, "space": space, "parameter_constraints": tuple(listed)}
 
     @field_validator("constraints", mode="before")
     @classmethod

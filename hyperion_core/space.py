@@ -6,7 +6,7 @@ the objective receives the nesting. Validation, sampling, unit-cube encoding and
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hyperion_core.checks import plain
@@ -14,6 +14,10 @@ from hyperion_core.errors import SpaceError
 from hyperion_core.params import Bool, Categorical, Choice, Float, Int, Parameter, _is_fixed, _same
 
 __all__ = ["Bool", "Categorical", "Choice", "Float", "Int", "Parameter", "Space", "flatten"]
+
+#: Random draws a constrained space makes for one point before it says that its constraints leave
+#: (almost) nothing.
+MAX_DRAWS = 10_000
 
 
 def flatten(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -50,6 +54,37 @@ class Space:
         #: the categorical parameters by name, typed (their options and index() without a cast)
         self.categories: dict[str, Categorical] = {n: p for n, p in self.params.items() if isinstance(p, Categorical)}
         self._known = set(self.params) | set(self.fixed)
+        #: parameter constraints: callables on a point as the objective receives it, truthy where it is
+        #: allowed (tune(parameter_constraints=...)); every strategy keeps to them
+        self.constraints: tuple[Callable[[dict[str, Any]], Any], ...] = ()
+
+    def constrained(self, constraints: Sequence[Callable[[dict[str, Any]], Any]]) -> Space:
+        """This space with parameter constraints (a new Space: the user's object is left as it was)."""
+        space = Space(self.definition)
+        space.constraints = tuple(constraints)
+        return space
+
+    def allows(self, values: Mapping[str, Any]) -> bool:
+        """Whether a flat point keeps to the parameter constraints (True without any). A constraint that
+        raises is a mistake in the user's code: ConfigurationError naming it and the point."""
+        if not self.constraints:
+            return True
+        point = self.unflatten({**self.fixed, **values})
+        for i, constraint in enumerate(self.constraints):
+            try:
+                ok = constraint(point)
+            except Exception as exc:
+                from hyperion_core.errors import ConfigurationError
+
+                name = getattr(constraint, "__name__", f"parameter_constraints[{i}]")
+                raise ConfigurationError(
+                    f"the parameter constraint {name} raised {type(exc).__name__}: {str(exc)[:200]} on {point!r:.300}; "
+                    "it must return True or False for every point of the space (a conditional parameter may be "
+                    "absent: use point.get(...))"
+                ) from exc
+            if not ok:
+                return False
+        return True
 
     def _walk(self, node: Mapping[str, Any], prefix: str, condition: tuple[str, Any] | None) -> None:
         for key, value in node.items():
@@ -107,7 +142,20 @@ class Space:
         return True
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
-        """One random point: a flat dict of the searched parameters (the active ones)."""
+        """One random point: a flat dict of the searched parameters (the active ones), drawn again until
+        it keeps to the parameter constraints (SpaceError after MAX_DRAWS draws)."""
+        if not self.constraints:
+            return self._sample(rng)
+        for _ in range(MAX_DRAWS):
+            point = self._sample(rng)
+            if self.allows(point):
+                return point
+        raise SpaceError(
+            f"no point of {MAX_DRAWS:,} drawn at random keeps to the parameter constraints: they leave (almost) "
+            "nothing of the space; check them, or narrow the space's ranges to what they allow"
+        )
+
+    def _sample(self, rng: random.Random) -> dict[str, Any]:
         if not self.conditions:
             return {name: param.sample(rng) for name, param in self.params.items()}
         out: dict[str, Any] = {}

@@ -47,7 +47,7 @@ from hyperion_core.study_output import Outbox
 from hyperion_core.study_pause import Continuation
 from hyperion_core.study_stop import Stopper
 from hyperion_core.text import cap, cap_values
-from hyperion_core.warm import new_trials, not_run_yet
+from hyperion_core.warm import allowed_proposals, new_trials, not_run_yet
 
 logger = get_logger(__name__)
 
@@ -318,7 +318,7 @@ class StudyLoop:
         """New trials (numbered later): the initial points first, then the strategy's proposals."""
         proposals = [self.initial.pop(0) for _ in range(min(slots, len(self.initial)))]
         if slots > len(proposals):
-            proposals += self.strategy.propose(self.state, slots - len(proposals))[: slots - len(proposals)]
+            proposals += allowed_proposals(self.state, self.strategy, slots - len(proposals))
         return new_trials(self.state, proposals, type(self.strategy).__name__)
 
     def start(self, trial: Trial, new: bool = True) -> None:

@@ -58,6 +58,7 @@ def tune(
     initial_points: Sequence[Mapping[str, Any]] | None = None,
     warm_start_from: tuple[str, str] | Sequence[Mapping[str, Any]] | None = None,
     constraints: Mapping[str, tuple[str, float]] | None = None,
+    parameter_constraints: Callable[[dict[str, Any]], Any] | Sequence[Callable[[dict[str, Any]], Any]] | None = None,
     reproducible: bool = False,
     checkpoints: str | None = None,
     keep_checkpoints: int | Mapping[str, int] | None = None,

@@ -12,8 +12,8 @@ from hyperion_core.checks import finite
 from hyperion_core.errors import ConfigurationError, HyperionError, SpaceError
 from hyperion_core.log import warn_user
 from hyperion_core.models import Trial, TrialState
-from hyperion_core.protocols import Proposal
-from hyperion_core.space import Space
+from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.space import MAX_DRAWS, Space
 from hyperion_core.state import StudyState
 from hyperion_core.text import cap
 
@@ -38,6 +38,12 @@ def initial_proposals(points: list[dict[str, Any]] | None, space: Space, seed: i
         except SpaceError as exc:
             raise ConfigurationError(f"initial_points[{i}]: {exc}") from None
         sampled = [name for name in space.params if name not in given]
+        for _ in range(MAX_DRAWS if sampled else 0):  # what was left out is drawn again until allowed
+            if space.allows(filled):
+                break
+            filled = {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
+        if not space.allows(filled):
+            raise ConfigurationError(f"initial_points[{i}] breaks the parameter constraints: {point!r:.300}")
         note = f"; sampled {', '.join(sampled)}" if sampled else ""
         out.append(Proposal(filled, rationale=f"initial point {i}{note}"))
     return out
@@ -105,6 +111,37 @@ def not_run_yet(initial: list[Proposal], trials: list[Trial]) -> list[Proposal]:
     """The initial points a resumed study has not run yet (each carries its index in its rationale)."""
     done = {t.rationale.split(";")[0] for t in trials if t.rationale and t.rationale.startswith("initial point")}
     return [p for p in initial if (p.rationale or "").split(";")[0] not in done]
+
+
+#: How often a strategy is asked again for a point that keeps to the parameter constraints before a
+#: random point that does is taken instead.
+REASKS = 20
+
+
+def allowed_proposals(state: StudyState, strategy: Strategy, slots: int) -> list[Proposal]:
+    """The strategy's proposals for `slots` slots, each within the parameter constraints: a point outside
+    them is never run; the strategy is asked again (REASKS times), then a random allowed point is taken.
+    The bundled strategies keep to the constraints themselves; this is for those that do not."""
+    proposals = strategy.propose(state, slots)[:slots]
+    space = state.space
+    if not space.constraints:
+        return proposals
+    out: list[Proposal] = []
+    for proposal in proposals:
+        for _ in range(REASKS):
+            if space.allows(proposal.params):
+                break
+            again = strategy.propose(state, 1)
+            if not again:
+                break
+            proposal = again[0]
+        if not space.allows(proposal.params):
+            rng = random.Random(f"{state.seed}/{len(state.trials)}/{len(out)}")
+            proposal = Proposal(
+                space.sample(rng), rationale="random: the strategy's points broke the parameter constraints"
+            )
+        out.append(proposal)
+    return out
 
 
 def new_trials(state: StudyState, proposals: list[Proposal], strategy_name: str) -> list[Trial]:

@@ -72,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     data["runner"] = stored
     if args.summary:
         data.setdefault("reporters", _shown())
+    _import_constraints(data, path.resolve().parent, str(path))
     config = config_file.validate(data, lambda key: config_file.where(path, lines, key))
     objective = objective_of(runner, config.study_name, path.resolve().parent, str(path))
     _check_command(objective, config)
@@ -115,6 +116,7 @@ def _agent(args: argparse.Namespace) -> int:
     if args.max_trials is not None:
         data["max_trials"] = args.max_trials
     data["reporters"] = _shown(summary=False)  # on a terminal, its progress; a job's log stays quiet
+    _import_constraints(data, base_dir, f"study '{args.study}'")
     config = config_file.validate(data)
     objective = objective_of(runner, args.study, base_dir, f"study '{args.study}'")
     _check_command(objective, config)
@@ -226,9 +228,18 @@ def objective_of(runner: dict[str, Any], study: str, base_dir: Path, where: str)
     return _import(runner["objective"], base_dir, where)
 
 
-def _import(spec: Any, base_dir: Path, where: str) -> Any:
+def _import_constraints(data: dict[str, Any], base_dir: Path, where: str) -> None:
+    """`parameter_constraints: [module:function, ...]` (or one): the functions, imported as the objective is."""
+    given = data.get("parameter_constraints")
+    if given is None:
+        return
+    specs = given if isinstance(given, list) else [given]
+    data["parameter_constraints"] = [_import(spec, base_dir, where, "parameter_constraints") for spec in specs]
+
+
+def _import(spec: Any, base_dir: Path, where: str, what: str = "objective") -> Any:
     if not isinstance(spec, str) or ":" not in spec:
-        raise ConfigurationError(f"{where}: objective takes 'module:function' or 'file.py:function', got {spec!r:.100}")
+        raise ConfigurationError(f"{where}: {what} takes 'module:function' or 'file.py:function', got {spec!r:.100}")
     module_name, _, name = spec.rpartition(":")
     if str(base_dir) not in sys.path:
         sys.path.insert(0, str(base_dir))  # the file's own modules import as they would beside it
@@ -237,15 +248,15 @@ def _import(spec: Any, base_dir: Path, where: str) -> Any:
             file = (base_dir / module_name).resolve()
             loaded = importlib.util.spec_from_file_location(file.stem, file)
             if loaded is None or loaded.loader is None or not file.exists():
-                raise ConfigurationError(f"{where}: objective file {str(file)!r} does not exist")
+                raise ConfigurationError(f"{where}: {what} file {str(file)!r} does not exist")
             module = importlib.util.module_from_spec(loaded)
             sys.modules[file.stem] = module  # so executor='process' workers can unpickle what it defines
             loaded.loader.exec_module(module)
         else:
             module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigurationError(f"{where}: cannot import the objective's module {module_name!r}: {exc}") from None
+        raise ConfigurationError(f"{where}: cannot import the {what} module {module_name!r}: {exc}") from None
     objective = getattr(module, name, None)
     if not callable(objective):
-        raise ConfigurationError(f"{where}: {module_name!r} has no function {name!r} (objective: {spec})")
+        raise ConfigurationError(f"{where}: {module_name!r} has no function {name!r} ({what}: {spec})")
     return objective

@@ -1,4 +1,4 @@
-"""Bundled search strategies: random, grid, bayesian (TPE), gp, auto, cmaes, nsga2, beam_search, pbt and pb2. Each is
+"""Bundled search strategies: random, grid, bayesian (TPE), gp, auto, cmaes, local, nsga2, beam_search, pbt and pb2. Each is
 imported when first used (numpy and scipy load only then)."""
 
 from hyperion_core.hookspecs import Register, hookimpl
@@ -14,6 +14,7 @@ def register_strategies(register: Register) -> None:
     register("gp", lazy("hyperion_strategies.gp:GPSearch"))
     register("auto", lazy("hyperion_strategies.auto:AutoSearch"))
     register("cmaes", lazy("hyperion_strategies.cmaes:CMAES"))
+    register("local", lazy("hyperion_strategies.local:LocalSearch"))
     register("beam_search", lazy("hyperion_strategies.beam:BeamSearch"))
     register("pbt", lazy("hyperion_strategies.pbt:PBT"))
     register("pb2", lazy("hyperion_strategies.pb2:PB2"))

@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 from hyperion_core import checks
+from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial
 from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
@@ -33,27 +34,34 @@ class AutoSearch(Strategy):
     """Chooses `gp`, `cmaes` or `bayesian` per space, budget and objectives (see the module's text).
 
     gp_trials: finished trials after which `gp` hands over at the latest (default 300).
-    cma_after: the fraction of `max_trials` after which a study of numeric parameters goes on with
-      `cmaes` (default 0.5; 1.0: never before gp_trials).
-    gp_kwargs, cmaes_kwargs, bayesian_kwargs: arguments passed on to each (e.g. {"n_startup": 8})."""
+    local: the local phase of a study of numeric parameters: "local" (trust region) or "cmaes".
+    local_after: the fraction of `max_trials` after which that phase starts (default 0.5; 1.0:
+      never before gp_trials).
+    gp_kwargs, local_kwargs, bayesian_kwargs: arguments passed on to each (e.g. {"n_startup": 8})."""
 
     def __init__(
         self,
         gp_trials: int = 300,
-        cma_after: float = 0.5,
+        local: str = "local",
+        local_after: float = 0.5,
         gp_kwargs: dict[str, Any] | None = None,
-        cmaes_kwargs: dict[str, Any] | None = None,
+        local_kwargs: dict[str, Any] | None = None,
         bayesian_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from hyperion_strategies.cmaes import CMAES
         from hyperion_strategies.gp import GPSearch
+        from hyperion_strategies.local import LocalSearch
         from hyperion_strategies.tpe import TPESearch
 
         self.gp_trials = checks.whole_number("auto: gp_trials", gp_trials, 0)
-        self.cma_after = checks.fraction("auto: cma_after", cma_after)
+        self.local_after = checks.fraction("auto: local_after", local_after)
+        phases: dict[str, type[Strategy]] = {"local": LocalSearch, "cmaes": CMAES}
+        if local not in phases:
+            raise ConfigurationError(f"auto: local must be one of {', '.join(phases)}, got {local!r}")
+        self.local = local
         self.engines: dict[str, Strategy] = {
             "gp": GPSearch(**(gp_kwargs or {})),
-            "cmaes": CMAES(**(cmaes_kwargs or {})),
+            local: phases[local](**(local_kwargs or {})),
             "bayesian": TPESearch(**(bayesian_kwargs or {})),
         }
         self.current: str | None = None
@@ -62,7 +70,7 @@ class AutoSearch(Strategy):
     def setup(self, study: StudyState) -> None:
         super().setup(study)
         if study.multi_objective:
-            del self.engines["cmaes"]  # one objective only; never chosen for several
+            del self.engines[self.local]  # one objective only; never chosen for several
         for engine in self.engines.values():
             engine.setup(study)
 
@@ -93,19 +101,19 @@ class AutoSearch(Strategy):
         if categorical and budget is not None and budget > MAX_GP_BUDGET:
             return "bayesian", f"a budget of {budget} trials (more than {MAX_GP_BUDGET})"
         if not categorical:
-            switch = min(self.gp_trials, math.ceil(self.cma_after * budget) if budget is not None else self.gp_trials)
+            switch = min(self.gp_trials, math.ceil(self.local_after * budget) if budget is not None else self.gp_trials)
             if self.finished >= switch:
                 why = f"after {switch} trials" + (
-                    f" ({self.cma_after:g} of the budget)" if switch < self.gp_trials else ""
+                    f" ({self.local_after:g} of the budget)" if switch < self.gp_trials else ""
                 )
-                return "cmaes", f"numeric parameters only: a local search from gp's best {why}"
+                return self.local, f"numeric parameters only: a local search from gp's best {why}"
         elif self.finished >= self.gp_trials:
             return "bayesian", f"{self.finished} trials finished (gp stops at gp_trials={self.gp_trials})"
         size = f"{len(params)} parameter(s), {categorical} categorical"
         return "gp", f"{size}, budget {budget if budget is not None else 'open'}"
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
-        if self.current not in ("bayesian", "cmaes"):  # where auto ends: decided once chosen
+        if self.current not in ("bayesian", self.local):  # where auto ends: decided once chosen
             name, why = self.choose(study)
             if name != self.current:
                 before, self.current = self.current, name

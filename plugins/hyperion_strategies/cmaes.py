@@ -11,7 +11,7 @@ tens of trials per parameter. `auto` hands a continuous study to it once `gp` ha
 - Restarts (IPOP): when the Gaussian has collapsed or the values stopped moving, it starts again from a
   random point with twice the population.
 - A point whose parameters were already evaluated (Int parameters at a small step size) is told its
-  known value without running again.
+  known value without running again; a point outside the parameter constraints ranks last, unrun.
 - Failed, stopped and infeasible trials rank last. Categorical parameters come from the best trial
   (a fresh random draw one time in five). One objective only.
 - Concurrent slots: a generation is the first `popsize` results of points drawn from one Gaussian;
@@ -236,6 +236,10 @@ class CMAES(Strategy):
             key = self._key(params)
             if key in self.known:  # evaluated before: its value is told without a trial
                 self._tell(x, self.known[key])
+                continue
+            if not self.space.allows(params):  # outside the parameter constraints: ranks last, never runs
+                self.known[key] = math.inf
+                self._tell(x, math.inf)
                 continue
             if key in self.asked:  # running now: a second point there would be wasted
                 continue

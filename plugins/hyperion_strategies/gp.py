@@ -268,7 +268,7 @@ class GPSearch(Strategy):
         ranked += [(scores[i], xs[i], bases[i]) for i in order[: 4 * self.n_restarts]]
         for _, x, base in sorted(ranked, key=lambda item: -item[0]):
             params = self._decode(x, base)
-            if self._key(params) not in self.seen:
+            if self._key(params) not in self.seen and self.space.allows(params):
                 return params
         return self._fresh()  # every good point is taken (a small discrete space)
 
@@ -294,7 +294,7 @@ class GPSearch(Strategy):
         full = self._encode(base)
         full[:n_num] = step
         params = self._decode(full, base)
-        return params if self._key(params) not in self.seen else None
+        return params if self._key(params) not in self.seen and self.space.allows(params) else None
 
     def _candidates(self, model: Any) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
         """Random points, and Gaussian neighbours of the best trials at three scales (their options kept)."""

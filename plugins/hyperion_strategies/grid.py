@@ -34,6 +34,11 @@ class GridSearch(Strategy):
         else:
             self.size = math.prod(len(axis) for axis in self.axes)
         self._points: Iterator[dict[str, Any]] = self.space.grid_points(self.points, self.max_int_values)
+        if self.space.constraints:  # the points the parameter constraints allow (counted for grids up to 1e6)
+            self._points = (p for p in self._points if self.space.allows(p))
+            if self.size <= 1_000_000:
+                grid = self.space.grid_points(self.points, self.max_int_values)
+                self.size = sum(1 for p in grid if self.space.allows(p))
 
     def _key(self, params: dict[str, Any]) -> tuple[str, ...]:
         return tuple(repr(params.get(name)) for name in self.space.names)

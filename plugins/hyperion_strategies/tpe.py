@@ -246,12 +246,16 @@ class TPESearch(Strategy):
 
     def _best_candidate(self, good_density: _Density, bad_density: _Density) -> dict[str, Any]:
         num, cat = good_density.sample(self.np_rng, self.n_candidates)
-        best = int(np.argmax(good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)))
+        scores = good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)
         p = self.space.params
-        params = {name: p[name].from_unit(float(num[best, j])) for j, name in enumerate(self.num_names)}
-        for j, name in enumerate(self.cat_names):
-            params[name] = self.space.categories[name].options[int(cat[best, j])]
-        return {name: params[name] for name in self.space.names}
+        # the best candidate; with parameter constraints, the best one they allow (else a random allowed point)
+        for best in np.argsort(-scores, kind="stable")[: 1 if not self.space.constraints else len(scores)]:
+            params = {name: p[name].from_unit(float(num[best, j])) for j, name in enumerate(self.num_names)}
+            for j, name in enumerate(self.cat_names):
+                params[name] = self.space.categories[name].options[int(cat[best, j])]
+            if self.space.allows(params):
+                return {name: params[name] for name in self.space.names}
+        return self.space.sample(self.rng)
 
     def _suggest_tree(
         self, order: np.ndarray, n_good: int, pending: list[tuple[list[float], list[int]]]

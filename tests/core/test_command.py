@@ -188,7 +188,7 @@ def test_several_workers_and_a_later_agent_share_one_study(tmp_path):
     [
         (("objective: objectives.py:quadratic\n", ""), "give the objective as `objective: module:function`"),
         (("objectives.py:quadratic", "objectives.py:nothing"), "has no function 'nothing'"),
-        (("objectives.py:quadratic", "no_such_module:f"), "cannot import the objective's module 'no_such_module'"),
+        (("objectives.py:quadratic", "no_such_module:f"), "cannot import the objective module 'no_such_module'"),
         (
             ("objective: objectives.py:quadratic", "command: python t.py {lr}"),
             "names {lr}, which the space does not have",

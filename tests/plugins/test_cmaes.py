@@ -142,8 +142,8 @@ def test_cmaes_refuses_what_it_cannot_do():
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="cmaes", strategy_kwargs={"popsize": 1}, max_trials=3)
 
 
-def test_auto_goes_on_with_cmaes_on_numeric_spaces_and_says_so():
-    result = _best("auto", trials=60, seed=0)
+def test_auto_can_go_on_with_cmaes_and_says_so():
+    result = _best("auto", trials=60, seed=0, strategy_kwargs={"local": "cmaes"})
     notes = [n for n in result["study"]["notes"] if n.startswith("auto:")]
     assert notes == [
         "auto: gp (5 parameter(s), 0 categorical, budget 60)",

@@ -1,0 +1,209 @@
+"""`local`: a trust-region local search on the numeric parameters, from the best trial so far.
+
+It runs scipy's COBYQA (Ragonneau and Zhang: quadratic models of the objective in a trust region that
+shrinks as they stop improving, the box kept; COBYLA's linear models on scipy before 1.14) as a
+sequence of asks and tells: the solver runs on a thread of its own and waits for each value. On smooth
+problems, ill-conditioned and valley-shaped ones above all, it converges in a few dozen trials where a
+global model keeps exploring; it is what Nevergrad's NGOpt runs at these budgets. `auto` hands a
+continuous study to it once `gp` has found the region.
+
+- Start: the best finished trial (a resumed study, `gp`'s under `auto`), else the middle of the box;
+  the first trust radius is `radius` (a fraction of each parameter's range).
+- When the solver has converged it starts again from a random point (the study goes on exploring).
+- A point already evaluated is told its known value without a trial; a point outside the parameter
+  constraints, or a failed, stopped or infeasible trial, is told a value worse than any seen.
+- One trial of its own at a time: further slots get neighbours of the best trial. One objective only.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from typing import Any
+
+import numpy as np
+
+from hyperion_core import checks
+from hyperion_core.encoding import Encoding
+from hyperion_core.errors import ConfigurationError
+from hyperion_core.models import Trial, TrialState
+from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.state import StudyState
+
+#: Seconds a proposal waits for the solver's next point (it takes milliseconds) before sampling instead.
+WAIT_S = 60.0
+#: Points told without a trial (known, or outside the constraints) in a row before a proposal samples.
+MAX_TOLD = 200
+
+
+class _Stop(Exception):
+    """Raised inside the solver's objective to end its thread."""
+
+
+class LocalSearch(Strategy):
+    """Trust-region local search (COBYQA) with restarts.
+
+    radius: the first trust radius, a fraction of each parameter's range (default 0.2).
+    """
+
+    def __init__(self, radius: float = 0.2) -> None:
+        self.radius = checks.fraction("local: radius", radius, 1e-6, 1.0)
+
+    def setup(self, study: StudyState) -> None:
+        super().setup(study)
+        if study.goal.several:
+            raise ConfigurationError("local optimises one objective: use nsga2 or bayesian for several")
+        self.encoding = Encoding(self.space)
+        self.names = self.encoding.numeric
+        self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
+        self.known: dict[tuple[Any, ...], float] = {}
+        self.best: tuple[float, dict[str, Any]] | None = None
+        self.worst = 0.0
+        self.waiting: tuple[Any, ...] | None = None  # the solver's point now running as a trial
+        self.points: queue.Queue[Any] = queue.Queue()  # solver -> strategy: the next point, or None at its end
+        self.values: queue.Queue[Any] = queue.Queue()  # strategy -> solver: the value, or _Stop
+        self.thread: threading.Thread | None = None
+        self.runs = 0
+
+    @staticmethod
+    def _key(params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+    def observe(self, trial: Trial) -> None:
+        if trial.state is TrialState.COMPLETED and trial.value is not None and (trial.violation or 0) <= 0:
+            loss = self.study.goal.loss(trial.value) if math.isfinite(trial.value) else math.inf
+        elif trial.state in (TrialState.COMPLETED, TrialState.KILLED, TrialState.FAILED):
+            loss = math.inf
+        else:
+            return
+        key = self._key(trial.params)
+        self.known[key] = loss
+        if math.isfinite(loss):
+            self.worst = max(self.worst, loss)
+            if self.best is None or loss < self.best[0]:
+                self.best = (loss, dict(trial.params))
+        if key == self.waiting:
+            self.waiting = None
+            self.values.put(self._told(loss))
+
+    def _told(self, loss: float) -> float:
+        """What the solver is told: a value worse than any seen in place of a missing one."""
+        return loss if math.isfinite(loss) else self.worst + abs(self.worst) + 1.0
+
+    # -- the solver's thread ---------------------------------------------------------------------------
+    def _start(self) -> None:
+        if self.best is not None and self.runs == 0:
+            x0 = np.array(self.encoding.units(self.best[1]))
+        elif self.runs == 0:
+            x0 = np.full(len(self.names), 0.5)
+        else:
+            x0 = self.np_rng.random(len(self.names))
+        self.runs += 1
+        if self.runs > 1:
+            self.study.note(f"local: restart {self.runs - 1} from a random point (the last run converged)")
+        self.points, self.values = queue.Queue(), queue.Queue()
+        self.thread = threading.Thread(
+            target=self._solve, args=(x0, self.points, self.values), name="hyperion-local", daemon=True
+        )
+        self.thread.start()
+
+    def _solve(self, x0: np.ndarray, points: queue.Queue[Any], values: queue.Queue[Any]) -> None:
+        from scipy.optimize import minimize
+
+        def f(x: np.ndarray) -> float:
+            points.put(np.clip(np.asarray(x, dtype=float), 0.0, 1.0))
+            value = values.get()
+            if value is _Stop:
+                raise _Stop
+            return float(value)
+
+        n = len(x0)
+        bounds = [(0.0, 1.0)] * n
+        try:
+            try:
+                minimize(
+                    f,
+                    x0,
+                    method="COBYQA",
+                    bounds=bounds,
+                    options={"maxfev": 10**9, "initial_tr_radius": self.radius, "final_tr_radius": 1e-7},
+                )
+            except ValueError as exc:  # scipy before 1.14: no COBYQA
+                if "COBYQA" not in str(exc):
+                    raise
+                minimize(f, x0, method="COBYLA", bounds=bounds, options={"maxiter": 10**9, "rhobeg": self.radius})
+        except _Stop:
+            pass
+        except Exception:  # noqa: BLE001 - a solver failure ends this run; the strategy starts another
+            pass
+        finally:
+            points.put(None)
+
+    def _next_point(self) -> np.ndarray | None:
+        """The solver's next point; None when its run has ended (the next call starts another).
+        TimeoutError when it did not answer within WAIT_S (it takes milliseconds)."""
+        if self.thread is None:
+            self._start()
+        try:
+            x: np.ndarray | None = self.points.get(timeout=WAIT_S)
+        except queue.Empty:
+            raise TimeoutError from None
+        if x is None:
+            self.thread = None
+        return x
+
+    # -- proposals -------------------------------------------------------------------------------------
+    def propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        out = []
+        for _ in range(slots):
+            params = self._local() if self.names and self.waiting is None else None
+            out.append(Proposal(params if params is not None else self._neighbour()))
+        return out
+
+    def _local(self) -> dict[str, Any] | None:
+        for _ in range(MAX_TOLD):
+            try:
+                x = self._next_point()
+            except TimeoutError:
+                return None
+            if x is None:
+                continue  # that run ended: the next call starts another
+            params = self._decode(x)
+            key = self._key(params)
+            if key in self.known:
+                self.values.put(self._told(self.known[key]))
+                continue
+            if not self.space.allows(params):
+                self.known[key] = math.inf
+                self.values.put(self._told(math.inf))
+                continue
+            self.waiting = key
+            return params
+        return None
+
+    def _neighbour(self) -> dict[str, Any]:
+        """A point near the best trial (another slot while the solver's point runs), or a random one."""
+        if self.best is None or not self.names:
+            return self.space.sample(self.rng)
+        for _ in range(20):
+            x = np.array(self.encoding.units(self.best[1]))
+            x = np.clip(x + self.np_rng.normal(0.0, self.radius / 2, len(x)), 0.0, 1.0)
+            params = self._decode(x)
+            if self._key(params) not in self.known and self.space.allows(params):
+                return params
+        return self.space.sample(self.rng)
+
+    def _decode(self, x: np.ndarray) -> dict[str, Any]:
+        base = dict(self.best[1]) if self.best is not None else self.space.sample(self.rng)
+        params = self.space.params
+        for j, name in enumerate(self.names):
+            if name in base:
+                base[name] = params[name].from_unit(float(x[j]))
+        return {name: base[name] for name in params if name in base}
+
+    def close(self, study: StudyState) -> None:
+        if self.thread is not None:
+            self.values.put(_Stop)  # the solver waits for a value: this ends it
+            self.thread.join(timeout=5.0)
+            self.thread = None

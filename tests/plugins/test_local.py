@@ -1,0 +1,122 @@
+"""`local` (a trust-region search run as asks and tells) and `auto`'s local phase: it converges where a
+global search does not, starts from the best trial, restarts when done, never runs a known point twice,
+copes with failures and several slots, and leaves no thread behind."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from hyperion import ConfigurationError, Float, Int, ObjectiveResult, tune
+
+ROTATION = np.linalg.qr(np.random.default_rng(3).standard_normal((4, 4)))[0]
+
+
+def valley(ctx, **x):
+    """A rotated, ill-conditioned quadratic plus a quartic term (not a quadratic a model fits exactly)."""
+    v = ROTATION @ (np.array([x[f"x{i}"] for i in range(4)]) - 0.7)
+    return float(np.sum(10 ** (4 * np.arange(4) / 3) * v**2) + np.sum(v**4))
+
+
+SPACE = {f"x{i}": Float(-3.0, 3.0) for i in range(4)}
+
+
+def _run(strategy="local", objective=valley, space=SPACE, trials=150, seed=0, **kwargs):
+    return tune(objective, space, strategy=strategy, mode="min", max_trials=trials, seed=seed, **kwargs)
+
+
+def test_local_converges_where_random_search_does_not():
+    local = [_run(seed=s)["best"]["value"] for s in range(2)]
+    random = [_run("random", seed=s)["best"]["value"] for s in range(2)]
+    assert max(local) < 1e-3 and min(random) > 1000 * max(local)
+
+
+def test_it_starts_from_the_best_trial_of_a_resumed_study(tmp_path):
+    from hyperion_core.plugins import registry
+
+    storage = registry().storage(f"sqlite:///{tmp_path / 'l.db'}")
+    first = _run("random", trials=30, seed=4, storage=storage, study_name="s")
+    best = first["best"]["params"]
+    resumed = _run(trials=31, seed=4, storage=storage, study_name="s")
+    x = resumed["trials"][30]["params"]
+    assert max(abs(x[k] - best[k]) for k in best) <= 0.2 * 6.0 + 1e-9  # within the first trust radius
+    storage.close()
+
+
+def test_a_converged_run_restarts_from_a_random_point():
+    result = _run(
+        objective=lambda ctx, x, y: (x - 0.1) ** 2 + (y + 0.2) ** 2,
+        space={"x": Float(-1, 1), "y": Float(-1, 1)},
+        trials=200,
+    )
+    assert any(n.startswith("local: restart 1 from a random point") for n in result["study"]["notes"])
+    assert result["best"]["value"] < 1e-10
+
+
+def test_known_points_are_not_run_again_on_whole_numbers():
+    space = {"a": Int(0, 30), "b": Int(0, 30)}
+    result = _run(objective=lambda ctx, a, b: (a - 7) ** 2 + 3 * (b - 21) ** 2, space=space, trials=60)
+    points = [(t["params"]["a"], t["params"]["b"]) for t in result["trials"]]
+    assert len(points) == len(set(points)) == 60 and result["best"]["value"] == 0
+
+
+def test_failures_are_worse_than_anything_seen_and_the_search_goes_on():
+    def half(ctx, **x):
+        if x["x0"] > 2.5:
+            raise ValueError("diverged")
+        return valley(ctx, **x)
+
+    result = _run(objective=half, trials=150, seed=1)
+    assert result["best"]["value"] < 1e-2
+
+
+def test_several_slots_run_neighbours_beside_the_solvers_point():
+    """One trial of the solver's at a time (the others: neighbours of the best), in trial order."""
+    result = _run(trials=240, seed=2, max_concurrent=3, reproducible=True)
+    assert len(result["trials"]) == 240
+    assert result["best"]["value"] < _run("random", trials=240, seed=2)["best"]["value"] / 50
+
+
+def test_no_thread_is_left_behind():
+    before = {t.ident for t in threading.enumerate() if t.name == "hyperion-local"}
+    _run(trials=20)
+    after = {t.ident for t in threading.enumerate() if t.name == "hyperion-local" and t.is_alive()}
+    assert after <= before
+
+
+def test_local_refuses_what_it_cannot_do():
+    with pytest.raises(ConfigurationError, match="one objective"):
+        tune(
+            lambda ctx, x: ObjectiveResult(score=x, metrics={"a": x, "b": -x}),
+            {"x": Float(0, 1)},
+            strategy="local",
+            metric=["a", "b"],
+            mode=["min", "max"],
+            max_trials=3,
+        )
+    with pytest.raises(ConfigurationError, match="radius"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="local", strategy_kwargs={"radius": 0}, max_trials=3)
+    with pytest.raises(ConfigurationError, match="local must be one of"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="auto", strategy_kwargs={"local": "nelder"}, max_trials=3)
+
+
+def test_auto_goes_on_with_the_local_search_on_numeric_spaces_and_says_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    result = _run("auto", trials=60, storage=url)
+    notes = [n for n in result["study"]["notes"] if n.startswith("auto:")]
+    assert notes == [
+        "auto: gp (4 parameter(s), 0 categorical, budget 60)",
+        "auto: switched from gp to local (numeric parameters only: a local search from gp's best after 30 "
+        "trials (0.5 of the budget))",
+    ]
+    from hyperion_core.plugins import registry
+
+    storage = registry().storage(url)
+    events = [e for e in storage.load_events(result["study"]["name"]) if e["kind"] == "strategy_choice"]
+    storage.close()
+    assert [(e["strategy"], e["previous"]) for e in events] == [("gp", None), ("local", "gp")]
+    assert result["best"]["value"] <= min(t["value"] for t in result["trials"][:30])
+    assert math.isfinite(result["best"]["value"])
