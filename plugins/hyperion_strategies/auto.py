@@ -4,10 +4,11 @@ The rules (how they were chosen: docs/strategies.md, "auto"):
 
 - several objectives, a conditional space, mostly categorical parameters, more than 20 parameters,
   or a budget above 1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
-- numeric parameters only: `gp` to find the region, then `cmaes` (CMA-ES, started at the best trial
-  and scaled by the best trials' spread) once `cma_after` of the budget is spent, or after `gp_trials`
-  trials (the GP's cost grows with the cube of the trials): the local phase finishes the ill-conditioned
-  and valley-shaped problems a global model keeps exploring;
+- numeric parameters only: `gp` to find the region, then a local search from its best trial once
+  `local_after` of the budget is spent, or after `gp_trials` trials (the GP's cost grows with the cube
+  of the trials): `local` (a trust region, one trial at a time) or, with trials running beside it,
+  `cmaes`. The local phase finishes the ill-conditioned and valley-shaped problems a global model
+  keeps exploring;
 - otherwise `gp`, then `bayesian` after `gp_trials` trials.
 
 Every strategy sees every finished trial from the first, so a switch loses nothing. The choice and
@@ -34,7 +35,8 @@ class AutoSearch(Strategy):
     """Chooses `gp`, `cmaes` or `bayesian` per space, budget and objectives (see the module's text).
 
     gp_trials: finished trials after which `gp` hands over at the latest (default 300).
-    local: the local phase of a study of numeric parameters: "local" (trust region) or "cmaes".
+    local: the local phase of a study of numeric parameters: "local" (a trust region), "cmaes", or
+      "auto" (the default): local when the study runs one trial at a time, cmaes with several running.
     local_after: the fraction of `max_trials` after which that phase starts (default 0.5; 1.0:
       never before gp_trials).
     gp_kwargs, local_kwargs, bayesian_kwargs: arguments passed on to each (e.g. {"n_startup": 8})."""
@@ -42,7 +44,7 @@ class AutoSearch(Strategy):
     def __init__(
         self,
         gp_trials: int = 300,
-        local: str = "local",
+        local: str = "auto",
         local_after: float = 0.5,
         gp_kwargs: dict[str, Any] | None = None,
         local_kwargs: dict[str, Any] | None = None,
@@ -55,13 +57,13 @@ class AutoSearch(Strategy):
 
         self.gp_trials = checks.whole_number("auto: gp_trials", gp_trials, 0)
         self.local_after = checks.fraction("auto: local_after", local_after)
-        phases: dict[str, type[Strategy]] = {"local": LocalSearch, "cmaes": CMAES}
-        if local not in phases:
-            raise ConfigurationError(f"auto: local must be one of {', '.join(phases)}, got {local!r}")
+        if local not in ("auto", "local", "cmaes"):
+            raise ConfigurationError(f"auto: local must be one of auto, local, cmaes, got {local!r}")
         self.local = local
         self.engines: dict[str, Strategy] = {
             "gp": GPSearch(**(gp_kwargs or {})),
-            local: phases[local](**(local_kwargs or {})),
+            "local": LocalSearch(**(local_kwargs or {}) if local == "local" else {}),
+            "cmaes": CMAES(**(local_kwargs or {}) if local == "cmaes" else {}),
             "bayesian": TPESearch(**(bayesian_kwargs or {})),
         }
         self.current: str | None = None
@@ -70,7 +72,7 @@ class AutoSearch(Strategy):
     def setup(self, study: StudyState) -> None:
         super().setup(study)
         if study.multi_objective:
-            del self.engines[self.local]  # one objective only; never chosen for several
+            del self.engines["local"], self.engines["cmaes"]  # one objective only; never chosen for several
         for engine in self.engines.values():
             engine.setup(study)
 
@@ -106,14 +108,18 @@ class AutoSearch(Strategy):
                 why = f"after {switch} trials" + (
                     f" ({self.local_after:g} of the budget)" if switch < self.gp_trials else ""
                 )
-                return self.local, f"numeric parameters only: a local search from gp's best {why}"
+                phase = self.local
+                if phase == "auto":  # a trust region runs one trial at a time; CMA-ES fills every slot
+                    phase = "cmaes" if study.pending or study.joined else "local"
+                    why += ", trials running beside it" if phase == "cmaes" else ", one trial at a time"
+                return phase, f"numeric parameters only: a local search from gp's best {why}"
         elif self.finished >= self.gp_trials:
             return "bayesian", f"{self.finished} trials finished (gp stops at gp_trials={self.gp_trials})"
         size = f"{len(params)} parameter(s), {categorical} categorical"
         return "gp", f"{size}, budget {budget if budget is not None else 'open'}"
 
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
-        if self.current not in ("bayesian", self.local):  # where auto ends: decided once chosen
+        if self.current not in ("bayesian", "local", "cmaes"):  # where auto ends: decided once chosen
             name, why = self.choose(study)
             if name != self.current:
                 before, self.current = self.current, name

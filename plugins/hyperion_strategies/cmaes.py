@@ -147,9 +147,10 @@ class CMAES(Strategy):
         self.lam = self.base_popsize
         self.recent: list[float] = []  # each generation's best loss in this run (the flat-values test)
 
-    @staticmethod
-    def _key(params: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted((k, repr(v)) for k, v in params.items()))
+    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The searched values (a trial's params also hold the space's fixed values; a proposal does not)."""
+        searched = self.space.params
+        return tuple(sorted((k, repr(v)) for k, v in params.items() if k in searched))
 
     def _loss(self, trial: Trial) -> float | None:
         if trial.state is TrialState.COMPLETED:

@@ -99,7 +99,7 @@ def test_local_refuses_what_it_cannot_do():
         )
     with pytest.raises(ConfigurationError, match="radius"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="local", strategy_kwargs={"radius": 0}, max_trials=3)
-    with pytest.raises(ConfigurationError, match="local must be one of"):
+    with pytest.raises(ConfigurationError, match="local must be one of auto, local, cmaes"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="auto", strategy_kwargs={"local": "nelder"}, max_trials=3)
 
 
@@ -110,7 +110,7 @@ def test_auto_goes_on_with_the_local_search_on_numeric_spaces_and_says_so(tmp_pa
     assert notes == [
         "auto: gp (4 parameter(s), 0 categorical, budget 60)",
         "auto: switched from gp to local (numeric parameters only: a local search from gp's best after 30 "
-        "trials (0.5 of the budget))",
+        "trials (0.5 of the budget), one trial at a time)",
     ]
     from hyperion_core.plugins import registry
 
@@ -120,3 +120,42 @@ def test_auto_goes_on_with_the_local_search_on_numeric_spaces_and_says_so(tmp_pa
     assert [(e["strategy"], e["previous"]) for e in events] == [("gp", None), ("local", "gp")]
     assert result["best"]["value"] <= min(t["value"] for t in result["trials"][:30])
     assert math.isfinite(result["best"]["value"])
+
+
+def test_auto_takes_cmaes_for_the_local_phase_when_trials_run_beside_it():
+    result = _run("auto", trials=40, max_concurrent=3, reproducible=True)
+    notes = [n for n in result["study"]["notes"] if n.startswith("auto: switched")]
+    assert notes == [
+        "auto: switched from gp to cmaes (numeric parameters only: a local search from gp's best after 20 "
+        "trials (0.5 of the budget), trials running beside it)"
+    ]
+
+
+def test_two_studies_search_locally_at_once_in_one_process():
+    """Each solver waits for its own trials: none holds a lock the other needs (scipy's public COBYQA
+    would serialise them, and one waiting for a long trial would stall the other)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(_run, trials=150, seed=s) for s in (0, 1)]
+        results = [r.result(timeout=300) for r in runs]
+    assert all(r["best"]["value"] < 1e-3 for r in results)
+
+
+def test_a_strategy_dropped_without_close_ends_its_solver():
+    import gc
+
+    from hyperion_core.goal import Goal
+    from hyperion_core.space import Space
+    from hyperion_core.state import StudyState
+    from hyperion_strategies.local import LocalSearch
+
+    strategy = LocalSearch()
+    strategy.setup(StudyState("s", Space(SPACE), Goal.of("score", "min"), seed=0))
+    strategy.propose(strategy.study, 1)  # the solver now waits for that point's value
+    thread = strategy.thread
+    assert thread is not None and thread.is_alive()
+    del strategy
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
