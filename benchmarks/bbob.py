@@ -35,7 +35,11 @@ def f_opt(problem) -> float:
     return float(problem(x))
 
 
-def run_hyperion(problem, strategy: str, budget: int, seed: int, concurrent: int = 1, **kwargs) -> float:
+def run_hyperion(
+    problem, strategy: str, budget: int, seed: int, concurrent: int = 1, seed_offset: int = 0, **kwargs
+) -> float:
+    """`seed_offset` runs the same method on other seeds (how far apart two runs of one method land)."""
+    seed += seed_offset
     dims = problem.dimension
     space = {f"x{i}": Float(float(problem.lower_bounds[i]), float(problem.upper_bounds[i])) for i in range(dims)}
     result = tune(
