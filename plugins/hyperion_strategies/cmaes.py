@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 
 from hyperion_core import checks
-from hyperion_core.encoding import Encoding
-from hyperion_core.errors import ConfigurationError
-from hyperion_core.models import Trial, TrialState
-from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.models import Trial
+from hyperion_core.protocols import Proposal
 from hyperion_core.state import StudyState
+from hyperion_strategies._numeric import NumericSearch
 
 #: Redraws of a point that falls outside the unit cube before it is clipped onto it.
 REDRAWS = 10
@@ -114,7 +113,7 @@ class Gaussian:
         return None
 
 
-class CMAES(Strategy):
+class CMAES(NumericSearch):
     """CMA-ES with IPOP restarts on the numeric parameters (one objective).
 
     sigma0: the first step size, a fraction of each parameter's (unit) range (default 0.3; a warm start
@@ -129,16 +128,11 @@ class CMAES(Strategy):
         self.popsize = checks.whole_number("cmaes: popsize", popsize, 2, optional=True)
         self.restarts = bool(restarts)
 
+    name = "cmaes"
+
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        if study.goal.several:
-            raise ConfigurationError("cmaes optimises one objective: use nsga2 or bayesian for several")
-        self.encoding = Encoding(self.space)
-        self.names = self.encoding.numeric
-        self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
-        self.known: dict[tuple[Any, ...], float] = {}  # parameters evaluated -> loss (inf: failed, infeasible)
         self.history: list[tuple[np.ndarray, float, dict[str, Any]]] = []  # (unit point, loss, params)
-        self.best: tuple[float, dict[str, Any]] | None = None
         self.asked: dict[tuple[Any, ...], list[np.ndarray]] = {}  # this generation's points still running
         self.told: list[tuple[np.ndarray, float]] = []
         self.run: Gaussian | None = None
@@ -147,29 +141,12 @@ class CMAES(Strategy):
         self.lam = self.base_popsize
         self.recent: list[float] = []  # each generation's best loss in this run (the flat-values test)
 
-    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        """The searched values (a trial's params also hold the space's fixed values; a proposal does not)."""
-        searched = self.space.params
-        return tuple(sorted((k, repr(v)) for k, v in params.items() if k in searched))
-
-    def _loss(self, trial: Trial) -> float | None:
-        if trial.state is TrialState.COMPLETED:
-            ok = trial.value is not None and math.isfinite(trial.value) and (trial.violation or 0) <= 0
-            return self.study.goal.loss(trial.value) if ok and trial.value is not None else math.inf
-        if trial.state in (TrialState.KILLED, TrialState.FAILED):
-            return math.inf
-        return None  # not finished
-
     def observe(self, trial: Trial) -> None:
-        loss = self._loss(trial)
-        if loss is None:
+        if (finished := self._finished(trial)) is None:
             return
-        key = self._key(trial.params)
-        self.known[key] = loss
+        key, loss = finished
         x = np.array(self.encoding.units(trial.params))
         self.history.append((x, loss, dict(trial.params)))
-        if math.isfinite(loss) and (self.best is None or loss < self.best[0]):
-            self.best = (loss, dict(trial.params))
         points = self.asked.get(key)
         if points:
             x = points.pop()

@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 
 from hyperion_core import checks
-from hyperion_core.encoding import Encoding
-from hyperion_core.errors import ConfigurationError
-from hyperion_core.models import Trial, TrialState
-from hyperion_core.protocols import Proposal, Strategy
+from hyperion_core.models import Trial
+from hyperion_core.protocols import Proposal
 from hyperion_core.state import StudyState
+from hyperion_strategies._numeric import NumericSearch
 
 #: Seconds a proposal waits for the solver's next point (it takes milliseconds) before sampling instead.
 WAIT_S = 60.0
@@ -79,7 +78,7 @@ def _solve(x0: np.ndarray, radius: float, points: queue.Queue[Any], values: queu
         points.put(None)
 
 
-class LocalSearch(Strategy):
+class LocalSearch(NumericSearch):
     """Trust-region local search (COBYQA) with restarts.
 
     radius: the first trust radius, a fraction of each parameter's range (default 0.2).
@@ -88,15 +87,10 @@ class LocalSearch(Strategy):
     def __init__(self, radius: float = 0.2) -> None:
         self.radius = checks.fraction("local: radius", radius, 1e-6, 1.0)
 
+    name = "local"
+
     def setup(self, study: StudyState) -> None:
         super().setup(study)
-        if study.goal.several:
-            raise ConfigurationError("local optimises one objective: use nsga2 or bayesian for several")
-        self.encoding = Encoding(self.space)
-        self.names = self.encoding.numeric
-        self.np_rng = np.random.default_rng(self.rng.getrandbits(64))
-        self.known: dict[tuple[Any, ...], float] = {}
-        self.best: tuple[float, dict[str, Any]] | None = None
         self.worst = 0.0
         self.waiting: tuple[Any, ...] | None = None  # the solver's point now running as a trial
         self.points: queue.Queue[Any] = queue.Queue()  # solver -> strategy: the next point, or None at its end
@@ -105,24 +99,12 @@ class LocalSearch(Strategy):
         self.expecting = False  # the solver handed out a point and waits for its value
         self.runs = 0
 
-    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        """The searched values (a trial's params also hold the space's fixed values; a proposal does not)."""
-        searched = self.space.params
-        return tuple(sorted((k, repr(v)) for k, v in params.items() if k in searched))
-
     def observe(self, trial: Trial) -> None:
-        if trial.state is TrialState.COMPLETED and trial.value is not None and (trial.violation or 0) <= 0:
-            loss = self.study.goal.loss(trial.value) if math.isfinite(trial.value) else math.inf
-        elif trial.state in (TrialState.COMPLETED, TrialState.KILLED, TrialState.FAILED):
-            loss = math.inf
-        else:
+        if (finished := self._finished(trial)) is None:
             return
-        key = self._key(trial.params)
-        self.known[key] = loss
+        key, loss = finished
         if math.isfinite(loss):
             self.worst = max(self.worst, loss)
-            if self.best is None or loss < self.best[0]:
-                self.best = (loss, dict(trial.params))
         if key == self.waiting:
             self.waiting = None
             self._answer(loss)

@@ -87,16 +87,20 @@ def test_no_thread_is_left_behind():
     assert after <= before
 
 
-def test_local_refuses_what_it_cannot_do():
-    with pytest.raises(ConfigurationError, match="one objective"):
+@pytest.mark.parametrize("name", ["local", "cmaes"])
+def test_the_local_searches_refuse_several_objectives(name):
+    with pytest.raises(ConfigurationError, match=f"{name} optimises one objective"):
         tune(
             lambda ctx, x: ObjectiveResult(score=x, metrics={"a": x, "b": -x}),
             {"x": Float(0, 1)},
-            strategy="local",
+            strategy=name,
             metric=["a", "b"],
             mode=["min", "max"],
             max_trials=3,
         )
+
+
+def test_local_refuses_bad_arguments():
     with pytest.raises(ConfigurationError, match="radius"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="local", strategy_kwargs={"radius": 0}, max_trials=3)
     with pytest.raises(ConfigurationError, match="local must be one of auto, local, cmaes"):
