@@ -339,26 +339,28 @@ def space_of(spec: Any, path: str = "") -> Any:
     if not kinds:
         return {key: space_of(value, f"{path}{key}.") for key, value in spec.items()}
     where = path.rstrip(".") or "space"
-    extra = set(spec) - {kinds[0], "log"}
+    extra = set(spec) - {kinds[0], "log", "prior", "confidence"}
     if len(kinds) > 1 or extra:
         raise ConfigurationError(
-            f"parameter '{where}': write one of {', '.join(PARAMETER_KEYS)} (with log for float/int), got keys "
-            f"{sorted(spec)}; a mapping meant as a fixed value is written {{fixed: {{...}}}}"
+            f"parameter '{where}': write one of {', '.join(PARAMETER_KEYS)} (with log for float/int, prior and "
+            f"confidence for any), got keys {sorted(spec)}; a mapping meant as a fixed value is written "
+            "{fixed: {...}}"
         )
     kind, value = kinds[0], spec[kinds[0]]
+    prior = {k: spec[k] for k in ("prior", "confidence") if k in spec}
     if kind == "fixed":
         return value
     if kind == "bool":
-        return Bool()
+        return Bool(**prior)
     if kind == "choice":
         if not isinstance(value, (list, tuple)):
             raise ConfigurationError(f"parameter '{where}': choice takes a list of options, got {value!r:.100}")
-        return Choice([space_of(option, f"{path}[{i}].") for i, option in enumerate(value)])
+        return Choice([space_of(option, f"{path}[{i}].") for i, option in enumerate(value)], **prior)
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ConfigurationError(f"parameter '{where}': {kind} takes [low, high], got {value!r:.100}")
     maker = Float if kind == "float" else Int
     try:
-        return maker(value[0], value[1], log=bool(spec.get("log", False)))
+        return maker(value[0], value[1], log=bool(spec.get("log", False)), **prior)
     except HyperionError as exc:
         raise ConfigurationError(f"parameter '{where}': {exc}") from None
 

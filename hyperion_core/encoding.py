@@ -58,3 +58,43 @@ class Encoding:
             if name in params:
                 x[offset + category.index(params[name])] = 1.0
         return x
+
+    def log_prior(self, num: np.ndarray, cat: np.ndarray | None = None) -> np.ndarray | None:
+        """Each row's log prior density, up to a constant (None when no parameter has a prior): `num` the
+        numeric units (m x numeric; the first columns of a one-hot code do), `cat` the option indices
+        (m x categorical; -1 inactive) or None. A number's prior is a Gaussian on the unit cube around it
+        over a uniform floor, a categorical's the mass of its option (Parameter.prior, PRIOR_SPREAD,
+        PRIOR_FLOOR, PRIOR_MASS)."""
+        import math
+
+        import numpy as np
+
+        from hyperion_core.params import PRIOR_FLOOR, PRIOR_MASS, PRIOR_SPREAD
+
+        priors = self.space.priors
+        if not priors:
+            return None
+        total = np.zeros(len(num))
+        for j, (name, param) in enumerate(zip(self.numeric, self._numeric)):
+            if name in priors:  # a Gaussian mixed with a uniform floor: a wrong prior's pull is bounded
+                z = (num[:, j] - param.to_unit(param.prior)) / PRIOR_SPREAD[param.confidence]
+                total += np.log((1 - PRIOR_FLOOR) * np.exp(-0.5 * z * z) + PRIOR_FLOOR)
+        if cat is not None:
+            for j, (name, category, size) in enumerate(zip(self.categorical, self._categories, self.sizes)):
+                if name in priors and size > 1:
+                    mass = PRIOR_MASS[category.confidence]
+                    logs = np.full(size + 1, math.log((1 - mass) / (size - 1)))
+                    logs[category.index(category.prior)] = math.log(mass)
+                    logs[size] = 0.0  # -1 (inactive) indexes the last entry
+                    total += logs[cat[:, j]]
+        return total
+
+    def indices_of(self, codes: np.ndarray) -> np.ndarray:
+        """The option indices of one-hot codes (m x width): -1 where a block is all zero (inactive)."""
+        import numpy as np
+
+        out = np.full((len(codes), len(self.categorical)), -1, dtype=np.int64)
+        for j, (offset, size) in enumerate(zip(self.offsets, self.sizes)):
+            block = codes[:, offset : offset + size]
+            out[:, j] = np.where(block.max(axis=1) > 0, block.argmax(axis=1), -1)
+        return out

@@ -15,10 +15,39 @@ from hyperion_core.errors import SpaceError
 _FIXED_TYPES = (str, int, float, bool, type(None))
 
 
+#: A prior's confidence: the spread of a number's prior (a share of its range, on the unit cube) ...
+PRIOR_SPREAD = {"low": 0.3, "medium": 0.15, "high": 0.05}
+#: ... and the probability of a categorical prior's option (the rest shared by the others).
+PRIOR_MASS = {"low": 0.4, "medium": 0.6, "high": 0.85}
+#: piBO (Hvarfner et al., 2022): a model's acquisition is weighed by prior(x) ** (PRIOR_BETA / n) after n
+#: finished trials, so the prior leads at first and the data later.
+PRIOR_BETA = 10.0
+#: A number's prior density never falls below this share of its peak (a mixture with the uniform), so a
+#: wrong prior's pull on a model is bounded and the data overrule it.
+PRIOR_FLOOR = 0.1
+
+
 class Parameter:
-    """Base of the searchable parameter types."""
+    """Base of the searchable parameter types. `prior` (optional): the value a user expects to be good,
+    with a `confidence` of "low", "medium" or "high"; the model-based strategies draw their first points
+    around it and weigh their proposals by it, less as trials accumulate (docs/strategies.md, priors).
+    A prior is guidance, not part of the space: it is not stored, and a resume may change it."""
 
     log: bool = False
+    prior: Any = None
+    confidence: str = "medium"
+
+    def _check_prior(self, path: str) -> None:
+        if self.confidence not in PRIOR_SPREAD:
+            raise SpaceError(
+                f"parameter '{path}': confidence must be one of {', '.join(PRIOR_SPREAD)}, got {self.confidence!r}"
+            )
+        if self.prior is not None and not self.contains(plain(self.prior)):
+            raise SpaceError(f"parameter '{path}': prior {self.prior!r:.100} is not in {self!r:.200}")
+
+    def sample_prior(self, rng: random.Random) -> Any:
+        """A draw from the prior (a plain sample without one)."""
+        return self.sample(rng)
 
     def check(self, path: str) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -56,14 +85,29 @@ def _is_number(value: Any) -> bool:
 class _Range(Parameter):
     """Shared logic of Float and Int: inclusive bounds, optional log scale."""
 
-    def __init__(self, low: float, high: float, log: bool = False) -> None:
+    def __init__(
+        self, low: float, high: float, log: bool = False, prior: float | None = None, confidence: str = "medium"
+    ) -> None:
         self.low = plain(low)  # Float(np.float32(0.1), 1.0): numpy bounds are plain numbers from here on
         self.high = plain(high)
         self.log = bool(log)
+        self.prior = plain(prior)
+        self.confidence = confidence
 
     def __repr__(self) -> str:
         log = ", log=True" if self.log else ""
         return f"{type(self).__name__}({self.low!r}, {self.high!r}{log})"
+
+    def sample_prior(self, rng: random.Random) -> Any:
+        """Around the prior on the unit cube (log parameters in log space), its spread by confidence."""
+        if self.prior is None:
+            return self.sample(rng)
+        centre, spread = self.to_unit(self.prior), PRIOR_SPREAD[self.confidence]
+        for _ in range(20):  # truncated to the range: drawn again when outside
+            u = rng.gauss(centre, spread)
+            if 0.0 <= u <= 1.0:
+                return self.from_unit(u)
+        return self.from_unit(min(max(u, 0.0), 1.0))
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -91,6 +135,7 @@ class _Range(Parameter):
         # Cache the transformed bounds: to_unit/from_unit run in strategies' hot paths.
         self._lo = math.log(self.low) if self.log else float(self.low)
         self._hi = math.log(self.high) if self.log else float(self.high)
+        self._check_prior(path)
 
     def _warp(self, value: float) -> float:
         return math.log(value) if self.log else float(value)
@@ -229,9 +274,11 @@ class Choice(Categorical):
     options' parameters are inactive (absent). Such an option's value (its label) is its first plain
     value ("adam"), or "option_<i>"."""
 
-    def __init__(self, options: Any) -> None:
+    def __init__(self, options: Any, prior: Any = None, confidence: str = "medium") -> None:
         self.options = options
         self._raw = options
+        self.prior = prior
+        self.confidence = confidence
         #: per option, the sub-space it opens (a dict) or None; all None for a plain Choice
         self.branches: list[Mapping[str, Any] | None] = []
 
@@ -270,6 +317,16 @@ class Choice(Categorical):
             if index.setdefault(_key(option), i) != i:
                 raise SpaceError(f"parameter '{path}': Choice lists option {option!r:.200} twice")
         self._index = index
+        self._check_prior(path)
+
+    def sample_prior(self, rng: random.Random) -> Any:
+        """The prior's option with its mass by confidence, else one of the others."""
+        if self.prior is None or len(self.options) == 1:
+            return self.sample(rng)
+        if rng.random() < PRIOR_MASS[self.confidence]:
+            return self.options[self.index(self.prior)]
+        others = [o for i, o in enumerate(self.options) if i != self.index(self.prior)]
+        return others[rng.randrange(len(others))]
 
     @property
     def _positions(self) -> dict[Any, int]:
@@ -316,8 +373,8 @@ class Choice(Categorical):
 class Bool(Choice):
     """True or False, each equally likely."""
 
-    def __init__(self) -> None:
-        super().__init__([False, True])
+    def __init__(self, prior: bool | None = None, confidence: str = "medium") -> None:
+        super().__init__([False, True], prior, confidence)
 
     def __repr__(self) -> str:
         return "Bool()"

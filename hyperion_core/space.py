@@ -54,6 +54,8 @@ class Space:
         #: the categorical parameters by name, typed (their options and index() without a cast)
         self.categories: dict[str, Categorical] = {n: p for n, p in self.params.items() if isinstance(p, Categorical)}
         self._known = set(self.params) | set(self.fixed)
+        #: the parameters with a prior (Float(..., prior=0.01)): model-based strategies start around them
+        self.priors = {n: p for n, p in self.params.items() if p.prior is not None}
         #: parameter constraints: callables on a point as the objective receives it, truthy where it is
         #: allowed (tune(parameter_constraints=...)); every strategy keeps to them
         self.constraints: tuple[Callable[[dict[str, Any]], Any], ...] = ()
@@ -141,13 +143,14 @@ class Space:
             condition = self.conditions.get(parent)
         return True
 
-    def sample(self, rng: random.Random) -> dict[str, Any]:
+    def sample(self, rng: random.Random, prior: bool = False) -> dict[str, Any]:
         """One random point: a flat dict of the searched parameters (the active ones), drawn again until
-        it keeps to the parameter constraints (SpaceError after MAX_DRAWS draws)."""
+        it keeps to the parameter constraints (SpaceError after MAX_DRAWS draws). With `prior`, each
+        parameter that has one is drawn around it (Parameter.sample_prior)."""
         if not self.constraints:
-            return self._sample(rng)
+            return self._sample(rng, prior)
         for _ in range(MAX_DRAWS):
-            point = self._sample(rng)
+            point = self._sample(rng, prior)
             if self.allows(point):
                 return point
         raise SpaceError(
@@ -155,13 +158,15 @@ class Space:
             "nothing of the space; check them, or narrow the space's ranges to what they allow"
         )
 
-    def _sample(self, rng: random.Random) -> dict[str, Any]:
+    def _sample(self, rng: random.Random, prior: bool = False) -> dict[str, Any]:
         if not self.conditions:
+            if prior:
+                return {name: param.sample_prior(rng) for name, param in self.params.items()}
             return {name: param.sample(rng) for name, param in self.params.items()}
         out: dict[str, Any] = {}
         for name, param in self.params.items():  # a Choice comes before the parameters it opens
             if self.active(name, out):
-                out[name] = param.sample(rng)
+                out[name] = param.sample_prior(rng) if prior else param.sample(rng)
         return out
 
     def perturb(self, values: Mapping[str, Any], spread: float, rng: random.Random) -> dict[str, Any]:

@@ -41,6 +41,15 @@ class NumericSearch(Strategy):
             self.best = (loss, dict(trial.params))
         return key, loss
 
+    def _prior_point(self, fill: np.ndarray) -> np.ndarray:
+        """A start on the unit cube: each numeric parameter's prior where it has one, else `fill`'s value."""
+        x = fill.copy()
+        for j, name in enumerate(self.names):
+            param = self.space.priors.get(name)
+            if param is not None:
+                x[j] = param.to_unit(param.prior)
+        return x
+
     def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
         """The searched values (a trial's params also hold the space's fixed values; a proposal does not)."""
         searched = self.space.params

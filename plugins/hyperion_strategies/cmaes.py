@@ -187,8 +187,8 @@ class CMAES(NumericSearch):
         point with sigma0 without finished trials."""
         n = len(self.names)
         done = sorted((h for h in self.history if math.isfinite(h[1])), key=lambda h: h[1])
-        if not done:
-            self.run = Gaussian(self.np_rng.random(n), self.sigma0, np.ones(n), self.lam)
+        if not done:  # a random point, or the priors where given
+            self.run = Gaussian(self._prior_point(self.np_rng.random(n)), self.sigma0, np.ones(n), self.lam)
             return
         top = np.array([h[0] for h in done[: max(self.lam, n + 1)]])
         spread = np.sqrt(((top - top[0]) ** 2).mean(axis=0)) if len(top) > 1 else np.full(n, self.sigma0)

@@ -25,7 +25,7 @@ from hyperion_core import checks
 from hyperion_core.encoding import Encoding
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
-from hyperion_core.params import Categorical
+from hyperion_core.params import PRIOR_BETA, Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
@@ -174,7 +174,7 @@ class GPSearch(Strategy):
 
     def _fresh(self) -> dict[str, Any]:
         for _ in range(20):
-            params = self.space.sample(self.rng)
+            params = self.space.sample(self.rng, prior=bool(self.space.priors))
             if self._key(params) not in self.seen:
                 return params
         return params
@@ -255,6 +255,7 @@ class GPSearch(Strategy):
         best = float(model.y.min())  # the believed values count: a slot's fantasy is the next one's incumbent
         bases, xs, masks = self._candidates(model)
         scores, _ = model.log_ei(xs, best, grad=False)
+        scores = self._with_prior(scores, xs)
         order = np.argsort(-scores, kind="stable")
         starts: list[int] = []
         for i in order:
@@ -264,6 +265,7 @@ class GPSearch(Strategy):
                 starts.append(i)
         refined = self._refine(model, best, xs[starts], masks[starts])
         final, _ = model.log_ei(refined, best, grad=False)
+        final = self._with_prior(final, refined)
         ranked = [(final[k], refined[k], bases[starts[k]]) for k in range(len(starts))]
         ranked += [(scores[i], xs[i], bases[i]) for i in order[: 4 * self.n_restarts]]
         for _, x, base in sorted(ranked, key=lambda item: -item[0]):
@@ -271,6 +273,15 @@ class GPSearch(Strategy):
             if self._key(params) not in self.seen and self.space.allows(params):
                 return params
         return self._fresh()  # every good point is taken (a small discrete space)
+
+    def _with_prior(self, scores: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """piBO: log EI plus the log prior weighed by PRIOR_BETA / (finished trials)."""
+        enc = self.encoding
+        logs = enc.log_prior(xs[:, : len(self.num_names)], enc.indices_of(xs))
+        if logs is None:
+            return scores
+        weighed: np.ndarray = scores + PRIOR_BETA / max(1, len(self.points)) * logs
+        return weighed
 
     def _local(self) -> dict[str, Any] | None:
         """Every other proposal: the minimum of a quadratic fitted to the best trials (numeric

@@ -121,8 +121,8 @@ class LocalSearch(NumericSearch):
     def _start(self) -> None:
         if self.best is not None and self.runs == 0:
             x0 = np.array(self.encoding.units(self.best[1]))
-        elif self.runs == 0:
-            x0 = np.full(len(self.names), 0.5)
+        elif self.runs == 0:  # the middle of the box, or the priors where given
+            x0 = self._prior_point(np.full(len(self.names), 0.5))
         else:
             x0 = self.np_rng.random(len(self.names))
         self.runs += 1

@@ -20,6 +20,7 @@ import numpy as np
 from hyperion_core.encoding import Encoding
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
+from hyperion_core.params import PRIOR_BETA
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.space import Choice
 from hyperion_core.state import StudyState
@@ -214,7 +215,7 @@ class TPESearch(Strategy):
         out = []
         for _ in range(slots):
             if self.done.size < self.n_startup:
-                params = self.space.sample(self.rng)
+                params = self.space.sample(self.rng, prior=bool(self.space.priors))
             else:
                 params = self._suggest(pending)
             pending.append(self._encode(params))
@@ -247,6 +248,9 @@ class TPESearch(Strategy):
     def _best_candidate(self, good_density: _Density, bad_density: _Density) -> dict[str, Any]:
         num, cat = good_density.sample(self.np_rng, self.n_candidates)
         scores = good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)
+        logs = self.encoding.log_prior(num, cat)
+        if logs is not None:  # piBO: the prior weighed by PRIOR_BETA / (finished trials)
+            scores = scores + PRIOR_BETA / max(1, self.done.size) * logs
         p = self.space.params
         # the best candidate; with parameter constraints, the best one they allow (else a random allowed point)
         for best in np.argsort(-scores, kind="stable")[: 1 if not self.space.constraints else len(scores)]:
