@@ -153,6 +153,9 @@ class LocalSearch(NumericSearch):
 
     # -- proposals -------------------------------------------------------------------------------------
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
+        if self.waiting is not None and not any(self._key(t.params) == self.waiting for t in study.pending):
+            self.waiting = None  # its trial ended without a result (interrupted): worse than any seen
+            self._answer(math.inf)
         out = []
         for _ in range(slots):
             # the solver searches the numbers with the best trial's options; one proposal in five tries

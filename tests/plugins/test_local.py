@@ -163,3 +163,20 @@ def test_a_strategy_dropped_without_close_ends_its_solver():
     gc.collect()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_point_whose_trial_vanished_counts_as_worst_and_the_solver_goes_on():
+    """A trial of the solver's that ends without a result (interrupted) must not leave the solver
+    waiting for ever: the next proposal tells it the worst value and takes its next point."""
+    from hyperion_core.goal import Goal
+    from hyperion_core.space import Space
+    from hyperion_core.state import StudyState
+    from hyperion_strategies.local import LocalSearch
+
+    strategy = LocalSearch()
+    strategy.setup(StudyState("s", Space(SPACE), Goal.of("score", "min"), seed=0))
+    first = strategy.propose(strategy.study, 1)[0].params
+    assert strategy.waiting is not None  # no trial of it is running (study.pending is empty)
+    second = strategy.propose(strategy.study, 1)[0].params
+    assert strategy.waiting == strategy._key(second) and second != first
+    strategy.close(strategy.study)
