@@ -32,7 +32,8 @@ MAX_GP_BUDGET = 1_000
 
 
 class AutoSearch(Strategy):
-    """Chooses `gp`, `cmaes` or `bayesian` per space, budget and objectives (see the module's text).
+    """Chooses `gp`, a local search (`local`, `cmaes`) or `bayesian` per space, budget, objectives and
+    slots (see the module's text).
 
     gp_trials: finished trials after which `gp` hands over at the latest (default 300).
     local: the local phase of a study of numeric parameters: "local" (a trust region), "cmaes", or
@@ -59,6 +60,11 @@ class AutoSearch(Strategy):
         self.local_after = checks.fraction("auto: local_after", local_after)
         if local not in ("auto", "local", "cmaes"):
             raise ConfigurationError(f"auto: local must be one of auto, local, cmaes, got {local!r}")
+        if local == "auto" and local_kwargs:
+            raise ConfigurationError(
+                "auto: local_kwargs are for one local search: name it, local='local' (radius) or local='cmaes' "
+                "(sigma0, popsize, restarts)"
+            )
         self.local = local
         self.engines: dict[str, Strategy] = {
             "gp": GPSearch(**(gp_kwargs or {})),

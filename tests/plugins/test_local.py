@@ -103,6 +103,8 @@ def test_the_local_searches_refuse_several_objectives(name):
 def test_local_refuses_bad_arguments():
     with pytest.raises(ConfigurationError, match="radius"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="local", strategy_kwargs={"radius": 0}, max_trials=3)
+    with pytest.raises(ConfigurationError, match="local_kwargs are for one local search: name it"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="auto", strategy_kwargs={"local_kwargs": {"radius": 0.1}})
     with pytest.raises(ConfigurationError, match="local must be one of auto, local, cmaes"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, strategy="auto", strategy_kwargs={"local": "nelder"}, max_trials=3)
 
