@@ -9,6 +9,7 @@ entries carry the key (the runner adds the line).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -209,8 +210,6 @@ class StudyConfig(BaseModel):
         if not isinstance(given_space, (Space, Mapping)):
             return data  # the space's own check says what is wrong with it
         space = (given_space if isinstance(given_space, Space) else Space(given_space)).constrained(listed)
-        import random
-
         space.sample(random.Random(0))  # SpaceError/ConfigurationError now, not at the first proposal
         return {**data, "space": space, "parameter_constraints": tuple(listed)}
 

@@ -31,22 +31,28 @@ def initial_proposals(points: list[dict[str, Any]] | None, space: Space, seed: i
             given = space.flat(point)
         except SpaceError as exc:
             raise ConfigurationError(f"initial_points[{i}]: {exc}") from None
-        filled = {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
+        filled = _fill(space, given, rng)
         extra = {k: v for k, v in given.items() if k not in space.params}
         try:
             space.validate({**filled, **extra})
         except SpaceError as exc:
             raise ConfigurationError(f"initial_points[{i}]: {exc}") from None
         sampled = [name for name in space.params if name not in given]
-        for _ in range(MAX_DRAWS if sampled else 0):  # what was left out is drawn again until allowed
+        for attempt in range(MAX_DRAWS if sampled else 1):  # what was left out is drawn again until allowed
+            if attempt:
+                filled = _fill(space, given, rng)
             if space.allows(filled):
                 break
-            filled = {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
-        if not space.allows(filled):
+        else:
             raise ConfigurationError(f"initial_points[{i}] breaks the parameter constraints: {point!r:.300}")
         note = f"; sampled {', '.join(sampled)}" if sampled else ""
         out.append(Proposal(filled, rationale=f"initial point {i}{note}"))
     return out
+
+
+def _fill(space: Space, given: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A point's given values, and a random draw for each parameter it leaves out."""
+    return {name: given[name] if name in given else param.sample(rng) for name, param in space.params.items()}
 
 
 def warm_trials(source: Any, space: Space, metric: str, registry: Any) -> tuple[list[Trial], list[str]]:
@@ -128,18 +134,16 @@ def allowed_proposals(state: StudyState, strategy: Strategy, slots: int) -> list
         return proposals
     out: list[Proposal] = []
     for proposal in proposals:
-        for _ in range(REASKS):
+        for attempt in range(REASKS + 1):
             if space.allows(proposal.params):
                 break
-            again = strategy.propose(state, 1)
-            if not again:
+            again = strategy.propose(state, 1) if attempt < REASKS else []
+            if not again:  # asked enough: a random point, allowed by construction
+                rng = random.Random(f"{state.seed}/{len(state.trials)}/{len(out)}")
+                rationale = "random: the strategy's points broke the parameter constraints"
+                proposal = Proposal(space.sample(rng), rationale=rationale)
                 break
             proposal = again[0]
-        if not space.allows(proposal.params):
-            rng = random.Random(f"{state.seed}/{len(state.trials)}/{len(out)}")
-            proposal = Proposal(
-                space.sample(rng), rationale="random: the strategy's points broke the parameter constraints"
-            )
         out.append(proposal)
     return out
 

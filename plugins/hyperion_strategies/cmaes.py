@@ -137,8 +137,7 @@ class CMAES(NumericSearch):
         self.told: list[tuple[np.ndarray, float]] = []
         self.run: Gaussian | None = None
         self.runs = 0
-        self.base_popsize = self.popsize or 4 + int(3 * math.log(max(1, len(self.names))))
-        self.lam = self.base_popsize
+        self.lam = self.popsize or 4 + int(3 * math.log(max(1, len(self.names))))  # doubled at each restart
         self.recent: list[float] = []  # each generation's best loss in this run (the flat-values test)
 
     def observe(self, trial: Trial) -> None:

@@ -96,7 +96,6 @@ class LocalSearch(NumericSearch):
         self.points: queue.Queue[Any] = queue.Queue()  # solver -> strategy: the next point, or None at its end
         self.values: queue.Queue[Any] = queue.Queue()  # strategy -> solver: the value, or _Stop
         self.thread: threading.Thread | None = None
-        self.expecting = False  # the solver handed out a point and waits for its value
         self.runs = 0
 
     def observe(self, trial: Trial) -> None:
@@ -110,7 +109,6 @@ class LocalSearch(NumericSearch):
             self._answer(loss)
 
     def _answer(self, loss: float) -> None:
-        self.expecting = False
         self.values.put(self._told(loss))
 
     def _told(self, loss: float) -> float:
@@ -137,8 +135,6 @@ class LocalSearch(NumericSearch):
     def _next_point(self) -> np.ndarray | None:
         """The solver's next point; None when its run has ended (the next call starts another).
         TimeoutError when it did not answer within WAIT_S (it takes milliseconds)."""
-        if self.expecting:  # its point has no value yet: waiting for another would never end
-            raise TimeoutError
         if self.thread is None:
             self._start()
         try:
@@ -147,8 +143,6 @@ class LocalSearch(NumericSearch):
             raise TimeoutError from None
         if x is None:
             self.thread = None
-        else:
-            self.expecting = True
         return x
 
     # -- proposals -------------------------------------------------------------------------------------

@@ -253,7 +253,8 @@ class TPESearch(Strategy):
             scores = scores + PRIOR_BETA / max(1, self.done.size) * logs
         p = self.space.params
         # the best candidate; with parameter constraints, the best one they allow (else a random allowed point)
-        for best in np.argsort(-scores, kind="stable")[: 1 if not self.space.constraints else len(scores)]:
+        order = np.argsort(-scores, kind="stable") if self.space.constraints else [int(np.argmax(scores))]
+        for best in order:
             params = {name: p[name].from_unit(float(num[best, j])) for j, name in enumerate(self.num_names)}
             for j, name in enumerate(self.cat_names):
                 params[name] = self.space.categories[name].options[int(cat[best, j])]

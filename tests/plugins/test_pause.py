@@ -84,14 +84,16 @@ def test_a_paused_trial_frees_its_slot_and_continues_from_its_checkpoint_when_pr
     assert log.index((1, None)) < log.index((0, 2))  # trial 1 took the slot trial 0 freed
 
 
-def test_a_trial_that_saves_no_checkpoint_is_stopped_not_paused():
-    def no_checkpoints(ctx, lr):
-        for epoch in range(EPOCHS):
-            ctx.report(epoch, acc=curve(lr, epoch))
-            if ctx.should_stop():
-                break
-        return ObjectiveResult(metrics={"acc": 0.0})
+def no_checkpoints(ctx, lr):
+    """Reports every epoch, saves nothing, stops when asked (its result then is 0.0)."""
+    for epoch in range(EPOCHS):
+        ctx.report(epoch, acc=curve(lr, epoch))
+        if ctx.should_stop():
+            break
+    return ObjectiveResult(metrics={"acc": 0.0})
 
+
+def test_a_trial_that_saves_no_checkpoint_is_stopped_not_paused():
     result = tune(no_checkpoints, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=1, early_stopping=PauseAtTwo())
     trial = result["trials"][0]
     assert trial["state"] == "killed" and "not paused: it saved no checkpoint" in trial["kill_reason"]
@@ -341,18 +343,11 @@ def test_a_trial_that_ends_before_hearing_of_its_stop_keeps_its_result():
                 break
         return ObjectiveResult(metrics={"acc": curve(lr, EPOCHS - 1)})
 
-    def stops_early(ctx, lr):
-        for epoch in range(EPOCHS):
-            ctx.report(epoch, acc=curve(lr, epoch))
-            if ctx.should_stop():
-                break
-        return ObjectiveResult(metrics={"acc": 0.0})
-
     storage = MemoryStorage()
     kept = tune(
         listens, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=StopAtTheEnd(), storage=storage
     )
     assert [t["state"] for t in kept["trials"]] == ["completed", "completed"] and kept["best"] is not None
     assert sum(e["kind"] == "kill_requested" for e in storage.load_events("listens")) == 2
-    stopped = tune(stops_early, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=StopAtTheEnd())
+    stopped = tune(no_checkpoints, {"lr": Float(0.01, 0.5)}, metric="acc", max_trials=2, early_stopping=StopAtTheEnd())
     assert [t["state"] for t in stopped["trials"]] == ["killed", "killed"]
