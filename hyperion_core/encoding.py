@@ -1,6 +1,7 @@
 """The searched parameters as numbers, for model-based strategies (after Optuna's _SearchSpaceTransform):
-a numeric parameter (Float, Int) as its position in [0, 1] (log-warped where the parameter is log), a
-categorical one (Choice, Bool) as its option's index or as a one-hot block. One encoding for every
+a numeric parameter (Float, Int, and an ordinal Choice of three or more numbers) as its position in
+[0, 1] (log-warped where the parameter is log; an ordinal Choice by its option's rank), a categorical
+one (any other Choice, Bool) as its option's index or as a one-hot block. One encoding for every
 strategy (tpe, gp, ...), so they agree on what a point is."""
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from hyperion_core.space import Space
 
 
+def is_categorical(param: Any) -> bool:
+    """Options without an order: a Choice (or Bool) that is not ordinal (Choice.ordinal)."""
+    return isinstance(param, Categorical) and not getattr(param, "ordinal", False)
+
+
 class Encoding:
     """`numeric` and `categorical` name the encoded parameters in order; `leave_out` names categorical
     ones a model does without (e.g. a Choice of thousands of options in a one-hot model)."""
@@ -23,8 +29,8 @@ class Encoding:
     def __init__(self, space: Space, leave_out: Collection[str] = ()) -> None:
         self.space = space
         params = space.params
-        self.numeric = [n for n, p in params.items() if not isinstance(p, Categorical)]
-        self.categorical = [n for n, p in params.items() if isinstance(p, Categorical) and n not in leave_out]
+        self.numeric = [n for n, p in params.items() if not is_categorical(p)]
+        self.categorical = [n for n, p in params.items() if is_categorical(p) and n not in leave_out]
         self.sizes = [len(space.categories[n].options) for n in self.categorical]
         self._numeric = [params[n] for n in self.numeric]
         self._categories = [space.categories[n] for n in self.categorical]

@@ -260,6 +260,7 @@ class Categorical(Parameter):
     encode it by the option's position, `index(value)`, and decode `options[i]`."""
 
     options: list[Any]
+    _by_rank: list[int] | None = None  # an ordinal Choice's option indices sorted by value
 
     def index(self, value: Any) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -317,6 +318,7 @@ class Choice(Categorical):
             if index.setdefault(_key(option), i) != i:
                 raise SpaceError(f"parameter '{path}': Choice lists option {option!r:.200} twice")
         self._index = index
+        self.__dict__.pop("_rank_of", None)  # the options are final now: ordinal is decided again
         self._check_prior(path)
 
     def sample_prior(self, rng: random.Random) -> Any:
@@ -335,6 +337,25 @@ class Choice(Categorical):
             index = self._index = {_key(o): i for i, o in reversed(list(enumerate(self.options)))}
         return index
 
+    @property
+    def ordinal(self) -> bool:
+        """Three or more numbers and nothing else (Choice([16, 32, 64, 128]), a grid of learning rates):
+        the options have an order, so models read an option as its rank by value on [0, 1] (as an Int
+        over the positions of the sorted list), not as unrelated labels."""
+        return self._ranks is not None
+
+    @property
+    def _ranks(self) -> list[int] | None:
+        """Per option, its rank by value when the Choice is ordinal; else None (cached)."""
+        if "_rank_of" not in self.__dict__:
+            options = self.options
+            numbers = len(options) >= 3 and all(_is_number(o) and not isinstance(o, bool) for o in options)
+            order = sorted(range(len(options)), key=lambda i: options[i]) if numbers else None
+            self._by_rank = order
+            self._rank_of = None if order is None else [order.index(i) for i in range(len(options))]
+        ranks: list[int] | None = self._rank_of
+        return ranks
+
     def index(self, value: Any) -> int:
         try:
             return self._positions[_key(plain(value))]
@@ -351,10 +372,14 @@ class Choice(Categorical):
             return False
 
     def to_unit(self, value: Any) -> float:
-        return (self.index(value) + 0.5) / len(self.options)
+        """The option's position on [0, 1]: its rank by value for an ordinal Choice, else its index."""
+        i, ranks = self.index(value), self._ranks
+        return ((ranks[i] if ranks is not None else i) + 0.5) / len(self.options)
 
     def from_unit(self, u: float) -> Any:
-        return self.options[min(int(u * len(self.options)), len(self.options) - 1)]
+        i = min(max(int(u * len(self.options)), 0), len(self.options) - 1)
+        order = self._by_rank if self._ranks is not None else None
+        return self.options[order[i] if order is not None else i]
 
     def grid(self, points: int, int_cap: int) -> list[Any]:
         return list(self.options)

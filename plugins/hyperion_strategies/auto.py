@@ -2,8 +2,9 @@
 
 The rules (how they were chosen: docs/strategies.md, "auto"):
 
-- several objectives, a conditional space, mostly categorical parameters, more than 20 parameters,
-  or a budget above 1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
+- several objectives, a conditional space, an early-stopping policy (TPE learns from the reports of
+  stopped trials, as BOHB), mostly categorical parameters, more than 20 parameters, or a budget above
+  1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
 - numeric parameters only: `gp` to find the region, then a local search from its best trial once
   `local_after` of the budget is spent, or after `gp_trials` trials (the GP's cost grows with the cube
   of the trials): `local` (a trust region, one trial at a time) or, with trials running beside it,
@@ -21,9 +22,9 @@ import math
 from typing import Any
 
 from hyperion_core import checks
+from hyperion_core.encoding import is_categorical
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial
-from hyperion_core.params import Categorical
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
@@ -91,19 +92,21 @@ class AutoSearch(Strategy):
     def choose(self, study: StudyState) -> tuple[str, str]:
         """The strategy for this study and why, in words."""
         params = study.space.params
-        categorical = sum(isinstance(p, Categorical) for p in params.values())
+        categorical = sum(is_categorical(p) for p in params.values())  # an ordinal Choice counts as a number
         budget = study.max_trials
         if study.multi_objective:
             return "bayesian", "several objectives (multi-objective TPE)"
         if study.space.conditions:
             return "bayesian", "a conditional space (tree-structured TPE)"
+        if study.stops_early:
+            return "bayesian", "early stopping (it learns from the reports of the trials the policy stops)"
         if len(params) > MAX_GP_PARAMS:
             return "bayesian", f"{len(params)} parameters (more than {MAX_GP_PARAMS})"
         if categorical * 2 > len(params):
             return "bayesian", f"{categorical} of {len(params)} parameters are categorical"
         from hyperion_strategies.gp import MAX_ONE_HOT
 
-        widest = max((len(p.options) for p in params.values() if isinstance(p, Categorical)), default=0)
+        widest = max((len(p.options) for p in params.values() if is_categorical(p)), default=0)
         if widest > MAX_ONE_HOT:
             return "bayesian", f"a Choice of {widest} options (gp models at most {MAX_ONE_HOT} per Choice)"
         if categorical and budget is not None and budget > MAX_GP_BUDGET:

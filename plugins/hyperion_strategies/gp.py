@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from hyperion_core import checks
-from hyperion_core.encoding import Encoding
+from hyperion_core.encoding import Encoding, is_categorical
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
-from hyperion_core.params import PRIOR_BETA, Categorical
+from hyperion_core.params import PRIOR_BETA
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.state import StudyState
 
@@ -96,7 +96,7 @@ class GPSearch(Strategy):
         # A Choice of many options would make the model's inputs (one column per option) and its cost
         # unbounded: it is left out of the model, and its values come with the candidates' bases (the best
         # trials' values near them, random ones elsewhere).
-        wide = [n for n, p in params.items() if isinstance(p, Categorical) and len(p.options) > MAX_ONE_HOT]
+        wide = [n for n, p in params.items() if is_categorical(p) and len(p.options) > MAX_ONE_HOT]
         self.wide_note = (
             f"gp: {', '.join(wide)} ha{'s' if len(wide) == 1 else 've'} more than {MAX_ONE_HOT} options: the model "
             "leaves them out (their values come from the best trials and random draws)"

@@ -125,3 +125,58 @@ def test_bad_arguments_are_named():
     ):
         with pytest.raises(ConfigurationError, match=fragment):
             tune(branin, BRANIN, strategy="bayesian", strategy_kwargs=kwargs, max_trials=2)
+
+
+def _curves(ctx, x):
+    """A learning curve whose every step ranks the trials as their final value does (best at x = 0.7)."""
+    for step in range(27):
+        ctx.report(step, score=(x - 0.7) ** 2 + 1.0 / (step + 1))
+        if ctx.should_stop():
+            break
+    return (x - 0.7) ** 2
+
+
+def test_with_early_stopping_the_model_learns_from_reports_before_trials_complete():
+    """Under ASHA few trials complete: bayesian models the reports at the highest step that enough
+    trials reached (as BOHB), where before it kept sampling at random until ten trials completed."""
+
+    def late_distance(strategy: str, seed: int) -> float:
+        result = tune(
+            _curves,
+            {"x": Float(0, 1)},
+            strategy=strategy,
+            max_trials=40,
+            mode="min",
+            seed=seed,
+            early_stopping="asha",
+            early_stopping_kwargs={"max_resource": 27},
+        )
+        return statistics.mean(abs(t["params"]["x"] - 0.7) for t in result["trials"][20:])
+
+    model = [late_distance("bayesian", seed) for seed in range(5)]
+    blind = [late_distance("random", seed) for seed in range(5)]
+    assert all(m < b for m, b in zip(model, blind))
+    assert statistics.mean(model) < 0.65 * statistics.mean(blind)  # 0.16 against 0.29 (0.26 before)
+
+
+def test_the_reports_at_the_highest_step_enough_trials_reached_are_the_data():
+    space = {"x": Float(0, 1)}
+    trials, state = [], _state_with([], space)
+    for i in range(14):  # reports at steps 0..last; trial i stopped at step 0, 1 or 3
+        last = (0, 1, 3)[i % 3]
+        trial = Trial(number=i, params={"x": i / 13}, state=TrialState.KILLED)
+        state.add(trial)
+        state.history[i] = [(step, {"score": float(i) + step}) for step in range(last + 1)]
+        state.finish(trial)
+        trials.append(trial)
+    strategy = TPESearch(n_startup=9)
+    strategy.setup(state)
+    for trial in trials:
+        strategy.observe(trial)
+    done, rejected = strategy._reached(state)
+    # steps reached: 0 by 14 trials, 1 by 9 (i % 3 in (1, 2)), 3 by 4: the data are the 9 values at step 1
+    assert sorted(done.loss[: done.size]) == sorted(float(i) + 1 for i in range(14) if i % 3)
+    assert rejected.size == 5  # the trials stopped at step 0 are bad evidence
+    late = TPESearch(n_startup=15)
+    late.setup(state)
+    assert late._reached(state) is None  # no step reached by 15 trials: still random

@@ -172,10 +172,16 @@ def _auto(space, objective, trials=12, storage=None, **kwargs):
     [
         (BRANIN, branin, {}, "auto: gp (2 parameter(s), 0 categorical, budget 12)"),
         (
-            {"a": Choice(["x", "y"]), "b": Choice([1, 2, 3]), "c": Float(0, 1)},
+            {"a": Choice(["x", "y"]), "b": Choice(["p", "q", "r"]), "c": Float(0, 1)},
             lambda ctx, a, b, c: c,
             {},
             "auto: bayesian (2 of 3 parameters are categorical)",
+        ),
+        (  # a Choice of three or more numbers is ordered: a number to the model, not a label
+            {"a": Choice(["x", "y"]), "b": Choice([64, 16, 32]), "c": Choice([1e-3, 1e-2, 1e-1])},
+            lambda ctx, a, b, c: c,
+            {},
+            "auto: gp (3 parameter(s), 1 categorical, budget 12)",
         ),
         (
             {"model": Choice([{"name": "svm", "c": Float(0.1, 10)}, {"name": "tree", "depth": Int(1, 5)}])},
