@@ -284,6 +284,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", default=METHODS)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--fidelity", action="store_true", help="the multi-fidelity comparison (item 5)")
+    parser.add_argument("--budget", type=float, default=20, help="--fidelity: full runs' time to spend")
     args = parser.parse_args()
     if args.fidelity:
         from lcbench_fidelity import fidelity_main

@@ -28,8 +28,6 @@ MAX_NAME = 255
 #: The shortest join_stale_after_s: a storage refreshes a joined run's heartbeat at least three times
 #: within it, so a worker is taken for dead only after missing several beats.
 MIN_JOIN_STALE_AFTER_S = 10.0
-#: the strategy of a study that names none, and of one with an early-stopping policy
-DEFAULT_STRATEGY, DEFAULT_STOPPING_STRATEGY = "random", "bayesian"
 
 Bound = tuple[Literal["<=", ">="], float]
 
@@ -191,16 +189,6 @@ class StudyConfig(BaseModel):
                     f"resources_per_trial: {key!r} must be a number >= 0 (e.g. {{'cpu': 2, 'gpu': 1}}), got {amount!r}"
                 )
         return {key: checks.plain(amount) for key, amount in value.items()}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_strategy(cls, data: Any) -> Any:
-        """No strategy named: `random`; with early stopping, `bayesian`, which learns from the trials'
-        reports while the policy stops most of them (multi-fidelity, as BOHB: docs/early-stopping.md)."""
-        if not isinstance(data, Mapping) or data.get("strategy") is not None:
-            return data
-        stopping = data.get("early_stopping") not in (None, "none")
-        return {**data, "strategy": DEFAULT_STOPPING_STRATEGY if stopping else DEFAULT_STRATEGY}
 
     @model_validator(mode="before")
     @classmethod

@@ -51,7 +51,6 @@ class StudyState:
         self.duration: float | None = None
         self.max_trials: int | None = None  # the cap in force, for progress displays
         self.rank_killed = False  # tune(rank_killed_trials=True): killed trials rank by their last report
-        self.stops_early = False  # an early-stopping policy may stop trials (strategies may learn from reports)
         self.storage_url = ""
 
         self._wake = wake

@@ -92,7 +92,6 @@ class StudyLoop:
         )
         state.storage_url = storage_url
         state.rank_killed = rank_killed
-        state.stops_early = bool(policies)
         self.session = session
         self.record = record
         self.strategy = strategy

@@ -2,9 +2,8 @@
 
 The rules (how they were chosen: docs/strategies.md, "auto"):
 
-- several objectives, a conditional space, an early-stopping policy (TPE learns from the reports of
-  stopped trials, as BOHB), mostly categorical parameters, more than 20 parameters, or a budget above
-  1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
+- several objectives, a conditional space, mostly categorical parameters, more than 20 parameters,
+  or a budget above 1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
 - numeric parameters only: `gp` to find the region, then a local search from its best trial once
   `local_after` of the budget is spent, or after `gp_trials` trials (the GP's cost grows with the cube
   of the trials): `local` (a trust region, one trial at a time) or, with trials running beside it,
@@ -98,8 +97,6 @@ class AutoSearch(Strategy):
             return "bayesian", "several objectives (multi-objective TPE)"
         if study.space.conditions:
             return "bayesian", "a conditional space (tree-structured TPE)"
-        if study.stops_early:
-            return "bayesian", "early stopping (it learns from the reports of the trials the policy stops)"
         if len(params) > MAX_GP_PARAMS:
             return "bayesian", f"{len(params)} parameters (more than {MAX_GP_PARAMS})"
         if categorical * 2 > len(params):

@@ -7,9 +7,7 @@ Candidates drawn from the good density are scored by log good(x) - log bad(x); t
 Trials still running count as bad points while the next ones are proposed (a constant liar), so
 parallel slots spread out. Killed and failed trials count as bad points (an early-stopping policy
 stopped them for being worse, or the objective failed there): they never attract proposals and push
-later ones away from regions that fail. While a policy stops most trials early and fewer than
-`n_startup` have completed, the model learns from the values reported at the highest step enough
-trials reached (multi-fidelity, as BOHB), instead of waiting for completed trials at random.
+later ones away from regions that fail.
 """
 
 from __future__ import annotations
@@ -214,83 +212,45 @@ class TPESearch(Strategy):
     def propose(self, study: StudyState, slots: int) -> list[Proposal]:
         # ours and, with join=True, the other processes' running trials: none of them has a value yet
         pending = [self._encode(t.params) for t in study.pending]
-        view = None if self.done.size >= self.n_startup else self._reached(study)
-        done, rejected = view or (self.done, self.rejected)
         out = []
         for _ in range(slots):
-            if done.size < self.n_startup:
+            if self.done.size < self.n_startup:
                 params = self.space.sample(self.rng, prior=bool(self.space.priors))
             else:
-                params = self._suggest(pending, done, rejected)
+                params = self._suggest(pending)
             pending.append(self._encode(params))
             out.append(Proposal(params))
         return out
 
-    def _reached(self, study: StudyState) -> tuple[_Points, _Points] | None:
-        """Multi-fidelity (as BOHB, Falkner et al. 2018), for studies whose trials an early-stopping
-        policy stops: while fewer than n_startup trials have completed, the model learns from the values
-        reported at the highest step that n_startup decided trials (completed, killed, paused) reached;
-        a trial stopped before that step, or failed, is bad evidence. None when no step has enough."""
-        if self.several or not study.history:
-            return None
-        metric = self.goal.metric
-        reports: list[tuple[Trial, list[tuple[int, float]]]] = []
-        for trial in study.trials:
-            decided = trial.state in (TrialState.COMPLETED, TrialState.KILLED) or trial.number in study.paused
-            rows = [(step, m[metric]) for step, m in study.history.get(trial.number, ()) if metric in m]
-            if decided and rows and not (trial.violation or 0) > 0:
-                reports.append((trial, rows))
-        lasts = sorted((rows[-1][0] for _, rows in reports), reverse=True)
-        if len(lasts) < self.n_startup:
-            return None
-        level = lasts[self.n_startup - 1]  # the highest step n_startup trials reached
-        done, rejected = (
-            _Points(len(self.num_names), len(self.cat_names)),
-            _Points(len(self.num_names), len(self.cat_names)),
-        )
-        for trial, rows in reports:
-            at = [v for step, v in rows if step <= level]
-            if rows[-1][0] >= level and at and isinstance(at[-1], (int, float)) and math.isfinite(at[-1]):
-                done.add(*self._encode(trial.params), self.goal.loss(float(at[-1])))
-            elif rows[-1][0] < level:
-                rejected.add(*self._encode(trial.params), math.inf)
-        seen = {trial.number for trial, _ in reports}
-        for trial in study.trials:  # failed, infeasible, or killed before any report of the metric
-            if trial.state in (TrialState.FAILED, TrialState.KILLED) and trial.number not in seen:
-                rejected.add(*self._encode(trial.params), math.inf)
-            elif (trial.violation or 0) > 0:
-                rejected.add(*self._encode(trial.params), math.inf)
-        return done, rejected
-
-    def _suggest(
-        self, pending: list[tuple[list[float], list[int]]], done: _Points, rejected: _Points
-    ) -> dict[str, Any]:
-        n = done.size
+    def _suggest(self, pending: list[tuple[list[float], list[int]]]) -> dict[str, Any]:
+        n = self.done.size
         n_good = min(max(1, math.ceil(self.gamma * n)), 25)
         if self.several:
-            done.loss[:n] = mo_losses(self.goal.losses(self.values), n_good)
-        order = np.argsort(done.loss[:n], kind="stable")
+            self.done.loss[:n] = mo_losses(self.goal.losses(self.values), n_good)
+        order = np.argsort(self.done.loss[:n], kind="stable")
         if self.space.conditions:
-            return self._suggest_tree(order, n_good, pending, done, rejected)
+            return self._suggest_tree(order, n_good, pending)
         good, bad = order[:n_good], order[n_good:]
         d_num, d_cat = len(self.num_names), len(self.cat_names)
-        bad_num = [done.num[bad], rejected.num[: rejected.size]]
-        bad_cat = [done.cat[bad], rejected.cat[: rejected.size]]
+        bad_num = [self.done.num[bad], self.rejected.num[: self.rejected.size]]
+        bad_cat = [self.done.cat[bad], self.rejected.cat[: self.rejected.size]]
         if pending:  # the constant liar: running points count as bad ones
             bad_num.append(np.array([p[0] for p in pending], dtype=float).reshape(len(pending), d_num))
             bad_cat.append(np.array([p[1] for p in pending], dtype=np.int64).reshape(len(pending), d_cat))
-        good_density = _Density(done.num[good], done.cat[good], self.cat_sizes, self.prior_weight, self.bandwidth)
+        good_density = _Density(
+            self.done.num[good], self.done.cat[good], self.cat_sizes, self.prior_weight, self.bandwidth
+        )
         bad_density = _Density(
             np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.prior_weight, self.bandwidth
         )
-        return self._best_candidate(good_density, bad_density, done.size)
+        return self._best_candidate(good_density, bad_density)
 
-    def _best_candidate(self, good_density: _Density, bad_density: _Density, seen: int) -> dict[str, Any]:
+    def _best_candidate(self, good_density: _Density, bad_density: _Density) -> dict[str, Any]:
         num, cat = good_density.sample(self.np_rng, self.n_candidates)
         scores = good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)
         logs = self.encoding.log_prior(num, cat)
         if logs is not None:  # piBO: the prior weighed by PRIOR_BETA / (finished trials)
-            scores = scores + PRIOR_BETA / max(1, seen) * logs
+            scores = scores + PRIOR_BETA / max(1, self.done.size) * logs
         p = self.space.params
         # the best candidate; with parameter constraints, the best one they allow (else a random allowed point)
         order = np.argsort(-scores, kind="stable") if self.space.constraints else [int(np.argmax(scores))]
@@ -303,17 +263,12 @@ class TPESearch(Strategy):
         return self.space.sample(self.rng)
 
     def _suggest_tree(
-        self,
-        order: np.ndarray,
-        n_good: int,
-        pending: list[tuple[list[float], list[int]]],
-        done: _Points,
-        rejected: _Points,
+        self, order: np.ndarray, n_good: int, pending: list[tuple[list[float], list[int]]]
     ) -> dict[str, Any]:
         """A conditional space as a tree: each conditional Choice is decided on its own (the ratio of its
         options among good and bad trials where it was active), then the parameters of the chosen options
         are modelled from the trials that made the same choices."""
-        n = done.size
+        n = self.done.size
         is_good = np.zeros(n, dtype=bool)
         is_good[order[:n_good]] = True
         rows = np.ones(n, dtype=bool)  # the trials consistent with the choices made so far
@@ -328,7 +283,7 @@ class TPESearch(Strategy):
                 continue
             j = self.cat_names.index(name)
             size = self.cat_sizes[j]
-            column = done.cat[:n, j]
+            column = self.done.cat[:n, j]
             # one pseudo-trial per option: an option that happened to start badly is still tried again
             good = np.bincount(column[rows & is_good], recency[rows & is_good], minlength=size) + 1.0
             bad = np.bincount(column[rows & ~is_good], recency[rows & ~is_good], minlength=size) + 1.0
@@ -341,9 +296,9 @@ class TPESearch(Strategy):
         subset = np.flatnonzero(rows)
         is_good = np.zeros(n, dtype=bool)
         if len(subset):
-            ranked = subset[np.argsort(done.loss[subset], kind="stable")]
+            ranked = subset[np.argsort(self.done.loss[subset], kind="stable")]
             is_good[ranked[: min(max(1, math.ceil(self.gamma * len(subset))), 25)]] = True
-        keep = self._consistent(rejected.cat[: rejected.size], chosen)
+        keep = self._consistent(self.rejected.cat[: self.rejected.size], chosen)
         liars = [p for p in pending if self._consistent(np.array([p[1]], dtype=np.int64), chosen)[0]]
         # Model only the dimensions the chosen options make active: the others are noise here.
         nums = [j for j, name in enumerate(self.num_names) if self.space.active(name, chosen)]
@@ -351,15 +306,15 @@ class TPESearch(Strategy):
         proposal = dict(chosen)
         if (rows & is_good).any() and (nums or cats):
             good_rows, bad_rows = rows & is_good, rows & ~is_good
-            bad_num = [done.num[:n][bad_rows][:, nums], rejected.num[: rejected.size][keep][:, nums]]
-            bad_cat = [done.cat[:n][bad_rows][:, cats], rejected.cat[: rejected.size][keep][:, cats]]
+            bad_num = [self.done.num[:n][bad_rows][:, nums], self.rejected.num[: self.rejected.size][keep][:, nums]]
+            bad_cat = [self.done.cat[:n][bad_rows][:, cats], self.rejected.cat[: self.rejected.size][keep][:, cats]]
             if liars:
                 bad_num.append(np.array([p[0] for p in liars], dtype=float).reshape(len(liars), -1)[:, nums])
                 bad_cat.append(np.array([p[1] for p in liars], dtype=np.int64).reshape(len(liars), -1)[:, cats])
             sizes = [self.cat_sizes[j] for j in cats]
             good_density = _Density(
-                done.num[:n][good_rows][:, nums],
-                done.cat[:n][good_rows][:, cats],
+                self.done.num[:n][good_rows][:, nums],
+                self.done.cat[:n][good_rows][:, cats],
                 sizes,
                 self.prior_weight,
                 self.bandwidth,

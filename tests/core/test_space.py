@@ -114,7 +114,15 @@ def test_nested_and_fixed_values_round_trip_to_the_objective_shape():
 
 @pytest.mark.parametrize(
     "param",
-    [Float(-3.0, 7.0), Float(1e-4, 10.0, log=True), Int(0, 9), Int(1, 1000, log=True), Choice(["a", "b", "c"]), Bool()],
+    [
+        Float(-3.0, 7.0),
+        Float(1e-4, 10.0, log=True),
+        Int(0, 9),
+        Int(1, 1000, log=True),
+        Choice(["a", "b", "c"]),
+        Bool(),
+        Choice([0.1, 0.01, 1.0, 10.0]),
+    ],
 )
 def test_unit_cube_encoding_round_trips(param):
     space = Space({"p": param})
@@ -130,6 +138,23 @@ def test_unit_cube_encoding_round_trips(param):
             assert back == value
     assert space.params["p"].contains(space.from_unit([0.0])["p"])
     assert space.params["p"].contains(space.from_unit([1.0])["p"])
+
+
+def test_a_choice_of_numbers_is_ordered_by_value():
+    """Choice([64, 16, 32]): models read an option as its rank by value, however the list is written."""
+    from hyperion_core.encoding import Encoding
+
+    space = Space(
+        {"units": Choice([64, 16, 32]), "lr": Choice([1e-3, 1e-2, 1e-1, 1.0]), "act": Choice(["a", "b", "c"])}
+    )
+    units = space.params["units"]
+    assert units.ordinal
+    assert [units.to_unit(v) for v in (16, 32, 64)] == pytest.approx([1 / 6, 3 / 6, 5 / 6])
+    assert [space.from_unit([u, 0.5, 0.5])["units"] for u in (0.0, 0.4, 0.99)] == [16, 32, 64]
+    encoding = Encoding(space)
+    assert encoding.numeric == ["units", "lr"] and encoding.categorical == ["act"]
+    for options in (["a", "b", "c"], [1, 2], [1, "a", 2], [True, False, 1], [0, 1, None]):
+        assert not Choice(options).ordinal, options
 
 
 def test_int_unit_encoding_gives_every_integer_an_equal_share():
