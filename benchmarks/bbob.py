@@ -118,9 +118,11 @@ def method(name: str):
     return lambda p, b, s: run_hyperion(p, strategy, b, s, **kwargs)
 
 
-def run_suite(methods, dims="5", budget=100, instances="1-5", functions="1-24", cache_path=None):
+def run_suite(methods, dims="5", budget=100, instances="1-5", functions="1-24", cache_path=None, seeds=1):
     """Median log10(best - f_opt) per method and problem ("f08" or, over several dimensions,
-    "f08-d10"), and the seconds each method spent. The anchors' seeded runs are kept in `cache_path`."""
+    "f08-d10"), and the seconds each method spent. The anchors' seeded runs are kept in `cache_path`.
+    `seeds`: runs per instance (seeds instance, instance + 1000, ...), for a median that one lucky or
+    unlucky seed moves less."""
     import cocoex
 
     cache: dict[str, list[float]] = {}
@@ -135,17 +137,18 @@ def run_suite(methods, dims="5", budget=100, instances="1-5", functions="1-24", 
         optimum = f_opt(problem)
         function = f"f{problem.id_function:02d}" + (f"-d{problem.dimension:02d}" if several else "")
         for name in methods:
-            key = f"{name}|{problem.id}|{budget}"
-            began = time.perf_counter()
-            if name in ANCHORS and key in cache:
-                best, spent = cache[key]
-            else:
-                best = method(name)(problem, budget, problem.id_instance)
-                spent = time.perf_counter() - began
-                if name in ANCHORS:
-                    cache[key] = [best, spent]
-            seconds[name] += spent
-            scores[name][function].append(math.log10(max(best - optimum, 0.0) + 1e-8))
+            for run in range(seeds):
+                key = f"{name}|{problem.id}|{budget}" + (f"|{run}" if run else "")
+                began = time.perf_counter()
+                if name in ANCHORS and key in cache:
+                    best, spent = cache[key]
+                else:
+                    best = method(name)(problem, budget, problem.id_instance + 1000 * run)
+                    spent = time.perf_counter() - began
+                    if name in ANCHORS:
+                        cache[key] = [best, spent]
+                seconds[name] += spent
+                scores[name][function].append(math.log10(max(best - optimum, 0.0) + 1e-8))
     if cache_path:
         with open(cache_path, "w") as f:
             json.dump(cache, f)
@@ -174,9 +177,12 @@ def main() -> None:
     parser.add_argument("--functions", default="1-24", help="BBOB function numbers, e.g. 1,8,15 or 1-24")
     parser.add_argument("--methods", default="ngopt,optuna-tpe,bayesian,optuna-cmaes")
     parser.add_argument("--cache", help="a JSON file keeping the other libraries' runs (seeded, so reusable)")
+    parser.add_argument("--seeds", type=int, default=1, help="runs per instance (the median is over all)")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    medians, seconds = run_suite(methods, args.dims, args.budget, args.instances, args.functions, args.cache)
+    medians, seconds = run_suite(
+        methods, args.dims, args.budget, args.instances, args.functions, args.cache, args.seeds
+    )
     ranks = mean_ranks(medians, methods)
     problems = sorted(medians[methods[0]])
     print(
