@@ -388,7 +388,15 @@ class Choice(Categorical):
         return {"type": "Choice", "options": list(self.options)}
 
     def perturb(self, value: Any, spread: float, rng: random.Random) -> Any:
-        """Another option with probability `spread`, else the same one."""
+        """An ordinal Choice moves by rank as an Int over the sorted options does (a batch size of 64
+        becomes 32 or 128, not 1024); any other: another option with probability `spread`, else the same."""
+        ranks = self._ranks
+        if ranks is not None and self._by_rank is not None:
+            new = super().perturb(value, spread, rng)
+            if _same(new, value) and rng.random() < 0.5:  # a small spread must still be able to move
+                rank = min(max(ranks[self.index(value)] + rng.choice((-1, 1)), 0), len(self.options) - 1)
+                new = self.options[self._by_rank[rank]]
+            return new
         if len(self.options) > 1 and rng.random() < spread:
             others = [o for i, o in enumerate(self.options) if i != self.index(value)]
             return rng.choice(others or self.options)

@@ -18,6 +18,8 @@ __all__ = ["Bool", "Categorical", "Choice", "Float", "Int", "Parameter", "Space"
 #: Random draws a constrained space makes for one point before it says that its constraints leave
 #: (almost) nothing.
 MAX_DRAWS = 10_000
+#: neighbours drawn for a perturbation before a random point the parameter constraints allow is taken
+REPERTURBS = 100
 
 
 def flatten(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -171,7 +173,15 @@ class Space:
 
     def perturb(self, values: Mapping[str, Any], spread: float, rng: random.Random) -> dict[str, Any]:
         """A neighbour of a point: each active parameter moved by about `spread`; the parameters of an
-        option newly chosen are sampled."""
+        option newly chosen are sampled. With parameter constraints, a neighbour they allow (drawn again,
+        up to REPERTURBS times; then a random allowed point)."""
+        for _ in range(REPERTURBS if self.constraints else 1):
+            out = self._perturb(values, spread, rng)
+            if self.allows(out):
+                return out
+        return self.sample(rng)
+
+    def _perturb(self, values: Mapping[str, Any], spread: float, rng: random.Random) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, param in self.params.items():
             if self.conditions and not self.active(name, out):

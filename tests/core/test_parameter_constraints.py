@@ -144,3 +144,17 @@ def test_a_study_file_names_its_constraints_as_functions(tmp_path):
     (tmp_path / "bad.yaml").write_text((tmp_path / "study.yaml").read_text().replace("objectives.py:small", "nope"))
     ran = _cli("run", "bad.yaml", cwd=tmp_path)
     assert ran.returncode != 0 and "parameter_constraints takes 'module:function'" in ran.stderr
+
+
+def test_a_perturbed_point_keeps_to_the_constraints():
+    """What beam_search and pbt explore with: a neighbour of an allowed point is allowed too."""
+    import random
+
+    from hyperion_core.space import Space
+
+    space = Space(SPACE).constrained([small_enough])
+    rng = random.Random(0)
+    edge = {"layers": 4, "units": 256, "lr": 0.01}  # on the constraint's edge: most moves up are forbidden
+    moves = [space.perturb(edge, 0.3, rng) for _ in range(300)]
+    assert all(small_enough(m) for m in moves)
+    assert len({(m["layers"], m["units"]) for m in moves}) > 3  # and it still moves

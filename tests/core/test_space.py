@@ -157,6 +157,16 @@ def test_a_choice_of_numbers_is_ordered_by_value():
         assert not Choice(options).ordinal, options
 
 
+def test_perturbing_a_choice_of_numbers_moves_to_nearby_values():
+    """PBT's explore on Choice([16, ..., 1024]): 64 becomes a neighbour, never a far end; labels jump."""
+    space = Space({"batch": Choice([1024, 16, 32, 64, 128, 256, 512]), "act": Choice(["relu", "gelu", "tanh"])})
+    rng = random.Random(0)
+    moves = [space.perturb({"batch": 64, "act": "relu"}, 0.05, rng) for _ in range(400)]
+    assert {m["batch"] for m in moves} == {32, 64, 128}
+    assert sum(m["batch"] != 64 for m in moves) > 100  # a small spread still moves it, half the time
+    assert {m["act"] for m in moves} == {"relu", "gelu", "tanh"}
+
+
 def test_int_unit_encoding_gives_every_integer_an_equal_share():
     space = Space({"n": Int(1, 4)})
     counts = {}
