@@ -7,7 +7,7 @@ strategy (tpe, gp, ...), so they agree on what a point is."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from hyperion_core.params import Categorical
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hyperion_core.space import Space
 
 
-def is_categorical(param: Any) -> bool:
+def is_categorical(param: Any) -> TypeGuard[Categorical]:
     """Options without an order: a Choice (or Bool) that is not ordinal (Choice.ordinal)."""
     return isinstance(param, Categorical) and not getattr(param, "ordinal", False)
 
