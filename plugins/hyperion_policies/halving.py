@@ -194,8 +194,8 @@ class ASHA(Policy):
 
 class Hyperband(ASHA):
     """Brackets of ASHA that start halving at different rungs, so some trials get a long run before
-    any comparison, and the last runs every trial to the end. Trials are spread over the brackets in
-    turn. max_resource (default 100) sets how many brackets there are:
+    any comparison, and the last runs every trial to the end. Trials are dealt to the brackets in
+    Hyperband's proportions (most to the brackets that halve early). max_resource (default 100) sets how many brackets there are:
     floor(log_reduction_factor(max_resource / min_resource)) + 1."""
 
     def __init__(
@@ -214,7 +214,21 @@ class Hyperband(ASHA):
         count = 1  # brackets s = 0 .. S with min_resource * factor**S <= max_resource (the last never halts)
         while self.min_resource * self.reduction_factor**count <= self.max_resource:
             count += 1
+        # Hyperband's share of configurations per bracket (Li et al. 2018): ceil((S + 1) / (k + 1) * factor**k)
+        # for the bracket that halves k times, so the early-halving brackets get most trials (27, 12, 6, 4
+        # for four brackets at factor 3), dealt out in a smooth interleaved order.
+        shares = [math.ceil(count / (count - s) * self.reduction_factor ** (count - 1 - s)) for s in range(count)]
+        dealt = [0] * count
+        self.order: list[int] = []
+        for i in range(sum(shares)):
+            pick = max(range(count), key=lambda b: shares[b] * (i + 1) / sum(shares) - dealt[b])
+            dealt[pick] += 1
+            self.order.append(pick)
         return [_Rungs(self.min_resource, self.reduction_factor, s, self.max_resource) for s in range(count)]
 
+    def bracket_of(self, number: int) -> int:
+        """The bracket trial `number` runs in (by Hyperband's shares, interleaved)."""
+        return self.order[number % len(self.order)]
+
     def _ladder(self, trial: Trial) -> _Rungs:
-        return self.ladders[trial.number % len(self.ladders)]
+        return self.ladders[self.bracket_of(trial.number)]

@@ -153,8 +153,20 @@ def test_hyperband_spreads_trials_over_brackets_that_start_later():
     assert script.stopped == {}
     worse = Script("hyperband", min_resource=1, reduction_factor=3, max_resource=27)
     worse.run([[float(i)] * 30 for i in range(12)])  # later trials are worse
-    first_stops = {number % len(worse.policy.ladders): step for number, (step, _) in worse.stopped.items()}
+    first_stops: dict[int, int] = {}
+    for number, (step, _) in sorted(worse.stopped.items()):
+        first_stops.setdefault(worse.policy.bracket_of(number), step)
     assert first_stops[0] < first_stops[1]  # bracket 0 halves from step 1, bracket 1 from step 3
+
+
+def test_hyperband_deals_trials_to_brackets_in_hyperbands_proportions():
+    """Most trials go to the brackets that halve early (Li et al.: 27, 12, 6 and 4 of every 49 for four
+    brackets at reduction factor 3), interleaved so that every bracket starts early."""
+    policy = Script("hyperband", min_resource=1, reduction_factor=3, max_resource=52).policy
+    brackets = [policy.bracket_of(n) for n in range(49)]
+    assert [brackets.count(b) for b in range(4)] == [27, 12, 6, 4]
+    assert set(brackets[:6]) == {0, 1, 2, 3}
+    assert [policy.bracket_of(n) for n in range(49, 98)] == brackets
 
 
 def test_bad_policy_arguments_name_the_problem():
