@@ -8,7 +8,8 @@ among the trials that trained to the end, per task the mean over the seeds, and 
 
 - hyperion <policy> + <strategy>: Hyperion's `asha` or `hyperband` with that strategy's proposals;
 - hyperion auto, no stopping: every trial trains 52 epochs;
-- optuna hyperband + tpe: Optuna's HyperbandPruner with its TPESampler (5.0 defaults);
+- optuna hyperband + tpe: Optuna's HyperbandPruner with its TPESampler (5.0 defaults); + random: with
+  its RandomSampler (which of the two, pruner or sampler, makes the difference);
 - optuna sha + tpe: Optuna's SuccessiveHalvingPruner with TPE.
 """
 
@@ -34,6 +35,7 @@ FIDELITY_METHODS = [
     "hyperion hyperband + bayesian",
     "hyperion auto, no stopping",
     "optuna hyperband + tpe",
+    "optuna hyperband + random",
     "optuna sha + tpe",
 ]
 
@@ -118,7 +120,12 @@ def run_optuna(method: str, task: str, seed: int, budget: float) -> float:
         if "hyperband" in method
         else optuna.pruners.SuccessiveHalvingPruner()
     )
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    sampler = (
+        optuna.samplers.RandomSampler(seed=seed)
+        if method.endswith("+ random")
+        else optuna.samplers.TPESampler(seed=seed)
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     ledger = Ledger(budget)
     while ledger.open:
         trial = study.ask()
