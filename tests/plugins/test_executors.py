@@ -232,6 +232,7 @@ def test_process_executor_fails_a_trial_whose_result_this_process_cannot_read(tm
     result = tune(returns_a_stranger, {"x": Float(0, 1)}, executor="process", max_trials=6, max_concurrent=2, seed=3)
     states = {t["number"]: t for t in result["trials"]}
     strangers = [t for t in states.values() if t["params"]["x"] > 0.5]
-    assert strangers and all(t["state"] == "failed" for t in strangers)
-    assert all("could not be read" in t["error"] and "only_in_the_worker" in t["error"] for t in strangers)
-    assert all(t["state"] == "completed" for t in states.values() if t["params"]["x"] <= 0.5)
+    seen = [(t["number"], round(t["params"]["x"], 3), t["state"], t["error"]) for t in states.values()]
+    assert strangers and all(t["state"] == "failed" for t in strangers), seen
+    assert all("could not be read" in t["error"] and "only_in_the_worker" in t["error"] for t in strangers), seen
+    assert all(t["state"] == "completed" for t in states.values() if t["params"]["x"] <= 0.5), seen
