@@ -322,9 +322,13 @@ class Choice(Categorical):
         self._check_prior(path)
 
     def sample_prior(self, rng: random.Random) -> Any:
-        """The prior's option with its mass by confidence, else one of the others."""
+        """The prior's option with its mass by confidence, else one of the others; an ordinal Choice
+        around its prior's rank, as a number is drawn around its prior (the models weigh it so too)."""
         if self.prior is None or len(self.options) == 1:
             return self.sample(rng)
+        if self.ordinal:
+            centre, spread = self.to_unit(self.prior), PRIOR_SPREAD[self.confidence]
+            return self.from_unit(min(max(rng.gauss(centre, spread), 0.0), 1.0))
         if rng.random() < PRIOR_MASS[self.confidence]:
             return self.options[self.index(self.prior)]
         others = [o for i, o in enumerate(self.options) if i != self.index(self.prior)]

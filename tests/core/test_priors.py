@@ -113,3 +113,15 @@ def test_a_study_file_writes_priors_beside_the_range():
     sp = Space(parsed)
     assert sp.params["lr"].prior == 0.003 and sp.params["lr"].confidence == "high"
     assert sp.params["act"].prior == "gelu" and sp.params["bn"].prior is False
+
+
+def test_an_ordinal_choice_is_drawn_around_its_prior_by_rank():
+    """Choice([16, ..., 1024], prior=64): the first draws fall on 64 and its neighbours, as the models
+    weigh it (a Gaussian on the option's rank), not on far ends."""
+    import random
+
+    from hyperion_core.space import Space
+
+    space = Space({"units": Choice([1024, 16, 32, 64, 128, 256, 512], prior=64, confidence="high")})
+    draws = [space.sample(random.Random(seed), prior=True)["units"] for seed in range(300)]
+    assert set(draws) <= {32, 64, 128} and draws.count(64) > 150
