@@ -52,7 +52,7 @@ def _step(param: Any) -> float:
     if isinstance(param, Choice):
         return VALUE_SHARE / len(param.options)
     if isinstance(param, Int):
-        return VALUE_SHARE / (param.high - param.low + 1)
+        return VALUE_SHARE / float(param.high - param.low + 1)
     return 0.0
 
 

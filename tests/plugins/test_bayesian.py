@@ -125,3 +125,28 @@ def test_bad_arguments_are_named():
     ):
         with pytest.raises(ConfigurationError, match=fragment):
             tune(branin, BRANIN, strategy="bayesian", strategy_kwargs=kwargs, max_trials=2)
+
+
+def test_a_parameter_of_few_values_keeps_its_neighbours_in_play():
+    """Thirty trials, the best all at layers=3: the kernels over an Int (and an ordinal Choice) stay at
+    least half a value wide, so proposals still try 2 and 4 now and then, while a Float narrows."""
+    space = {"layers": Int(1, 5), "units": Choice([16, 32, 64, 128, 256]), "x": Float(0, 1)}
+    trials = [
+        Trial(
+            number=i,
+            params={"layers": 3 if i % 3 else 1 + i % 5, "units": 64 if i % 3 else 16, "x": (i % 10) / 10},
+            state=TrialState.COMPLETED,
+            value=abs((i % 10) / 10 - 0.5) + (0.0 if i % 3 else 1.0),
+        )
+        for i in range(30)
+    ]
+    state = _state_with(trials, space)
+    strategy = TPESearch()
+    strategy.setup(state)
+    for trial in trials:
+        strategy.observe(trial)
+    proposals = [p.params for _ in range(200) for p in strategy.propose(state, 1)]
+    layers = [p["layers"] for p in proposals]
+    units = [p["units"] for p in proposals]
+    assert layers.count(3) > 100 and 0 < layers.count(2) + layers.count(4) < 100
+    assert units.count(64) > 100 and units.count(32) + units.count(128) > 0
