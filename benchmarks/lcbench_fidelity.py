@@ -173,7 +173,7 @@ def fidelity_main(args: Any) -> None:
     for t in task_list:
         print(f"| {t} | " + " | ".join(f"{means[t][m]:.2f} ({task_ranks[t][m]:g})" for m in methods) + " |")
     mean_ranks = {m: statistics.mean(task_ranks[t][m] for t in task_list) for m in methods}
-    print("| **mean rank** | " + " | ".join(f"**{mean_ranks[m]:.2f}**" for m in methods) + " |")
+    print("| **mean rank** | " + " | ".join(f"**{mean_ranks[m]:.2f}**" for m in methods) + " |\n")
     for m in methods:
         first = sum(task_ranks[t][m] == min(task_ranks[t].values()) for t in task_list)
         print(f"{m}: best (or tied) on {first} of {len(task_list)} tasks")
