@@ -46,6 +46,16 @@ def _state_with(trials: list[Trial], space: dict, mode: str = "min") -> StudySta
     return state
 
 
+def _observed(trials: list[Trial], space: dict, **kwargs) -> tuple[StudyState, TPESearch]:
+    """A study holding `trials` and a TPESearch (with `kwargs`) that has observed them."""
+    state = _state_with(trials, space)
+    strategy = TPESearch(**kwargs)
+    strategy.setup(state)
+    for trial in trials:
+        strategy.observe(trial)
+    return state, strategy
+
+
 def test_parallel_proposals_spread_out_with_the_constant_liar():
     space = {"x": Float(0, 1), "y": Float(0, 1)}
     done = [
@@ -57,11 +67,7 @@ def test_parallel_proposals_spread_out_with_the_constant_liar():
         )
         for i in range(20)
     ]
-    state = _state_with(done, space)
-    strategy = TPESearch()
-    strategy.setup(state)
-    for trial in done:
-        strategy.observe(trial)
+    state, strategy = _observed(done, space)
     proposals = strategy.propose(state, 6)
     points = [(p.params["x"], p.params["y"]) for p in proposals]
     gaps = [math.dist(a, b) for i, a in enumerate(points) for b in points[i + 1 :]]
@@ -106,14 +112,10 @@ def test_failed_and_killed_trials_repel():
     assert sum(t["state"] == "failed" for t in late) < 10  # it does not keep running into the failures
     assert 0.7 < result["best"]["params"]["x"] <= 0.8
 
-    strategy = TPESearch(n_startup=2)
     space = {"x": Float(0, 1)}
     trials = [Trial(number=i, params={"x": 0.05 * i}, state=TrialState.COMPLETED, value=0.05 * i) for i in range(10)]
     trials.append(Trial(number=10, params={"x": 0.0}, state=TrialState.KILLED))
-    state = _state_with(trials, space)
-    strategy.setup(state)
-    for trial in trials:
-        strategy.observe(trial)
+    _, strategy = _observed(trials, space, n_startup=2)
     assert strategy.rejected.size == 1 and strategy.done.size == 10
 
 
@@ -140,11 +142,7 @@ def test_a_parameter_of_few_values_keeps_its_neighbours_in_play():
         )
         for i in range(30)
     ]
-    state = _state_with(trials, space)
-    strategy = TPESearch()
-    strategy.setup(state)
-    for trial in trials:
-        strategy.observe(trial)
+    state, strategy = _observed(trials, space)
     proposals = [p.params for _ in range(200) for p in strategy.propose(state, 1)]
     layers = [p["layers"] for p in proposals]
     units = [p["units"] for p in proposals]
