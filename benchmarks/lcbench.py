@@ -110,15 +110,18 @@ def tasks(problem: str, check: bool) -> list[str]:
 
 
 # -- one evaluation: flat parameters (names as in the specs) -> the accuracy to maximise ------------------
+def lcbench_config(task: str, flat: dict[str, Any]) -> dict[str, Any]:
+    """An LCBench configuration of the native space's flat parameters, for the surrogate."""
+    # the surrogate's own bounds are 1e-4 and 1e-1 plus round-off: keep the ends inside
+    rate = min(max(flat["learning_rate"], 1.0000000000000009e-4), 0.1)
+    return {**flat, "learning_rate": rate, "OpenML_task_id": task}
+
+
 def evaluate(problem: str, task: str, flat: dict[str, Any], epoch: int = EPOCHS) -> dict[str, float]:
     if problem.startswith("lcbench"):
-        config = dict(flat)
         if problem == "lcbench-grid":
-            config["max_dropout"] = config["max_dropout"] / 10
-        # the surrogate's own bounds are 1e-4 and 1e-1 plus round-off: keep the ends inside
-        config["learning_rate"] = min(max(config["learning_rate"], 1.0000000000000009e-4), 0.1)
-        b = bench("lcbench", task)
-        row = b.objective_function({**config, "OpenML_task_id": task, "epoch": epoch})[0]
+            flat = {**flat, "max_dropout": flat["max_dropout"] / 10}
+        row = bench("lcbench", task).objective_function({**lcbench_config(task, flat), "epoch": epoch})[0]
         return {"acc": float(row["val_accuracy"]), "time": float(row["time"])}
     config = {k: v for k, v in flat.items() if k != "impute"}
     config["num.impute.selected.cpo"] = flat["impute"]

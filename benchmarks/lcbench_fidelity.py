@@ -24,7 +24,7 @@ import warnings
 from collections import defaultdict
 from typing import Any
 
-from lcbench import CHECK_TASKS, EPOCHS, bench, hyperion_space, optuna_flat, ranks
+from lcbench import CHECK_TASKS, EPOCHS, bench, hyperion_space, lcbench_config, optuna_flat, ranks
 from lcbench import TASKS as DEV_TASKS
 
 FIDELITY_METHODS = [
@@ -42,8 +42,7 @@ FIDELITY_METHODS = [
 
 def curve(task: str, flat: dict[str, Any]) -> tuple[list[float], list[float]]:
     """Validation accuracy and cumulative training time at epochs 1..52 (one surrogate call)."""
-    config = dict(flat, OpenML_task_id=task)
-    config["learning_rate"] = min(max(config["learning_rate"], 1.0000000000000009e-4), 0.1)
+    config = lcbench_config(task, flat)
     rows = bench("lcbench", task).objective_function([{**config, "epoch": e} for e in range(1, EPOCHS + 1)])
     return [float(r["val_accuracy"]) for r in rows], [float(r["time"]) for r in rows]
 

@@ -49,6 +49,16 @@ class Parameter:
         """A draw from the prior (a plain sample without one)."""
         return self.sample(rng)
 
+    def _around_prior(self, rng: random.Random) -> Any:
+        """A Gaussian draw on the unit interval around the prior's position (its spread by confidence),
+        truncated to [0, 1]: drawn again when outside, clipped after 20 tries."""
+        centre, spread = self.to_unit(self.prior), PRIOR_SPREAD[self.confidence]
+        for _ in range(20):
+            u = rng.gauss(centre, spread)
+            if 0.0 <= u <= 1.0:
+                return self.from_unit(u)
+        return self.from_unit(min(max(u, 0.0), 1.0))
+
     def check(self, path: str) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -100,14 +110,7 @@ class _Range(Parameter):
 
     def sample_prior(self, rng: random.Random) -> Any:
         """Around the prior on the unit cube (log parameters in log space), its spread by confidence."""
-        if self.prior is None:
-            return self.sample(rng)
-        centre, spread = self.to_unit(self.prior), PRIOR_SPREAD[self.confidence]
-        for _ in range(20):  # truncated to the range: drawn again when outside
-            u = rng.gauss(centre, spread)
-            if 0.0 <= u <= 1.0:
-                return self.from_unit(u)
-        return self.from_unit(min(max(u, 0.0), 1.0))
+        return self.sample(rng) if self.prior is None else self._around_prior(rng)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -260,7 +263,6 @@ class Categorical(Parameter):
     encode it by the option's position, `index(value)`, and decode `options[i]`."""
 
     options: list[Any]
-    _by_rank: list[int] | None = None  # an ordinal Choice's option indices sorted by value
 
     def index(self, value: Any) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -318,7 +320,7 @@ class Choice(Categorical):
             if index.setdefault(_key(option), i) != i:
                 raise SpaceError(f"parameter '{path}': Choice lists option {option!r:.200} twice")
         self._index = index
-        self.__dict__.pop("_rank_of", None)  # the options are final now: ordinal is decided again
+        self.__dict__.pop("_rank_table", None)  # the options are final now: ordinal is decided again
         self._check_prior(path)
 
     def sample_prior(self, rng: random.Random) -> Any:
@@ -327,8 +329,7 @@ class Choice(Categorical):
         if self.prior is None or len(self.options) == 1:
             return self.sample(rng)
         if self.ordinal:
-            centre, spread = self.to_unit(self.prior), PRIOR_SPREAD[self.confidence]
-            return self.from_unit(min(max(rng.gauss(centre, spread), 0.0), 1.0))
+            return self._around_prior(rng)
         if rng.random() < PRIOR_MASS[self.confidence]:
             return self.options[self.index(self.prior)]
         others = [o for i, o in enumerate(self.options) if i != self.index(self.prior)]
@@ -349,15 +350,20 @@ class Choice(Categorical):
         return self._ranks is not None
 
     @property
-    def _ranks(self) -> list[int] | None:
-        """Per option, its rank by value when the Choice is ordinal; else None (cached)."""
-        if "_rank_of" not in self.__dict__:
+    def _ranks(self) -> tuple[list[int], list[int]] | None:
+        """An ordinal Choice's (option indices by rank, rank of each option); None for any other
+        (cached; O(k log k))."""
+        if "_rank_table" not in self.__dict__:
             options = self.options
-            numbers = len(options) >= 3 and all(_is_number(o) and not isinstance(o, bool) for o in options)
-            order = sorted(range(len(options)), key=lambda i: options[i]) if numbers else None
-            self._by_rank = order
-            self._rank_of = None if order is None else [order.index(i) for i in range(len(options))]
-        ranks: list[int] | None = self._rank_of
+            table = None
+            if len(options) >= 3 and all(_is_number(o) and not isinstance(o, bool) for o in options):
+                by_rank = sorted(range(len(options)), key=lambda i: options[i])
+                rank_of = [0] * len(options)
+                for rank, i in enumerate(by_rank):
+                    rank_of[i] = rank
+                table = (by_rank, rank_of)
+            self._rank_table = table
+        ranks: tuple[list[int], list[int]] | None = self._rank_table
         return ranks
 
     def index(self, value: Any) -> int:
@@ -378,12 +384,11 @@ class Choice(Categorical):
     def to_unit(self, value: Any) -> float:
         """The option's position on [0, 1]: its rank by value for an ordinal Choice, else its index."""
         i, ranks = self.index(value), self._ranks
-        return ((ranks[i] if ranks is not None else i) + 0.5) / len(self.options)
+        return ((ranks[1][i] if ranks is not None else i) + 0.5) / len(self.options)
 
     def from_unit(self, u: float) -> Any:
-        i = min(max(int(u * len(self.options)), 0), len(self.options) - 1)
-        order = self._by_rank if self._ranks is not None else None
-        return self.options[order[i] if order is not None else i]
+        i, ranks = min(max(int(u * len(self.options)), 0), len(self.options) - 1), self._ranks
+        return self.options[ranks[0][i] if ranks is not None else i]
 
     def grid(self, points: int, int_cap: int) -> list[Any]:
         return list(self.options)
@@ -395,11 +400,11 @@ class Choice(Categorical):
         """An ordinal Choice moves by rank as an Int over the sorted options does (a batch size of 64
         becomes 32 or 128, not 1024); any other: another option with probability `spread`, else the same."""
         ranks = self._ranks
-        if ranks is not None and self._by_rank is not None:
+        if ranks is not None:
             new = super().perturb(value, spread, rng)
             if _same(new, value) and rng.random() < 0.5:  # a small spread must still be able to move
-                rank = min(max(ranks[self.index(value)] + rng.choice((-1, 1)), 0), len(self.options) - 1)
-                new = self.options[self._by_rank[rank]]
+                rank = min(max(ranks[1][self.index(value)] + rng.choice((-1, 1)), 0), len(self.options) - 1)
+                new = self.options[ranks[0][rank]]
             return new
         if len(self.options) > 1 and rng.random() < spread:
             others = [o for i, o in enumerate(self.options) if i != self.index(value)]

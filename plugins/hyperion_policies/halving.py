@@ -192,11 +192,22 @@ class ASHA(Policy):
         return [number for _, _, number, _ in chosen]
 
 
+def _dealt(shares: list[int]) -> list[int]:
+    """A cycle of bracket indices, each `shares[b]` times, interleaved: every pick goes to the bracket
+    furthest behind its share so far (so each bracket starts early)."""
+    total, dealt, order = sum(shares), [0] * len(shares), []
+    for i in range(1, total + 1):
+        pick = max(range(len(shares)), key=lambda b: shares[b] * i / total - dealt[b])
+        dealt[pick] += 1
+        order.append(pick)
+    return order
+
+
 class Hyperband(ASHA):
     """Brackets of ASHA that start halving at different rungs, so some trials get a long run before
     any comparison, and the last runs every trial to the end. Trials are dealt to the brackets in
-    Hyperband's proportions (most to the brackets that halve early). max_resource (default 100) sets how many brackets there are:
-    floor(log_reduction_factor(max_resource / min_resource)) + 1."""
+    Hyperband's proportions (most to the brackets that halve early). max_resource (default 100) sets
+    how many brackets there are: floor(log_reduction_factor(max_resource / min_resource)) + 1."""
 
     def __init__(
         self,
@@ -216,14 +227,9 @@ class Hyperband(ASHA):
             count += 1
         # Hyperband's share of configurations per bracket (Li et al. 2018): ceil((S + 1) / (k + 1) * factor**k)
         # for the bracket that halves k times, so the early-halving brackets get most trials (27, 12, 6, 4
-        # for four brackets at factor 3), dealt out in a smooth interleaved order.
+        # for four brackets at factor 3)
         shares = [math.ceil(count / (count - s) * self.reduction_factor ** (count - 1 - s)) for s in range(count)]
-        dealt = [0] * count
-        self.order: list[int] = []
-        for i in range(sum(shares)):
-            pick = max(range(count), key=lambda b: shares[b] * (i + 1) / sum(shares) - dealt[b])
-            dealt[pick] += 1
-            self.order.append(pick)
+        self.order = _dealt(shares)
         return [_Rungs(self.min_resource, self.reduction_factor, s, self.max_resource) for s in range(count)]
 
     def bracket_of(self, number: int) -> int:

@@ -276,9 +276,9 @@ class GPSearch(Strategy):
 
     def _with_prior(self, scores: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """piBO: log EI plus the log prior weighed by PRIOR_BETA / (finished trials)."""
-        enc = self.encoding
         if not self.space.priors:
             return scores
+        enc = self.encoding
         logs = enc.log_prior(xs[:, : len(self.num_names)], enc.indices_of(xs))
         if logs is None:
             return scores
