@@ -110,7 +110,7 @@ def test_parallel_processes_share_one_sqlite_file_without_locking_errors(tmp_pat
     outputs = [p.communicate(timeout=300) for p in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0 and "locked" not in err, err
-        assert out.strip() == "300"
+        assert out.strip() == "300", (out, err)
     con = sqlite3.connect(tmp_path / "shared.db")
     assert con.execute("SELECT count(*) FROM hyperion_trials WHERE state='completed'").fetchone()[0] == 1200
     assert con.execute("SELECT count(*) FROM hyperion_reports").fetchone()[0] == 3600
