@@ -146,8 +146,9 @@ class Study:
             raise StudyFinished(f"study '{loop.state.name}': no trial to ask: {why}")
 
     def tell(self, trial: AskedTrial | int, result: Any) -> None:
-        """End a trial: `result` is a number (the score), an ObjectiveResult, or the exception it raised
-        (the trial then fails with it). A trial stopped by early stopping is recorded as killed."""
+        """End a trial: `result` is a number (the score), an ObjectiveResult, a dict of metrics, or the
+        exception it raised (the trial then fails with it). A trial stopped by early stopping is recorded
+        as killed."""
         if isinstance(trial, AskedTrial):
             if trial.owner is not self:
                 raise ConfigurationError(

@@ -7,7 +7,7 @@ import contextlib
 import math
 import shutil
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +154,16 @@ def normalize_result(result: Any) -> tuple[float | None, dict[str, Any], dict[st
     """An objective's return value as (score, metrics, artifacts); TypeError/ValueError when unusable."""
     if isinstance(result, ObjectiveResult):
         score, metrics, artifacts = result.score, plain_values(result.metrics), result.artifacts
+    elif isinstance(result, Mapping):  # {"val_loss": 0.2, "acc": 0.9}: metrics, as ObjectiveResult(metrics=...)
+        if not all(isinstance(key, str) for key in result):
+            raise TypeError(f"the objective returned a dict whose keys are not all metric names: {result!r:.80}")
+        score, metrics, artifacts = None, plain_values(dict(result)), {}
     else:
         value = number(result)  # numpy scalars, 0-d arrays and tensors, Decimal: one conversion
         if value is None:
             raise TypeError(
                 f"the objective returned {type(result).__name__} {result!r:.80}; "
-                "return ObjectiveResult(score=...) or a number"
+                "return a number, a dict of metrics or ObjectiveResult(score=...)"
             )
         score, metrics, artifacts = value, {}, {}
     if score is not None:

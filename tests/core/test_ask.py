@@ -77,6 +77,21 @@ def test_early_stopping_reaches_should_stop_and_the_tell_records_a_kill():
     assert all(t["kill_reason"].startswith("median") for t in result["trials"] if t["state"] == "killed")
 
 
+def test_a_dict_of_metrics_is_told_as_the_metrics_it_names():
+    # what a training loop has at hand; it once failed every trial ("returned dict"), silently
+    with Study({"x": Float(0, 1)}, metric="acc", mode="max", seed=3) as study:
+        for _ in range(4):
+            trial = study.ask()
+            study.tell(trial, {"acc": trial.params["x"], "loss": 1 - trial.params["x"]})
+        bad = study.ask()
+        study.tell(bad, {1: 0.5})
+        result = study.result()
+    done = [t for t in result["trials"] if t["state"] == "completed"]
+    assert len(done) == 4 and all(t["metrics"]["loss"] == 1 - t["params"]["x"] for t in done)
+    assert result["best"]["params"]["x"] == max(t["params"]["x"] for t in done)
+    assert "keys are not all metric names" in result["trials"][-1]["error"]
+
+
 def test_several_threads_ask_and_tell_at_once():
     with Study({"x": Float(0, 1)}, strategy="bayesian", max_trials=80, seed=3) as study:
 

@@ -88,6 +88,16 @@ def test_result_shape_and_best_in_both_directions():
     assert lowest["best"]["trial_id"] == best["trial_id"]  # the same seed gives the same trials
 
 
+def test_an_objective_may_return_a_dict_of_metrics():
+    result = tune(
+        lambda ctx, x: {"loss": (x - 0.3) ** 2, "x2": x * 2}, SPACE, metric="loss", mode="min", max_trials=12, seed=0
+    )
+    assert result["study"]["completed"] == 12
+    best = result["best"]
+    assert best["metrics"]["x2"] == 2 * best["params"]["x"]
+    assert best["metrics"]["loss"] == min(t["metrics"]["loss"] for t in result["trials"])
+
+
 def test_failed_trials_record_the_error_and_the_study_goes_on():
     def objective(ctx, x):
         if x < 0.25:
@@ -103,7 +113,7 @@ def test_failed_trials_record_the_error_and_the_study_goes_on():
     assert result["study"]["failed"] == len(errors) > 0
     assert any(e.startswith("ValueError: x too small") for e in errors)
     assert any("NaN" in e for e in errors)
-    assert any("return ObjectiveResult(score=...) or a number" in e for e in errors)
+    assert any("return a number, a dict of metrics or ObjectiveResult(score=...)" in e for e in errors)
     assert result["best"]["score"] >= 0.75
     assert result["study"]["completed"] + result["study"]["failed"] == 40
 
