@@ -72,7 +72,7 @@ class Study:
     def __init__(
         self,
         space: Mapping[str, Any],
-        strategy: str | Strategy = "random",
+        strategy: str | Strategy | None = None,
         strategy_kwargs: Mapping[str, Any] | None = None,
         storage: str | Any | None = None,
         study_name: str = "study",

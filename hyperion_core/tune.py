@@ -32,7 +32,7 @@ DEFAULT_MAX_TRIALS = 100
 def tune(
     objective: Callable[..., Any],
     space: Mapping[str, Any],
-    strategy: str | Strategy = "random",
+    strategy: str | Strategy | None = None,
     strategy_kwargs: Mapping[str, Any] | None = None,
     max_trials: int | None = None,
     max_concurrent: int = 1,

@@ -4,6 +4,8 @@ The rules (how they were chosen: docs/strategies.md, "auto"):
 
 - several objectives, a conditional space, mostly categorical parameters, more than 20 parameters,
   or a budget above 1,000 trials with categorical parameters: `bayesian` (TPE) from the start;
+- once an early-stopping policy stops a trial: `bayesian` (only TPE learns from stopped trials, ranked
+  by how far they got; gp models finished ones only);
 - numeric parameters only: `gp` to find the region, then a local search from its best trial once
   `local_after` of the budget is spent, or after `gp_trials` trials (the GP's cost grows with the cube
   of the trials): `local` (a trust region, one trial at a time) or, with trials running beside it,
@@ -66,11 +68,12 @@ class AutoSearch(Strategy):
                 "(sigma0, popsize, restarts)"
             )
         self.local = local
+        self.tpe = TPESearch(**(bayesian_kwargs or {}))
         self.engines: dict[str, Strategy] = {
             "gp": GPSearch(**(gp_kwargs or {})),
             "local": LocalSearch(**(local_kwargs or {}) if local == "local" else {}),
             "cmaes": CMAES(**(local_kwargs or {}) if local == "cmaes" else {}),
-            "bayesian": TPESearch(**(bayesian_kwargs or {})),
+            "bayesian": self.tpe,
         }
         self.current: str | None = None
         self.finished = 0
@@ -97,6 +100,9 @@ class AutoSearch(Strategy):
             return "bayesian", "several objectives (multi-objective TPE)"
         if study.space.conditions:
             return "bayesian", "a conditional space (tree-structured TPE)"
+        stopped = self.tpe.stopped
+        if stopped:
+            return "bayesian", f"{stopped} trial(s) stopped early: TPE learns from them by how far they got"
         if len(params) > MAX_GP_PARAMS:
             return "bayesian", f"{len(params)} parameters (more than {MAX_GP_PARAMS})"
         if categorical * 2 > len(params):

@@ -5,9 +5,10 @@ a kernel density over the unit cube (Gaussian kernels, truncated to [0, 1], for 
 log-scaled ones in log space; categorical kernels for Choice and Bool), jointly over all parameters.
 Candidates drawn from the good density are scored by log good(x) - log bad(x); the best is proposed.
 Trials still running count as bad points while the next ones are proposed (a constant liar), so
-parallel slots spread out. Killed and failed trials count as bad points (an early-stopping policy
-stopped them for being worse, or the objective failed there): they never attract proposals and push
-later ones away from regions that fail.
+parallel slots spread out. Trials an early-stopping policy stopped rank after the finished ones, by
+how far they got and then by their last report (as Optuna's TPE does): under ASHA the good set is the
+finished and the furthest-promoted trials. Failed trials, and stopped ones with no report, count as
+bad points: they never attract proposals and push later ones away from regions that fail.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from hyperion_core.encoding import Encoding
 from hyperion_core.errors import ConfigurationError
 from hyperion_core.models import Trial, TrialState
+from hyperion_core.outcome import reported_value
 from hyperion_core.params import PRIOR_BETA
 from hyperion_core.protocols import Proposal, Strategy
 from hyperion_core.space import Choice, Int
@@ -46,6 +48,12 @@ def _erf(x: np.ndarray) -> np.ndarray:
 #: development tasks (10 seeds; 0, 0.5, 1): 0.5 (docs/benchmarks.md); Float parameters are unchanged.
 VALUE_SHARE = 0.5
 
+#: The kernel width factor (chosen on BBOB, docs/strategies.md) and the one once an early-stopping policy
+#: stops trials: there the good set is a few finished trials among many stopped ones, and narrow kernels
+#: spent the budget on near-copies of the first finished leaders (chosen on the ten LCBench tasks).
+BANDWIDTH = 0.25
+STOPPED_BANDWIDTH = 2.0
+
 
 def _step(param: Any) -> float:
     """The narrowest kernel for a parameter of few values (an Int, an ordinal Choice; 0 for a Float)."""
@@ -63,15 +71,22 @@ class _Points:
         self.num = np.empty((64, n_num))
         self.cat = np.empty((64, n_cat), dtype=np.int64)
         self.loss = np.empty(64)
+        self.progress = np.empty(64)
         self.size = 0
 
-    def add(self, num: list[float], cat: list[int], loss: float) -> None:
+    def add(self, num: list[float], cat: list[int], loss: float, progress: float = math.inf) -> None:
         if self.size == len(self.loss):
             self.num = np.concatenate([self.num, np.empty_like(self.num)])
             self.cat = np.concatenate([self.cat, np.empty_like(self.cat)])
             self.loss = np.concatenate([self.loss, np.empty_like(self.loss)])
+            self.progress = np.concatenate([self.progress, np.empty_like(self.progress)])
         self.num[self.size], self.cat[self.size], self.loss[self.size] = num, cat, loss
+        self.progress[self.size] = progress
         self.size += 1
+
+    def ranked(self, rows: np.ndarray) -> np.ndarray:
+        """`rows` best first: finished trials by loss, then stopped ones by how far they got, then loss."""
+        return rows[np.lexsort((self.loss[rows], -self.progress[rows]))]
 
 
 class _Density:
@@ -170,9 +185,11 @@ class TPESearch(Strategy):
     """Tree-structured Parzen Estimator.
 
     n_startup: random trials before the model is used (default 10).
-    gamma: share of completed trials that form the "good" density (default 0.1; at least 1, at most 25).
+    gamma: share of the trials that form the "good" density (default 0.1; at least 1, at most 25): the
+      best finished ones, then those stopped early by how far they got, then by their last report.
     n_candidates: points drawn from the good density per proposal; more exploits harder (default 64).
-    bandwidth: kernel width factor (default 0.25); smaller is greedier.
+    bandwidth: kernel width factor; smaller is greedier (default 0.25, and 2.0 once an early-stopping
+      policy has stopped a trial: see STOPPED_BANDWIDTH).
     prior_weight: weight of the uniform prior component in each density (default 2.0).
 
     The defaults were chosen on the whole BBOB suite (24 functions, dimensions 2, 5 and 10, budgets 50
@@ -184,7 +201,7 @@ class TPESearch(Strategy):
         n_startup: int = 10,
         gamma: float = 0.1,
         n_candidates: int = 64,
-        bandwidth: float = 0.25,
+        bandwidth: float | None = None,
         prior_weight: float = 2.0,
     ) -> None:
         if not isinstance(n_startup, int) or n_startup < 1:
@@ -193,10 +210,10 @@ class TPESearch(Strategy):
             raise ConfigurationError(f"bayesian: gamma must be between 0 and 1, got {gamma!r}")
         if not isinstance(n_candidates, int) or n_candidates < 1:
             raise ConfigurationError(f"bayesian: n_candidates must be a whole number >= 1, got {n_candidates!r}")
-        if bandwidth <= 0 or prior_weight <= 0:
+        if (bandwidth is not None and bandwidth <= 0) or prior_weight <= 0:
             raise ConfigurationError("bayesian: bandwidth and prior_weight must be > 0")
         self.n_startup, self.gamma, self.n_candidates = n_startup, gamma, n_candidates
-        self.bandwidth, self.prior_weight = bandwidth, prior_weight
+        self.fixed_bandwidth, self.prior_weight = bandwidth, prior_weight
 
     def setup(self, study: StudyState) -> None:
         super().setup(study)
@@ -215,6 +232,15 @@ class TPESearch(Strategy):
         # trial's hypervolume contribution within its front
         self.several = study.goal.several
         self.values: list[list[float]] = []
+        self.stopped = 0  # trials an early-stopping policy stopped after a report: ranked after the finished
+
+    @property
+    def bandwidth(self) -> float:
+        """The kernel width factor: BANDWIDTH, or STOPPED_BANDWIDTH once an early-stopping policy has
+        stopped trials (unless set)."""
+        if self.fixed_bandwidth is not None:
+            return self.fixed_bandwidth
+        return STOPPED_BANDWIDTH if self.stopped else BANDWIDTH
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
         if self.space.conditions:  # a conditional space: an inactive parameter is drawn at random, so
@@ -233,6 +259,14 @@ class TPESearch(Strategy):
             self.values.append(trial.values)
         elif trial.state is TrialState.COMPLETED and trial.value is not None and not self.several:
             self.done.add(*self._encode(trial.params), self.goal.loss(trial.value))
+        elif (
+            trial.state is TrialState.KILLED
+            and not self.several
+            and trial.last_step is not None
+            and (value := reported_value(trial, self.goal.metric)) is not None
+        ):
+            self.done.add(*self._encode(trial.params), self.goal.loss(value), float(trial.last_step))
+            self.stopped += 1
         elif trial.state in (TrialState.KILLED, TrialState.FAILED):
             self.rejected.add(*self._encode(trial.params), math.inf)  # "bad" evidence: steer away
 
@@ -254,7 +288,7 @@ class TPESearch(Strategy):
         n_good = min(max(1, math.ceil(self.gamma * n)), 25)
         if self.several:
             self.done.loss[:n] = mo_losses(self.goal.losses(self.values), n_good)
-        order = np.argsort(self.done.loss[:n], kind="stable")
+        order = self.done.ranked(np.arange(n))
         if self.space.conditions:
             return self._suggest_tree(order, n_good, pending)
         good, bad = order[:n_good], order[n_good:]
@@ -328,7 +362,7 @@ class TPESearch(Strategy):
         subset = np.flatnonzero(rows)
         is_good = np.zeros(n, dtype=bool)
         if len(subset):
-            ranked = subset[np.argsort(self.done.loss[subset], kind="stable")]
+            ranked = self.done.ranked(subset)
             is_good[ranked[: min(max(1, math.ceil(self.gamma * len(subset))), 25)]] = True
         keep = self._consistent(self.rejected.cat[: self.rejected.size], chosen)
         liars = [p for p in pending if self._consistent(np.array([p[1]], dtype=np.int64), chosen)[0]]

@@ -64,6 +64,17 @@ def test_one_config_checks_every_option_once_and_names_it():
     assert kept == {"constraints": {"mem": ["<=", 2.0]}, "strategy": "tpe"}
 
 
+def test_a_study_that_names_no_strategy_gets_random_and_bayesian_under_halving():
+    assert StudyConfig.of(space=SPACE).strategy == "random"
+    assert StudyConfig.of(space=SPACE, early_stopping="median").strategy == "random"
+    for policy in ("asha", "hyperband"):
+        assert StudyConfig.of(space=SPACE, early_stopping=policy).strategy == "bayesian"
+        assert StudyConfig.of(space=SPACE, early_stopping=policy, strategy="random").strategy == "random"
+    with Study(SPACE, early_stopping="asha") as study:
+        study.tell(study.ask(), 0.5)
+        assert study.result()["study"]["strategy"] == "bayesian"
+
+
 def test_a_config_file_dict_validates_to_the_same_config():
     """What a config file holds (lists where Python has tuples) gives the config tune() would build."""
     from_python = StudyConfig.of(

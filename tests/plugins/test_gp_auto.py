@@ -226,6 +226,29 @@ def test_auto_switches_from_gp_to_bayesian_and_records_it(tmp_path):
     assert result["best"]["value"] < 1.5
 
 
+def test_auto_goes_on_with_bayesian_once_a_policy_stops_a_trial():
+    """gp models finished trials only; TPE learns from the stopped ones too (by how far they got)."""
+
+    def objective(ctx, x, y):
+        for epoch in range(9):
+            ctx.report(step=epoch, loss=(x - 0.3) ** 2 + (y - 0.6) ** 2 + 1.0 / (epoch + 1))
+            if ctx.should_stop():
+                break
+        return ObjectiveResult(metrics={"loss": (x - 0.3) ** 2 + (y - 0.6) ** 2})
+
+    space = {"x": Float(0, 1), "y": Float(0, 1)}
+    result = tune(
+        objective, space, strategy="auto", metric="loss", mode="min", max_trials=20, early_stopping="asha", seed=0
+    )
+    notes = [n for n in result["study"]["notes"] if n.startswith("auto:")]
+    first_stop = next(i for i, t in enumerate(result["trials"]) if t["state"] == "killed")
+    assert notes[0] == "auto: gp (2 parameter(s), 0 categorical, budget 20)"
+    assert notes[1:] == [
+        "auto: switched from gp to bayesian (1 trial(s) stopped early: TPE learns from them by how far they got)"
+    ]
+    assert first_stop < 19 and result["study"]["killed"] > 5
+
+
 def test_auto_with_several_objectives_uses_multi_objective_tpe():
     result = tune(
         lambda ctx, x: ObjectiveResult(score=x, metrics={"a": x, "b": 1 - x}),
