@@ -9,6 +9,7 @@ log10(best - f_opt + 1e-8); per function the median over instances; methods rank
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -35,18 +36,39 @@ def f_opt(problem) -> float:
     return float(problem(x))
 
 
+def lagged(strategy: str, kwargs: dict, lag: int):
+    """The strategy, told of each finished trial only once `lag` more have finished: one trial at a
+    time, it proposes with the information a run at lag + 1 slots has, and nothing is running."""
+    from hyperion_core.plugins import registry
+
+    instance = registry().strategy(strategy, kwargs or None)
+    held: collections.deque = collections.deque()
+    observe = instance.observe
+
+    def delayed(trial) -> None:
+        held.append(trial)
+        if len(held) > lag:
+            observe(held.popleft())
+
+    instance.observe = delayed
+    return instance
+
+
 def run_hyperion(
-    problem, strategy: str, budget: int, seed: int, concurrent: int = 1, seed_offset: int = 0, **kwargs
+    problem, strategy: str, budget: int, seed: int, concurrent: int = 1, seed_offset: int = 0, lag: int = 0, **kwargs
 ) -> float:
-    """`seed_offset` runs the same method on other seeds (how far apart two runs of one method land)."""
+    """`seed_offset` runs the same method on other seeds (how far apart two runs of one method land);
+    `lag` gives the strategy each result only after `lag` more (what parallel slots cost it in information)."""
     seed += seed_offset
+    if lag:
+        strategy, kwargs = lagged(strategy, kwargs, lag), {}
     dims = problem.dimension
     space = {f"x{i}": Float(float(problem.lower_bounds[i]), float(problem.upper_bounds[i])) for i in range(dims)}
     result = tune(
         lambda ctx, **x: float(problem([x[f"x{i}"] for i in range(dims)])),
         space,
         strategy=strategy,
-        strategy_kwargs=kwargs,
+        strategy_kwargs=kwargs or None,
         max_concurrent=concurrent,
         reproducible=concurrent > 1,  # each proposal sees the other slots' trials running, whatever the timing
         mode="min",
