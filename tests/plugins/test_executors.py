@@ -216,14 +216,15 @@ def test_process_executor_fails_a_trial_whose_result_this_process_cannot_read(tm
     """A result whose class only the worker can import (here: a module on the worker's path alone; the
     same happens with another Hyperion version in the worker) fails its trial; the study goes on."""
     folder = str(tmp_path)
+    # written once, before any worker runs: two workers writing it at once could import a half-written file
+    (tmp_path / "only_in_the_worker.py").write_text("class Stranger:\n    pass\n")
 
     def returns_a_stranger(ctx, x):
         import sys
-        from pathlib import Path
 
         if x > 0.5:
-            Path(folder, "only_in_the_worker.py").write_text("class Stranger:\n    pass\n")
-            sys.path.insert(0, folder)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
             from only_in_the_worker import Stranger
 
             return ObjectiveResult(score=x, artifacts={"model": Stranger()})
