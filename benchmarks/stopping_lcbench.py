@@ -173,6 +173,18 @@ def main() -> None:
             count = sum(as_good(rows[arm][task], rows[rival][task]) for task in TASKS)
             wins = f"{count} of {len(TASKS)}"
         print(f"| {arm} | {best:.2f} | {epochs:,.0f} | {epochs / statistics.median(everything):.0%} | {wins} |")
+    print("\nper task, mean best / mean epochs over the seeds; as good = the same or a better best at no more epochs\n")
+    print("| task | " + " | ".join(f"{arm} | {rival} | as good" for arm, rival in RIVAL.items()) + " |")
+    print("|---|" + "---:|---:|---:|" * len(RIVAL))
+    for task in TASKS:
+        cells = []
+        for arm, rival in RIVAL.items():
+            for a in (arm, rival):
+                cells.append(
+                    f"{statistics.fmean(b for b, _ in rows[a][task]):.2f} / {statistics.fmean(e for _, e in rows[a][task]):.0f}"
+                )
+            cells.append("yes" if as_good(rows[arm][task], rows[rival][task]) else "no")
+        print(f"| {task} | " + " | ".join(cells) + " |")
 
 
 def as_good(mine: list[tuple[float, int]], theirs: list[tuple[float, int]]) -> bool:
