@@ -160,16 +160,8 @@ def test_under_asha_it_learns_from_the_trials_it_stops():
         return ObjectiveResult(metrics={"loss": abs(x - 0.8)})
 
     def late_distance(strategy: str | None, seed: int) -> float:
-        result = tune(
-            objective,
-            {"x": Float(0, 1)},
-            strategy=strategy,
-            metric="loss",
-            mode="min",
-            max_trials=60,
-            early_stopping="asha",
-            seed=seed,
-        )
+        study = {"metric": "loss", "mode": "min", "max_trials": 60, "early_stopping": "asha"}
+        result = tune(objective, {"x": Float(0, 1)}, strategy=strategy, seed=seed, **study)
         assert result["study"]["strategy"] == (strategy or "bayesian")  # none named under asha: bayesian
         assert result["study"]["killed"] > 40  # most trials were stopped early
         return statistics.median(abs(t["params"]["x"] - 0.8) for t in result["trials"][20:])
