@@ -28,11 +28,12 @@ MAX_NAME = 255
 #: The shortest join_stale_after_s: a storage refreshes a joined run's heartbeat at least three times
 #: within it, so a worker is taken for dead only after missing several beats.
 MIN_JOIN_STALE_AFTER_S = 10.0
-#: The strategy of a study that names none; under these early-stopping policies, HALVING_STRATEGY
-#: (chosen on the ten LCBench tasks with benchmarks/lcbench.py --fidelity: docs/benchmarks.md).
+#: The strategy of a study that names none; under these early-stopping policies, STOPPING_STRATEGY,
+#: which learns from the trials they stop (chosen on the ten LCBench tasks with benchmarks/lcbench.py
+#: --fidelity: docs/benchmarks.md). moasha (several objectives) was not measured: random there.
 DEFAULT_STRATEGY = "random"
-HALVING_POLICIES = ("asha", "hyperband")
-HALVING_STRATEGY = "bayesian"
+STOPPING_POLICIES = ("asha", "hyperband", "median", "aggressive", "patient")
+STOPPING_STRATEGY = "bayesian"
 
 Bound = tuple[Literal["<=", ">="], float]
 
@@ -48,7 +49,7 @@ class StudyConfig(BaseModel):
     goal: Goal = Field(default_factory=lambda: Goal.of("score", "max"))
     study_name: str = "study"
     # plugins, by name (or as objects): the registry resolves and checks them, listing what is installed
-    strategy: str | Strategy | Any = None  # None: DEFAULT_STRATEGY, or HALVING_STRATEGY under a halving policy
+    strategy: str | Strategy | Any = None  # None: DEFAULT_STRATEGY, or STOPPING_STRATEGY under a policy
     strategy_kwargs: dict[str, Any] | None = None
     max_trials: int | None = None
     max_concurrent: int = 1
@@ -198,11 +199,11 @@ class StudyConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_strategy(cls, data: Any) -> Any:
-        """No strategy named: `random`, or `bayesian` under `asha`/`hyperband`, which learns from the trials
-        they stop (ranked by how far they got; docs/early-stopping.md has the figures)."""
+        """No strategy named: `random`, or `bayesian` under an early-stopping policy, which learns from the
+        trials it stops (ranked by how far they got; docs/early-stopping.md has the figures)."""
         if isinstance(data, Mapping) and data.get("strategy") is None:
-            halving = isinstance(data.get("early_stopping"), str) and data["early_stopping"] in HALVING_POLICIES
-            return {**data, "strategy": HALVING_STRATEGY if halving else DEFAULT_STRATEGY}
+            stopping = isinstance(data.get("early_stopping"), str) and data["early_stopping"] in STOPPING_POLICIES
+            return {**data, "strategy": STOPPING_STRATEGY if stopping else DEFAULT_STRATEGY}
         return data
 
     @model_validator(mode="before")

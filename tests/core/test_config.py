@@ -64,10 +64,11 @@ def test_one_config_checks_every_option_once_and_names_it():
     assert kept == {"constraints": {"mem": ["<=", 2.0]}, "strategy": "tpe"}
 
 
-def test_a_study_that_names_no_strategy_gets_random_and_bayesian_under_halving():
+def test_a_study_that_names_no_strategy_gets_random_and_bayesian_under_early_stopping():
     assert StudyConfig.of(space=SPACE).strategy == "random"
-    assert StudyConfig.of(space=SPACE, early_stopping="median").strategy == "random"
-    for policy in ("asha", "hyperband"):
+    assert StudyConfig.of(space=SPACE, early_stopping="none").strategy == "random"
+    assert StudyConfig.of(space=SPACE, early_stopping="moasha", metric=["a", "b"]).strategy == "random"
+    for policy in ("asha", "hyperband", "median", "aggressive", "patient"):
         assert StudyConfig.of(space=SPACE, early_stopping=policy).strategy == "bayesian"
         assert StudyConfig.of(space=SPACE, early_stopping=policy, strategy="random").strategy == "random"
     with Study(SPACE, early_stopping="asha") as study:
