@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from hyperion import Choice, ConfigurationError, Float, Int, SpaceError, StorageError, tune
+from hyperion import Choice, ConfigurationError, Float, Int, ObjectiveResult, SpaceError, StorageError, tune
 from hyperion_core.plugins import registry
 from hyperion_core.space import Space
 from hyperion_storage.sql import SQLStorage
@@ -167,3 +167,27 @@ def test_what_a_conditional_study_returns_is_accepted_back_as_input(tmp_path):
     with pytest.raises(StorageError, match="no database at"):
         tune(objective, space, max_trials=1, warm_start_from=(f"sqlite:///{tmp_path / 'typo.db'}", "c"))
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_under_asha_the_tree_learns_from_the_trials_it_stops():
+    """No strategy named under a policy: bayesian, whose tree ranks stopped trials by how far they got."""
+    import statistics
+
+    from benchmarks.conditional import SPACE as MODELS
+    from benchmarks.conditional import loss
+
+    def objective(ctx, model):
+        final = loss(model)
+        for epoch in range(9):
+            ctx.report(step=epoch, loss=final + 1.0 / (epoch + 1))
+            if ctx.should_stop():
+                break
+        return ObjectiveResult(metrics={"loss": final})
+
+    def median_best(strategy):
+        study = {"metric": "loss", "mode": "min", "max_trials": 60, "early_stopping": "asha"}
+        return statistics.median(
+            tune(objective, MODELS, strategy=strategy, seed=s, **study)["best"]["value"] for s in range(10)
+        )
+
+    assert median_best(None) < median_best("random") / 2
