@@ -7,7 +7,8 @@ median time of a full 52-epoch run on that task. Reported: the best final (epoch
 among the trials that trained to the end, per task the mean over the seeds, and the methods' ranks.
 
 - hyperion <policy> + <strategy>: Hyperion's `asha` or `hyperband` with that strategy's proposals
-  (`bayesian` is what a study that names no strategy gets under these policies);
+  (`bayesian` is what a study that names no strategy gets under these policies); a strategy may carry
+  float arguments: "hyperion asha + bayesian:bandwidth=2";
 - hyperion auto, no stopping: every trial trains 52 epochs;
 - optuna hyperband + tpe: Optuna's HyperbandPruner with its TPESampler (5.0 defaults); + random: with
   its RandomSampler (which of the two, pruner or sampler, makes the difference);
@@ -88,9 +89,12 @@ def run_hyperion(method: str, task: str, seed: int, budget: float) -> float:
         )
     else:
         policy, strategy = method.split()[1], method.split("+ ")[1]
+        strategy, _, given = strategy.partition(":")  # "bayesian:bandwidth=2" passes strategy_kwargs
+        strategy_kwargs = {k: float(v) for k, v in (pair.split("=") for pair in given.split(",") if pair)}
         study = Study(
             hyperion_space("lcbench"),
             strategy=strategy,
+            strategy_kwargs=strategy_kwargs or None,
             metric="acc",
             mode="max",
             seed=seed,
@@ -156,7 +160,9 @@ def _job(args: tuple[str, str, int, float]) -> tuple[str, str, int, float]:
 
 
 def fidelity_main(args: Any) -> None:
-    methods = [m for m in args.methods if m in FIDELITY_METHODS] or FIDELITY_METHODS
+    # the listed methods, and any "hyperion <policy> + <strategy>[:name=value,...]"
+    methods = [m for m in args.methods if m in FIDELITY_METHODS or (m.startswith("hyperion ") and " + " in m)]
+    methods = methods or FIDELITY_METHODS
     task_list = CHECK_TASKS if args.check else DEV_TASKS
     budgets = {task: args.budget * full_time(task) for task in task_list}
     jobs = [(m, t, s, budgets[t]) for t in task_list for s in range(args.seeds) for m in methods]
