@@ -99,7 +99,7 @@ def run_hyperion(method: str, task: str, seed: int, budget: float) -> float:
             mode="max",
             seed=seed,
             early_stopping=policy,
-            early_stopping_kwargs=kwargs,
+            early_stopping_kwargs=kwargs if policy in ("asha", "hyperband") else None,  # median: its defaults
             max_trials=10_000,
         )
     with study:
