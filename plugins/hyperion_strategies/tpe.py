@@ -298,18 +298,12 @@ class TPESearch(Strategy):
         if pending:  # the constant liar: running points count as bad ones
             bad_num.append(np.array([p[0] for p in pending], dtype=float).reshape(len(pending), d_num))
             bad_cat.append(np.array([p[1] for p in pending], dtype=np.int64).reshape(len(pending), d_cat))
-        good_density = _Density(
-            self.done.num[good], self.done.cat[good], self.cat_sizes, self.prior_weight, self.bandwidth, self.floors
-        )
-        bad_density = _Density(
-            np.concatenate(bad_num),
-            np.concatenate(bad_cat),
-            self.cat_sizes,
-            self.prior_weight,
-            self.bandwidth,
-            self.floors,
-        )
+        good_density = self._density(self.done.num[good], self.done.cat[good], self.cat_sizes, self.floors)
+        bad_density = self._density(np.concatenate(bad_num), np.concatenate(bad_cat), self.cat_sizes, self.floors)
         return self._best_candidate(good_density, bad_density)
+
+    def _density(self, num: np.ndarray, cat: np.ndarray, sizes: list[int], floors: np.ndarray) -> _Density:
+        return _Density(num, cat, sizes, self.prior_weight, self.bandwidth, floors)
 
     def _best_candidate(self, good_density: _Density, bad_density: _Density) -> dict[str, Any]:
         num, cat = good_density.sample(self.np_rng, self.n_candidates)
@@ -378,22 +372,11 @@ class TPESearch(Strategy):
                 bad_num.append(np.array([p[0] for p in liars], dtype=float).reshape(len(liars), -1)[:, nums])
                 bad_cat.append(np.array([p[1] for p in liars], dtype=np.int64).reshape(len(liars), -1)[:, cats])
             sizes = [self.cat_sizes[j] for j in cats]
-            good_density = _Density(
-                self.done.num[:n][good_rows][:, nums],
-                self.done.cat[:n][good_rows][:, cats],
-                sizes,
-                self.prior_weight,
-                self.bandwidth,
-                self.floors[nums],
+            floors = self.floors[nums]
+            good_density = self._density(
+                self.done.num[:n][good_rows][:, nums], self.done.cat[:n][good_rows][:, cats], sizes, floors
             )
-            bad_density = _Density(
-                np.concatenate(bad_num),
-                np.concatenate(bad_cat),
-                sizes,
-                self.prior_weight,
-                self.bandwidth,
-                self.floors[nums],
-            )
+            bad_density = self._density(np.concatenate(bad_num), np.concatenate(bad_cat), sizes, floors)
             num, cat = good_density.sample(self.np_rng, self.n_candidates)
             best = int(np.argmax(good_density.log_pdf(num, cat) - bad_density.log_pdf(num, cat)))
             p = self.space.params
