@@ -10,9 +10,11 @@ the same kind with no more epochs.
 
 Needs numpy<2 for yahpo-gym's ConfigSpace (see benchmarks/asha_lcbench.py) and optuna:
     /tmp/yahpovenv/bin/pip install 'optuna>=4,<5'
-    /tmp/yahpovenv/bin/python benchmarks/stopping_lcbench.py [--seeds 3] [--configs 60] [--median-sweep]
+    /tmp/yahpovenv/bin/python benchmarks/stopping_lcbench.py [--seeds 3] [--configs 60] [--sweep] [--check]
 
---median-sweep: instead, `median` with warm-ups 0, 2, 4, 8 and min_trials 3, 5 against MedianPruner.
+--sweep: instead, `median` (warmup_steps x min_trials) against MedianPruner and `asha` (min_resource x
+reduction_factor) against SuccessiveHalvingPruner, the shipped defaults among them.
+--check: the 24 LCBench tasks never used to choose anything (benchmarks/lcbench.py's CHECK_TASKS).
 --cv: instead, a 5-fold CV task (GradientBoosting on scikit-learn's breast-cancer data, 40 configurations
 per seed), each trial reporting its fold accuracies; its result is their mean.
 """
@@ -137,21 +139,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--configs", type=int, default=60)
-    parser.add_argument("--median-sweep", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="the policies' arguments varied (see the docstring)")
+    parser.add_argument("--check", action="store_true", help="the 24 unseen tasks instead of the ten")
     parser.add_argument("--cv", action="store_true", help="the 5-fold CV task instead (GradientBoosting)")
     args = parser.parse_args()
     logging.getLogger("hyperion").setLevel(logging.ERROR)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    if args.median_sweep:
-        sweep(args.seeds, args.configs)
-        return
     if args.cv:
         cv_main(args.seeds)
         return
+    tasks = TASKS
+    if args.check:
+        from lcbench import CHECK_TASKS
+
+        tasks = CHECK_TASKS
+    if args.sweep:
+        sweep(tasks, args.seeds, args.configs)
+        return
     rows: dict[str, dict[str, list[tuple[float, int]]]] = {arm: {} for arm in ARMS}
-    for task in TASKS:
+    for task in tasks:
         for seed in range(args.seeds):
             table = curves(task, seed, args.configs)
             for arm, (lib, policy, kwargs) in ARMS.items():
@@ -163,20 +171,20 @@ def main() -> None:
         "| arm | best final val acc % (median) | epochs (median) | share of no stopping | tasks as good as Optuna's pruner at no more epochs |"
     )
     print("|---|---:|---:|---:|---:|")
-    everything = [e for task in TASKS for _, e in rows["no early stopping"][task]]
+    everything = [e for task in tasks for _, e in rows["no early stopping"][task]]
     for arm in ARMS:
-        best = statistics.median(b for task in TASKS for b, _ in rows[arm][task])
-        epochs = statistics.median(e for task in TASKS for _, e in rows[arm][task])
+        best = statistics.median(b for task in tasks for b, _ in rows[arm][task])
+        epochs = statistics.median(e for task in tasks for _, e in rows[arm][task])
         wins = "-"
         if arm in RIVAL:
             rival = RIVAL[arm]
-            count = sum(as_good(rows[arm][task], rows[rival][task]) for task in TASKS)
-            wins = f"{count} of {len(TASKS)}"
+            count = sum(as_good(rows[arm][task], rows[rival][task]) for task in tasks)
+            wins = f"{count} of {len(tasks)}"
         print(f"| {arm} | {best:.2f} | {epochs:,.0f} | {epochs / statistics.median(everything):.0%} | {wins} |")
     print("\nper task, mean best / mean epochs over the seeds; as good = the same or a better best at no more epochs\n")
     print("| task | " + " | ".join(f"{arm} | {rival} | as good" for arm, rival in RIVAL.items()) + " |")
     print("|---|" + "---:|---:|---:|" * len(RIVAL))
-    for task in TASKS:
+    for task in tasks:
         cells = []
         for arm, rival in RIVAL.items():
             for a in (arm, rival):
@@ -219,21 +227,34 @@ def cv_main(seeds: int) -> None:
         print(f"{arm} against {rival}: {verdict}")
 
 
-def sweep(seeds: int, configs: int) -> None:
-    tables = {(t, seed): curves(t, seed, configs) for t in TASKS for seed in range(seeds)}
-    rival = {key: optuna_arm("median", table) for key, table in tables.items()}
-    print("| `warmup_steps` | `min_trials` | best (median) | epochs (median) | tasks as good at no more epochs |")
-    print("|---:|---:|---:|---:|---:|")
-    for warm in (0, 2, 4, 8):
-        for least in (3, 5):
-            kwargs = {"warmup_steps": warm, "min_trials": least}
-            got = {key: hyperion_arm("median", kwargs, table) for key, table in tables.items()}
+def sweep(tasks: list[str], seeds: int, configs: int) -> None:
+    """Each policy with its arguments varied, against its Optuna rival, on the same tables."""
+    tables = {(t, seed): curves(t, seed, configs) for t in tasks for seed in range(seeds)}
+    grids = {
+        "median": [{"warmup_steps": w, "min_trials": m} for w in (0, 1, 2) for m in (2, 3, 4, 5)],
+        "asha": [
+            {"max_resource": EPOCHS, "min_resource": r, "reduction_factor": f} for r in (1, 2, 3) for f in (2, 3, 4)
+        ],
+    }
+    print(
+        "| policy | arguments | tasks as good at no more epochs | mean best | rival's | epochs, share of the rival's |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for policy, grid in grids.items():
+        kind = "median" if policy == "median" else "sha"
+        rival = {key: optuna_arm(kind, table) for key, table in tables.items()}
+        for kwargs in grid:
+            got = {key: hyperion_arm(policy, kwargs, table) for key, table in tables.items()}
             count = sum(
-                as_good([got[(t, i)] for i in range(seeds)], [rival[(t, i)] for i in range(seeds)]) for t in TASKS
+                as_good([got[(t, i)] for i in range(seeds)], [rival[(t, i)] for i in range(seeds)]) for t in tasks
             )
-            best = statistics.median(b for b, _ in got.values())
-            epochs = statistics.median(e for _, e in got.values())
-            print(f"| {warm} | {least} | {best:.2f} | {epochs:,.0f} | {count} of {len(TASKS)} |", flush=True)
+            best, theirs = (statistics.fmean(b for b, _ in arm.values()) for arm in (got, rival))
+            share = sum(e for _, e in got.values()) / sum(e for _, e in rival.values())
+            shown = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "max_resource")
+            print(
+                f"| {policy} | {shown} | {count} of {len(tasks)} | {best:.2f} | {theirs:.2f} | {share:.0%} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
