@@ -120,6 +120,7 @@ ARMS = {
     "hyperion median (default: every report)": ("hyperion", "median", {}),
     "hyperion median (check_interval=10)": ("hyperion", "median", {"check_interval": 10}),
     "hyperion aggressive (every 25)": ("hyperion", "aggressive", {}),
+    "hyperion percentile (top fifth, 2 in a row)": ("hyperion", "percentile", {}),
     "hyperion asha": ("hyperion", "asha", {}),
     "hyperion hyperband": ("hyperion", "hyperband", {"max_resource": 200}),
     "optuna MedianPruner": ("optuna", "median", {}),

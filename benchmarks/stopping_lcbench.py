@@ -12,8 +12,9 @@ Needs numpy<2 for yahpo-gym's ConfigSpace (see benchmarks/asha_lcbench.py) and o
     /tmp/yahpovenv/bin/pip install 'optuna>=4,<5'
     /tmp/yahpovenv/bin/python benchmarks/stopping_lcbench.py [--seeds 3] [--configs 60] [--sweep] [--check]
 
---sweep: instead, `median` (warmup_steps x min_trials) against MedianPruner and `asha` (min_resource x
-reduction_factor) against SuccessiveHalvingPruner, the shipped defaults among them.
+--sweep: instead, `median` (warmup_steps x min_trials, and keep x patience: `percentile` is keep=0.2,
+patience=2) against MedianPruner and `asha` (min_resource x reduction_factor) against
+SuccessiveHalvingPruner, the shipped defaults among them.
 --check: the 24 LCBench tasks never used to choose anything (benchmarks/lcbench.py's CHECK_TASKS).
 --cv: instead, a 5-fold CV task (GradientBoosting on scikit-learn's breast-cancer data, 40 configurations
 per seed), each trial reporting its fold accuracies; its result is their mean.
@@ -128,11 +129,16 @@ def cv_tables(seed: int, configs: int = 40) -> tuple[list[list[float]], list[flo
 ARMS = {
     "no early stopping": ("hyperion", None, {}),
     "hyperion median": ("hyperion", "median", {}),
+    "hyperion percentile": ("hyperion", "percentile", {}),
     "hyperion asha": ("hyperion", "asha", {"max_resource": EPOCHS}),
     "optuna MedianPruner": ("optuna", "median", {}),
     "optuna SuccessiveHalvingPruner": ("optuna", "sha", {}),
 }
-RIVAL = {"hyperion median": "optuna MedianPruner", "hyperion asha": "optuna SuccessiveHalvingPruner"}
+RIVAL = {
+    "hyperion median": "optuna MedianPruner",
+    "hyperion percentile": "optuna MedianPruner",
+    "hyperion asha": "optuna SuccessiveHalvingPruner",
+}
 
 
 def main() -> None:
@@ -231,7 +237,8 @@ def sweep(tasks: list[str], seeds: int, configs: int) -> None:
     """Each policy with its arguments varied, against its Optuna rival, on the same tables."""
     tables = {(t, seed): curves(t, seed, configs) for t in tasks for seed in range(seeds)}
     grids = {
-        "median": [{"warmup_steps": w, "min_trials": m} for w in (0, 1, 2) for m in (2, 3, 4, 5)],
+        "median": [{"warmup_steps": w, "min_trials": m} for w in (0, 1, 2) for m in (2, 3, 4, 5)]
+        + [{"keep": k, "patience": p} for k in (0.5, 0.3, 0.25, 0.2, 0.15) for p in (2, 3)],
         "asha": [
             {"max_resource": EPOCHS, "min_resource": r, "reduction_factor": f} for r in (1, 2, 3) for f in (2, 3, 4)
         ],

@@ -32,7 +32,7 @@ MIN_JOIN_STALE_AFTER_S = 10.0
 #: which learns from the trials they stop (chosen on the ten LCBench tasks with benchmarks/lcbench.py
 #: --fidelity: docs/benchmarks.md). moasha (several objectives) was not measured: random there.
 DEFAULT_STRATEGY = "random"
-STOPPING_POLICIES = ("asha", "hyperband", "median", "aggressive", "patient")
+STOPPING_POLICIES = ("asha", "hyperband", "median", "aggressive", "patient", "percentile")
 STOPPING_STRATEGY = "bayesian"
 
 Bound = tuple[Literal["<=", ">="], float]

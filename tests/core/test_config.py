@@ -68,7 +68,7 @@ def test_a_study_that_names_no_strategy_gets_random_and_bayesian_under_early_sto
     assert StudyConfig.of(space=SPACE).strategy == "random"
     assert StudyConfig.of(space=SPACE, early_stopping="none").strategy == "random"
     assert StudyConfig.of(space=SPACE, early_stopping="moasha", metric=["a", "b"]).strategy == "random"
-    for policy in ("asha", "hyperband", "median", "aggressive", "patient"):
+    for policy in ("asha", "hyperband", "median", "aggressive", "patient", "percentile"):
         assert StudyConfig.of(space=SPACE, early_stopping=policy).strategy == "bayesian"
         assert StudyConfig.of(space=SPACE, early_stopping=policy, strategy="random").strategy == "random"
     with Study(SPACE, early_stopping="asha") as study:

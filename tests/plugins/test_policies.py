@@ -121,6 +121,44 @@ def test_median_metric_and_mode_can_differ_from_tunes():
     assert [t["state"] for t in result["trials"]] == ["completed", "killed", "killed", "killed"]
 
 
+def test_percentile_forgives_one_check_outside_the_top_fifth_but_not_two_in_a_row():
+    # Ten trials set the bar; at each step the top fifth of them is below 1.0 (loss, min).
+    others = [[0.5 + 0.1 * i] * 4 for i in range(10)]  # 0.5 .. 1.4
+    script = Script("percentile", min_trials=3)
+    script.run(others)
+    slow_starter = script.trial()  # outside the top fifth at its first report only: it goes on
+    assert script.report(slow_starter, 0, loss=1.3) is None
+    assert script.report(slow_starter, 1, loss=0.55) is None
+    assert script.report(slow_starter, 2, loss=1.3) is None  # the count starts again after a pass
+    steady = script.trial()
+    assert script.report(steady, 0, loss=1.1) is None
+    reason = script.report(steady, 1, loss=1.1)
+    assert reason is not None and reason.startswith("percentile: loss=1.1 at step 1 is outside the best 20%")
+    assert "(2 checks in a row)" in reason
+    # the bar: the 11 others' values at step 1 (0.5, 0.55, 0.6, 0.7, ... 1.4), best first, 20% of the way down
+    assert "(worse than 0.6)" in reason and "of the 11 other trials" in reason
+
+
+def test_median_with_keep_and_patience_for_a_maximised_metric():
+    script = Script("median", tune_metric="acc", tune_mode="max", min_trials=3, keep=0.25, patience=3)
+    script.run([[0.1 * i] * 5 for i in range(1, 9)], metric="acc")  # 0.1 .. 0.8; the best quarter: >= 0.625
+    trial = script.trial()
+    assert [script.report(trial, s, acc=0.6) for s in range(2)] == [None, None]
+    reason = script.report(trial, 2, acc=0.6)
+    assert reason is not None and "outside the best 25%" in reason and "(3 checks in a row)" in reason
+    kept = script.trial()
+    assert all(script.report(kept, s, acc=0.7) is None for s in range(5))  # inside the top quarter: never stopped
+
+
+def test_median_is_unchanged_by_the_default_keep_and_patience():
+    explicit = Script("median", min_trials=3, keep=0.5, patience=1)
+    default = Script("median", min_trials=3)
+    curves = [[1.0 + ((7 * i + 3 * s) % 5) * 0.1 for s in range(6)] for i in range(12)]
+    explicit.run(curves)
+    default.run(curves)
+    assert explicit.stopped == default.stopped and default.stopped
+
+
 @pytest.mark.parametrize(("name", "interval"), [("aggressive", 25), ("patient", 200), ("median", 1)])
 def test_presets_check_at_their_interval(name, interval):
     script = Script(name, min_trials=1)
@@ -176,6 +214,10 @@ def test_bad_policy_arguments_name_the_problem():
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, early_stopping="asha", early_stopping_kwargs={"reduction_factor": 1})
     with pytest.raises(ConfigurationError, match="does not accept 'interval'"):
         tune(lambda ctx, x: x, {"x": Float(0, 1)}, early_stopping="median", early_stopping_kwargs={"interval": 3})
+    with pytest.raises(ConfigurationError, match="keep .* must be a number from 0.01 to 1"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, early_stopping="percentile", early_stopping_kwargs={"keep": 0})
+    with pytest.raises(ConfigurationError, match="patience must be a whole number >= 1"):
+        tune(lambda ctx, x: x, {"x": Float(0, 1)}, early_stopping="median", early_stopping_kwargs={"patience": 0})
 
 
 def curve_objective(ctx, x):
@@ -286,3 +328,31 @@ def test_the_none_policy_never_stops_a_trial():
 
     result = tune(objective, {"x": Float(0, 1)}, early_stopping="none", metric="loss", mode="min", max_trials=8)
     assert result["study"]["killed"] == 0 and result["study"]["completed"] == 8
+
+
+def test_percentile_end_to_end_stops_bad_trials_at_their_second_failed_check_and_keeps_good_ones():
+    from hyperion import Proposal, Strategy
+
+    class Alternate(Strategy):  # good, good, good, bad, good, bad, ...
+        def propose(self, study, slots):
+            return [
+                Proposal({"x": 0.9 if (n := len(study.trials) + i) < 3 or n % 2 == 0 else 0.1}) for i in range(slots)
+            ]
+
+    result = tune(
+        curve_objective,
+        {"x": Float(0, 1)},
+        strategy=Alternate(),
+        max_trials=8,
+        metric="loss",
+        mode="min",
+        early_stopping="percentile",
+        early_stopping_kwargs={"check_interval": 10, "min_trials": 2},
+    )
+    trials = result["trials"]
+    assert [t["state"] for t in trials] == ["completed"] * 3 + ["killed", "completed"] * 2 + ["killed"]
+    for t in trials:
+        if t["state"] == "completed":
+            assert t["params"]["x"] >= 0.5 and t["metrics"]["ran"] == 100
+        else:  # checked at its 10th report (outside the top fifth, forgiven) and stopped at its 20th or later
+            assert t["metrics"]["ran"] >= 20 and "(2 checks in a row)" in t["kill_reason"]
