@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hyperion import ConfigurationError, Float, ObjectiveResult, tune
+from hyperion import ConfigurationError, Float, ObjectiveResult, Proposal, Strategy, tune
 from hyperion_core.goal import Goal
 from hyperion_core.models import Trial
 from hyperion_core.plugins import registry
@@ -101,8 +101,6 @@ def test_median_metric_and_mode_can_differ_from_tunes():
             if ctx.should_stop():
                 break
         return ObjectiveResult(score=x)
-
-    from hyperion import Proposal, Strategy
 
     class Falling(Strategy):
         def propose(self, study, slots):
@@ -238,18 +236,16 @@ def curve_objective(ctx, x):
     return ObjectiveResult(score=-loss, metrics={"loss": loss, "ran": step})
 
 
+class Alternate(Strategy):
+    """Good, good, good, bad, good, bad, ...: deterministic."""
+
+    def propose(self, study, slots):
+        start = len(study.trials)
+        return [Proposal({"x": 0.9 if (n := start + i) < 3 or n % 2 == 0 else 0.1}) for i in range(slots)]
+
+
 @pytest.mark.parametrize(("executor", "concurrent"), [("thread", 1), ("thread", 2), ("process", 2)])
 def test_end_to_end_bad_trials_stop_good_ones_run_to_the_end(executor, concurrent):
-    from hyperion import Proposal, Strategy
-
-    class Alternate(Strategy):  # good, good, good, bad, good, bad, ...: deterministic
-        def propose(self, study, slots):
-            out = []
-            for _ in range(slots):
-                n = len(study.trials) + len(out)
-                out.append(Proposal({"x": 0.9 if n < 3 or n % 2 == 0 else 0.1}))
-            return out
-
     result = tune(
         curve_objective,
         {"x": Float(0, 1)},
@@ -331,14 +327,6 @@ def test_the_none_policy_never_stops_a_trial():
 
 
 def test_percentile_end_to_end_stops_bad_trials_at_their_second_failed_check_and_keeps_good_ones():
-    from hyperion import Proposal, Strategy
-
-    class Alternate(Strategy):  # good, good, good, bad, good, bad, ...
-        def propose(self, study, slots):
-            return [
-                Proposal({"x": 0.9 if (n := len(study.trials) + i) < 3 or n % 2 == 0 else 0.1}) for i in range(slots)
-            ]
-
     result = tune(
         curve_objective,
         {"x": Float(0, 1)},
