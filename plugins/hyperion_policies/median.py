@@ -126,4 +126,6 @@ def _bar(others: list[float], keep: float, direction: str) -> float:
     position = keep * (len(ordered) - 1)
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
+    if position == low or not math.isfinite(ordered[low] - ordered[high]):
+        return ordered[low] if position == low else ordered[high]  # on a value, or next to an infinity
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

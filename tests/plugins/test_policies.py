@@ -329,3 +329,18 @@ def test_the_none_policy_never_stops_a_trial():
 
     result = tune(objective, {"x": Float(0, 1)}, early_stopping="none", metric="loss", mode="min", max_trials=8)
     assert result["study"]["killed"] == 0 and result["study"]["completed"] == 8
+
+
+def test_percentile_bar_next_to_diverged_trials_is_a_number_not_nan():
+    from hyperion_policies.median import _bar
+
+    assert _bar([1.0, 2.0, 3.0, 4.0, 5.0], 0.2, "min") == pytest.approx(1.8)
+    assert _bar([1.0, 2.0, 3.0, 4.0, 5.0], 0.2, "max") == pytest.approx(4.2)
+    assert _bar([1.0, 2.0, 3.0, 4.0, 5.0], 0.25, "min") == 2.0  # on a value
+    # most trials diverged (loss inf): the bar is inf, so a finite trial is not stopped
+    assert _bar([1.0, math.inf, math.inf, math.inf, math.inf], 0.2, "min") == math.inf
+    assert _bar([math.inf, 3.0, -math.inf], 0.2, "max") == 3.0
+    script = Script("percentile", min_trials=3)
+    script.run([[1.0] * 3] + [[math.inf] * 3] * 4)
+    finite = script.trial()
+    assert [script.report(finite, s, loss=2.0) for s in range(3)] == [None, None, None]
