@@ -70,3 +70,20 @@ def test_the_checkpoint_example_runs_and_resumes_its_study(tmp_path, policy):
         assert run.returncode == 0, run.stderr[-3000:]
         assert "best accuracy 0." in run.stdout
     assert (tmp_path / "e.checkpoints").is_dir()  # next to the SQLite file
+
+
+def test_the_early_stopping_example_compares_the_policies_on_the_same_trials():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "early_stopping_curves.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {line.split()[0]: line.split()[1:] for line in run.stdout.splitlines()[2:]}
+    assert set(rows) == {"none", "median", "percentile", "asha"}
+    assert rows["none"][1:] == ["1200", "0.0"]  # 40 trials x 30 epochs, none stopped
+    for policy in ("median", "percentile", "asha"):
+        best, epochs, stopped = (float(v) for v in rows[policy])
+        assert epochs < 1200 and stopped > 0 and 0 < best <= float(rows["none"][0])
