@@ -78,20 +78,17 @@ class MedianStopping(Policy):
         if not self.goal.better(bar, value):
             self.failed.pop(trial.number, None)
             return None
-        if self.keep == 0.5 and self.patience == 1:
-            return (
-                f"median: {self.metric}={value:.6g} at step {step} is worse than the median {bar:.6g} "
-                f"of {len(others)} other trials at that step"
-            )
-        failed = self.failed[trial.number] = self.failed.get(trial.number, 0) + 1
+        failed = self.failed.pop(trial.number, 0) + 1
         if failed < self.patience:
+            self.failed[trial.number] = failed
             return None
-        del self.failed[trial.number]
-        again = f" ({failed} checks in a row)" if failed > 1 else ""
-        return (
-            f"{self.name}: {self.metric}={value:.6g} at step {step} is outside the best {self.keep:.0%} of the "
-            f"{len(others)} other trials at that step (worse than {bar:.6g}){again}"
+        where = (
+            f"worse than the median {bar:.6g} of {len(others)} other trials at that step"
+            if self.keep == 0.5
+            else f"outside the best {self.keep:.0%} of the {len(others)} other trials at that step (worse than {bar:.6g})"
         )
+        again = f" ({failed} checks in a row)" if failed > 1 else ""
+        return f"{self.name}: {self.metric}={value:.6g} at step {step} is {where}{again}"
 
     @property
     def name(self) -> str:
