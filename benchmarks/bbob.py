@@ -200,8 +200,15 @@ def main() -> None:
     parser.add_argument("--methods", default="ngopt,optuna-tpe,bayesian,optuna-cmaes")
     parser.add_argument("--cache", help="a JSON file keeping the other libraries' runs (seeded, so reusable)")
     parser.add_argument("--seeds", type=int, default=1, help="runs per instance (the median is over all)")
+    parser.add_argument(
+        "--reference",
+        help="a method the others are measured against: on how many functions each is within 0.05 of it "
+        "(log10, or better) and the mean gap, e.g. gp against gp+concurrent=4 (the search issue, item 4)",
+    )
     args = parser.parse_args()
     methods = args.methods.split(",")
+    if args.reference and args.reference not in methods:
+        methods.append(args.reference)
     medians, seconds = run_suite(
         methods, args.dims, args.budget, args.instances, args.functions, args.cache, args.seeds
     )
@@ -230,6 +237,20 @@ def main() -> None:
     print("|---|" + "---:|" * len(methods))
     for f in problems:
         print(f"| {f} | " + " | ".join(f"{medians[m][f]:.2f}" for m in methods) + " |")
+    if args.reference:
+        print(f"\nagainst {args.reference} (gap: median log10 regret minus the reference's; within 0.05 or below):\n")
+        print("| method | functions within 0.05 | mean gap |")
+        print("|---|---:|---:|")
+        for m in methods:
+            if m != args.reference:
+                within, gap = reference_gaps(medians, m, args.reference)
+                print(f"| {m} | {within} / {len(problems)} | {gap:+.3f} |")
+
+
+def reference_gaps(medians, method: str, reference: str) -> tuple[int, float]:
+    """On how many problems `method`'s median is within 0.05 of `reference`'s (or better), and the mean gap."""
+    gaps = [medians[method][f] - medians[reference][f] for f in medians[reference]]
+    return sum(g <= 0.05 for g in gaps), statistics.fmean(gaps)
 
 
 if __name__ == "__main__":
