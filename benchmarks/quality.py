@@ -43,6 +43,7 @@ def run_hyperion(problem: str, method: str, seed: int, trials: int, concurrent: 
         strategy_kwargs=kwargs,
         max_trials=trials,
         max_concurrent=concurrent,
+        reproducible=concurrent > 1,  # each proposal sees the other slots' trials running, whatever the timing
         mode="min",
         seed=seed,
     )

@@ -54,6 +54,16 @@ VALUE_SHARE = 0.5
 BANDWIDTH = 0.25
 STOPPED_BANDWIDTH = 2.0
 
+#: The good share (gamma), and the one while RUNNING or more trials are out (four parallel slots or more,
+#: joined workers) in a space of RUNNING_PARAMS or more parameters: the missing results are what the good
+#: set would have learned from, and a tighter one wins back part of that. Chosen on BBOB (instances 1-5)
+#: at two, four and sixteen slots and d = 2, 3, 5, 10 and 20: better from four slots and five dimensions
+#: on, worse at two slots and in two or three dimensions (docs/benchmarks.md, search issue item 4).
+GAMMA = 0.1
+RUNNING_GAMMA = 0.05
+RUNNING = 3
+RUNNING_PARAMS = 5
+
 
 def _step(param: Any) -> float:
     """The narrowest kernel for a parameter of few values (an Int, an ordinal Choice; 0 for a Float)."""
@@ -185,8 +195,10 @@ class TPESearch(Strategy):
     """Tree-structured Parzen Estimator.
 
     n_startup: random trials before the model is used (default 10).
-    gamma: share of the trials that form the "good" density (default 0.1; at least 1, at most 25): the
-      best finished ones, then those stopped early by how far they got, then by their last report.
+    gamma: share of the trials that form the "good" density (at least 1, at most 25): the best finished
+      ones, then those stopped early by how far they got, then by their last report. Default 0.1, and
+      0.05 with five parameters or more while three or more other trials are running and none has been
+      stopped early (RUNNING_GAMMA).
     n_candidates: points drawn from the good density per proposal; more exploits harder (default 64).
     bandwidth: kernel width factor; smaller is greedier (default 0.25, and 2.0 once an early-stopping
       policy has stopped a trial: see STOPPED_BANDWIDTH).
@@ -199,20 +211,20 @@ class TPESearch(Strategy):
     def __init__(
         self,
         n_startup: int = 10,
-        gamma: float = 0.1,
+        gamma: float | None = None,
         n_candidates: int = 64,
         bandwidth: float | None = None,
         prior_weight: float = 2.0,
     ) -> None:
         if not isinstance(n_startup, int) or n_startup < 1:
             raise ConfigurationError(f"bayesian: n_startup must be a whole number >= 1, got {n_startup!r}")
-        if not 0 < gamma < 1:
+        if gamma is not None and not 0 < gamma < 1:
             raise ConfigurationError(f"bayesian: gamma must be between 0 and 1, got {gamma!r}")
         if not isinstance(n_candidates, int) or n_candidates < 1:
             raise ConfigurationError(f"bayesian: n_candidates must be a whole number >= 1, got {n_candidates!r}")
         if (bandwidth is not None and bandwidth <= 0) or prior_weight <= 0:
             raise ConfigurationError("bayesian: bandwidth and prior_weight must be > 0")
-        self.n_startup, self.gamma, self.n_candidates = n_startup, gamma, n_candidates
+        self.n_startup, self.fixed_gamma, self.n_candidates = n_startup, gamma, n_candidates
         self.fixed_bandwidth, self.prior_weight = bandwidth, prior_weight
 
     def setup(self, study: StudyState) -> None:
@@ -241,6 +253,15 @@ class TPESearch(Strategy):
         if self.fixed_bandwidth is not None:
             return self.fixed_bandwidth
         return STOPPED_BANDWIDTH if self.stopped else BANDWIDTH
+
+    def gamma(self, running: int) -> float:
+        """The good share: as set, else GAMMA, or RUNNING_GAMMA with RUNNING or more trials out, in a
+        space of RUNNING_PARAMS or more, none stopped early (measured on BBOB; under a policy the
+        stopped trials shape the good set)."""
+        if self.fixed_gamma is not None:
+            return self.fixed_gamma
+        wide = len(self.num_names) + len(self.cat_names) >= RUNNING_PARAMS
+        return RUNNING_GAMMA if running >= RUNNING and wide and not self.stopped else GAMMA
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
         if self.space.conditions:  # a conditional space: an inactive parameter is drawn at random, so
@@ -285,7 +306,8 @@ class TPESearch(Strategy):
 
     def _suggest(self, pending: list[tuple[list[float], list[int]]]) -> dict[str, Any]:
         n = self.done.size
-        n_good = min(max(1, math.ceil(self.gamma * n)), 25)
+        self.share = self.gamma(len(pending))
+        n_good = min(max(1, math.ceil(self.share * n)), 25)
         if self.several:
             self.done.loss[:n] = mo_losses(self.goal.losses(self.values), n_good)
         order = self.done.ranked(np.arange(n))
@@ -357,7 +379,7 @@ class TPESearch(Strategy):
         is_good = np.zeros(n, dtype=bool)
         if len(subset):
             ranked = self.done.ranked(subset)
-            is_good[ranked[: min(max(1, math.ceil(self.gamma * len(subset))), 25)]] = True
+            is_good[ranked[: min(max(1, math.ceil(self.share * len(subset))), 25)]] = True
         keep = self._consistent(self.rejected.cat[: self.rejected.size], chosen)
         liars = [p for p in pending if self._consistent(np.array([p[1]], dtype=np.int64), chosen)[0]]
         # Model only the dimensions the chosen options make active: the others are noise here.

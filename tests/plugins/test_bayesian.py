@@ -14,7 +14,7 @@ from hyperion_core.goal import Goal
 from hyperion_core.models import Trial, TrialState
 from hyperion_core.space import Space
 from hyperion_core.state import StudyState
-from hyperion_strategies.tpe import BANDWIDTH, STOPPED_BANDWIDTH, TPESearch
+from hyperion_strategies.tpe import BANDWIDTH, GAMMA, RUNNING_GAMMA, STOPPED_BANDWIDTH, TPESearch
 
 
 def branin(ctx, x1, x2):
@@ -146,6 +146,37 @@ def test_kernels_widen_once_a_trial_is_stopped_unless_the_width_is_given():
     assert _observed(finished, space)[1].bandwidth == BANDWIDTH
     assert _observed([*finished, _stopped(5, 0.9, 3, 9.0)], space)[1].bandwidth == STOPPED_BANDWIDTH
     assert _observed([*finished, _stopped(5, 0.9, 3, 9.0)], space, bandwidth=0.5)[1].bandwidth == 0.5
+
+
+def test_the_good_set_narrows_while_trials_run_unless_gamma_is_given():
+    """40 finished trials in five parameters: 4 good ones one at a time or beside one or two running
+    trials, 2 beside three or more (four slots: their results are late). Kept at 4: in fewer than five
+    parameters, with a gamma the user set, and under early stopping (the stopped trials shape the set)."""
+    space = {f"x{k}": Float(0, 1) for k in range(5)}
+
+    def point(i: int) -> dict:
+        return {f"x{k}": (i * (k + 3) % 40) / 40 for k in range(5)}
+
+    done = [
+        Trial(number=i, params=point(i), state=TrialState.COMPLETED, value=sum(v * v for v in point(i).values()))
+        for i in range(40)
+    ]
+    state, strategy = _observed(done, space)
+    strategy.propose(state, 1)
+    assert strategy.share == GAMMA and strategy.gamma(0) == GAMMA
+    strategy.propose(state, 3)  # the third sees two running: the proposals before it
+    assert strategy.share == GAMMA and strategy.gamma(2) == GAMMA
+    strategy.propose(state, 4)  # the fourth sees three running
+    assert strategy.share == RUNNING_GAMMA < GAMMA
+    for number in range(40, 43):  # other slots' trials, running
+        state.add(Trial(number=number, params=point(number)))
+    strategy.propose(state, 1)
+    assert strategy.share == RUNNING_GAMMA
+    assert _observed(done, space, gamma=0.2)[1].gamma(3) == 0.2
+    stopped = Trial(number=40, params=point(40), state=TrialState.KILLED, last_step=3, last_report={"score": 9.0})
+    assert _observed([*done, stopped], space)[1].gamma(5) == GAMMA
+    narrow = [Trial(number=t.number, params={"x": t.params["x0"]}, state=t.state, value=t.value) for t in done]
+    assert _observed(narrow, {"x": Float(0, 1)})[1].gamma(5) == GAMMA
 
 
 def test_under_asha_it_learns_from_the_trials_it_stops():
