@@ -14,6 +14,8 @@ Tasks: LCBench's ten development tasks (../shared/bench/yahpo/README.md) by defa
 the next ten).
 
 Per task, each method's mean best over the seeds; methods ranked per task (ties share the mean rank).
+A Hyperion method may name parallel slots and the strategy's arguments: "hyperion bayesian x4 gamma=0.1"
+(four slots with reproducible=True, strategy_kwargs={"gamma": 0.1}).
 `--fidelity` runs the multi-fidelity comparison instead (see fidelity_main).
 
 Needs numpy<2 for yahpo-gym's ConfigSpace: run it in its own environment
@@ -208,10 +210,17 @@ def nevergrad_space(problem: str) -> Any:
 # -- one run: the best accuracy found in `trials` evaluations --------------------------------------------
 def run(method: str, problem: str, task: str, seed: int, trials: int) -> float:
     if method.startswith("hyperion"):
+        # "hyperion bayesian x4 gamma=0.1": four slots (reproducible=True), and the strategy's arguments
+        _, strategy, *rest = method.split()
+        slots = int(rest.pop(0)[1:]) if rest and rest[0].startswith("x") else 1
+        kwargs = {key: float(value) for key, value in (pair.split("=", 1) for pair in rest)}
         result = tune(
             lambda ctx, **p: evaluate(problem, task, hyperion_flat(p))["acc"],
             hyperion_space(problem),
-            strategy=method.split()[1],
+            strategy=strategy,
+            strategy_kwargs=kwargs or None,
+            max_concurrent=slots,
+            reproducible=slots > 1,
             max_trials=trials,
             mode="max",
             seed=seed,
