@@ -197,8 +197,8 @@ class TPESearch(Strategy):
     n_startup: random trials before the model is used (default 10).
     gamma: share of the trials that form the "good" density (at least 1, at most 25): the best finished
       ones, then those stopped early by how far they got, then by their last report. Default 0.1, and
-      0.05 with five parameters or more while three or more other trials are running and none has been
-      stopped early (RUNNING_GAMMA).
+      0.05 with five parameters or more and one objective while three or more other trials are running
+      and none has been stopped early (RUNNING_GAMMA).
     n_candidates: points drawn from the good density per proposal; more exploits harder (default 64).
     bandwidth: kernel width factor; smaller is greedier (default 0.25, and 2.0 once an early-stopping
       policy has stopped a trial: see STOPPED_BANDWIDTH).
@@ -245,6 +245,7 @@ class TPESearch(Strategy):
         self.several = study.goal.several
         self.values: list[list[float]] = []
         self.stopped = 0  # trials an early-stopping policy stopped after a report: ranked after the finished
+        self.share = GAMMA  # the good share of the latest proposal (see gamma())
 
     @property
     def bandwidth(self) -> float:
@@ -256,12 +257,12 @@ class TPESearch(Strategy):
 
     def gamma(self, running: int) -> float:
         """The good share: as set, else GAMMA, or RUNNING_GAMMA with RUNNING or more trials out, in a
-        space of RUNNING_PARAMS or more, none stopped early (measured on BBOB; under a policy the
-        stopped trials shape the good set)."""
+        space of RUNNING_PARAMS or more, one objective and none stopped early (measured on BBOB;
+        under a policy the stopped trials shape the good set, with several objectives the fronts do)."""
         if self.fixed_gamma is not None:
             return self.fixed_gamma
         wide = len(self.num_names) + len(self.cat_names) >= RUNNING_PARAMS
-        return RUNNING_GAMMA if running >= RUNNING and wide and not self.stopped else GAMMA
+        return RUNNING_GAMMA if running >= RUNNING and wide and not (self.stopped or self.several) else GAMMA
 
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
         if self.space.conditions:  # a conditional space: an inactive parameter is drawn at random, so

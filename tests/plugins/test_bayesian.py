@@ -151,7 +151,7 @@ def test_kernels_widen_once_a_trial_is_stopped_unless_the_width_is_given():
 def test_the_good_set_narrows_while_trials_run_unless_gamma_is_given():
     """40 finished trials in five parameters: 4 good ones one at a time or beside one or two running
     trials, 2 beside three or more (four slots: their results are late). Kept at 4: in fewer than five
-    parameters, with a gamma the user set, and under early stopping (the stopped trials shape the set)."""
+    parameters, with a gamma the user set, under early stopping and with several objectives."""
     space = {f"x{k}": Float(0, 1) for k in range(5)}
 
     def point(i: int) -> dict:
@@ -177,6 +177,10 @@ def test_the_good_set_narrows_while_trials_run_unless_gamma_is_given():
     assert _observed([*done, stopped], space)[1].gamma(5) == GAMMA
     narrow = [Trial(number=t.number, params={"x": t.params["x0"]}, state=t.state, value=t.value) for t in done]
     assert _observed(narrow, {"x": Float(0, 1)})[1].gamma(5) == GAMMA
+    several = StudyState("t", Space(space), Goal.of(["a", "b"], ["min", "min"]), seed=0)
+    strategy = TPESearch()
+    strategy.setup(several)  # several objectives: the fronts shape the good set
+    assert strategy.gamma(5) == GAMMA
 
 
 def test_under_asha_it_learns_from_the_trials_it_stops():
