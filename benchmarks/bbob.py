@@ -95,22 +95,21 @@ def run_optuna(problem, sampler: str, budget: int, seed: int, concurrent: int = 
         else optuna.samplers.CmaEsSampler(seed=seed)
     )
     study = optuna.create_study(sampler=chosen)
-    if concurrent == 1:
-        study.optimize(
-            lambda t: float(problem([t.suggest_float(f"x{i}", lo[i], hi[i]) for i in range(problem.dimension)])),
-            n_trials=budget,
-        )
-        return study.best_value
     running: collections.deque = collections.deque()
-    for n in range(budget + concurrent):
-        if len(running) == concurrent or (n >= budget and running):  # the oldest running trial finishes
-            trial = running.popleft()
-            study.tell(trial, float(problem([trial.params[f"x{i}"] for i in range(problem.dimension)])))
-        if n < budget:
-            trial = study.ask()
-            for i in range(problem.dimension):
-                trial.suggest_float(f"x{i}", lo[i], hi[i])
-            running.append(trial)
+
+    def finish() -> None:  # the oldest running trial
+        trial = running.popleft()
+        study.tell(trial, float(problem([trial.params[f"x{i}"] for i in range(problem.dimension)])))
+
+    for _ in range(budget):
+        if len(running) == concurrent:
+            finish()
+        trial = study.ask()
+        for i in range(problem.dimension):
+            trial.suggest_float(f"x{i}", lo[i], hi[i])
+        running.append(trial)
+    while running:
+        finish()
     return study.best_value
 
 
@@ -146,7 +145,13 @@ def method(name: str):
     if name in METHODS:
         return METHODS[name]
     strategy, *pairs = name.split("+")
-    kwargs = {}
+    kwargs = arguments(pairs)
+    return lambda p, b, s: run_hyperion(p, strategy, b, s, **kwargs)
+
+
+def arguments(pairs: list[str]) -> dict:
+    """["n_startup=8", "warp=log"] -> {"n_startup": 8, "warp": "log"}: whole numbers, numbers, else text."""
+    kwargs: dict = {}
     for pair in pairs:
         key, value = pair.split("=", 1)
         try:
@@ -156,7 +161,7 @@ def method(name: str):
                 kwargs[key] = float(value)
             except ValueError:
                 kwargs[key] = value
-    return lambda p, b, s: run_hyperion(p, strategy, b, s, **kwargs)
+    return kwargs
 
 
 def run_suite(methods, dims="5", budget=100, instances="1-5", functions="1-24", cache_path=None, seeds=1):

@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from asha_lcbench import DATA, TASKS  # noqa: E402  (the development tasks and the data's place)
+from bbob import arguments  # noqa: E402  ("n_candidates=128" -> {"n_candidates": 128})
 
 from hyperion import Choice, Float, Int, tune  # noqa: E402
 
@@ -213,7 +214,7 @@ def run(method: str, problem: str, task: str, seed: int, trials: int) -> float:
         # "hyperion bayesian x4 gamma=0.1": four slots (reproducible=True), and the strategy's arguments
         _, strategy, *rest = method.split()
         slots = int(rest.pop(0)[1:]) if rest and rest[0].startswith("x") else 1
-        kwargs = {key: float(value) for key, value in (pair.split("=", 1) for pair in rest)}
+        kwargs = arguments(rest)
         result = tune(
             lambda ctx, **p: evaluate(problem, task, hyperion_flat(p))["acc"],
             hyperion_space(problem),

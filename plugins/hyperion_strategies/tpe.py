@@ -54,11 +54,9 @@ VALUE_SHARE = 0.5
 BANDWIDTH = 0.25
 STOPPED_BANDWIDTH = 2.0
 
-#: The good share (gamma), and the one while RUNNING or more trials are out (four parallel slots or more,
-#: joined workers) in a space of RUNNING_PARAMS or more parameters: the missing results are what the good
-#: set would have learned from, and a tighter one wins back part of that. Chosen on BBOB (instances 1-5)
-#: at two, four and sixteen slots and d = 2, 3, 5, 10 and 20: better from four slots and five dimensions
-#: on, worse at two slots and in two or three dimensions (docs/benchmarks.md, search issue item 4).
+#: The good share (gamma), and the one with RUNNING or more trials out in RUNNING_PARAMS or more parameters:
+#: a tighter good set wins back part of what the running trials' missing results cost. Chosen on BBOB
+#: (instances 1-5; 2, 4, 16 slots; d = 2 to 20): it hurt at 2 slots and d <= 3 (docs/benchmarks.md).
 GAMMA = 0.1
 RUNNING_GAMMA = 0.05
 RUNNING = 3
@@ -264,6 +262,10 @@ class TPESearch(Strategy):
         wide = len(self.num_names) + len(self.cat_names) >= RUNNING_PARAMS
         return RUNNING_GAMMA if running >= RUNNING and wide and not (self.stopped or self.several) else GAMMA
 
+    def _good_count(self, n: int) -> int:
+        """How many of n trials form the good set at this proposal's share: at least 1, at most 25."""
+        return min(max(1, math.ceil(self.share * n)), 25)
+
     def _encode(self, params: dict[str, Any]) -> tuple[list[float], list[int]]:
         if self.space.conditions:  # a conditional space: an inactive parameter is drawn at random, so
             # it adds no information; each parameter's density comes from the trials where it was active
@@ -308,7 +310,7 @@ class TPESearch(Strategy):
     def _suggest(self, pending: list[tuple[list[float], list[int]]]) -> dict[str, Any]:
         n = self.done.size
         self.share = self.gamma(len(pending))
-        n_good = min(max(1, math.ceil(self.share * n)), 25)
+        n_good = self._good_count(n)
         if self.several:
             self.done.loss[:n] = mo_losses(self.goal.losses(self.values), n_good)
         order = self.done.ranked(np.arange(n))
@@ -380,7 +382,7 @@ class TPESearch(Strategy):
         is_good = np.zeros(n, dtype=bool)
         if len(subset):
             ranked = self.done.ranked(subset)
-            is_good[ranked[: min(max(1, math.ceil(self.share * len(subset))), 25)]] = True
+            is_good[ranked[: self._good_count(len(subset))]] = True
         keep = self._consistent(self.rejected.cat[: self.rejected.size], chosen)
         liars = [p for p in pending if self._consistent(np.array([p[1]], dtype=np.int64), chosen)[0]]
         # Model only the dimensions the chosen options make active: the others are noise here.
